@@ -1,0 +1,29 @@
+//! Environment plugins: what every DSI record says about where it was made.
+//!
+//! * [`PosixIdentity`] — `uid`, `effective_gid`, `moniker`, `gid_list`, recorded by
+//!   every environment plugin;
+//! * [`Hostname`] (plugin `hostname`) — adds `hostname`;
+//! * [`SystemKernel`] (plugin `system-kernel`) — adds `kernel_info`, versioned
+//!   JSON ([`KernelInfo`]) with the kernel, its compile-time and boot
+//!   configuration, run-time sysctls, loaded modules, cgroup version, CPU
+//!   model and flags, user-namespace limits and the Charliecloud version;
+//!   [`diff`] compares two of them.
+//!
+//! Sources are read from `/proc` and `/sys` directly. A source that is missing
+//! or unreadable (no `/boot/config-*`, no module support, permission denied,
+//! inside a container) is recorded as `unavailable: <reason>` and never fails
+//! the collection.
+//!
+//! `GitInfo` needs git2 and lives in `dsi-plugins-charliecloud` as `git-info`.
+
+mod hostname;
+mod kernel_diff;
+mod kernel_info;
+mod posix;
+mod system_kernel;
+
+pub use hostname::Hostname;
+pub use kernel_diff::{AvailabilityChange, Changed, Entry, KernelDiff, SectionDiff, diff};
+pub use kernel_info::{KERNEL_INFO_SCHEMA, KernelInfo, Section};
+pub use posix::PosixIdentity;
+pub use system_kernel::{SystemKernel, collect_kernel_info};

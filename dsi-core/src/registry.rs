@@ -1,0 +1,169 @@
+//! The module registry: every plugin and driver linked into the program,
+//! registered with [`inventory`].
+//!
+//! A crate registers a module with one item-level `inventory::submit!` of a
+//! [`PluginEntry`] or [`DriverEntry`]. Registrations survive only in crates
+//! the final binary names (`use dsi_driver_sqlite as _;`), so `dsi-cli` keeps
+//! one such line per enabled feature. Listing is sorted by name and a
+//! duplicate name is an error, since inventory's order is unspecified.
+//!
+//! ```
+//! use dsi_core::registry;
+//! let names: Vec<_> = registry::plugins().unwrap().iter().map(|p| p.name).collect();
+//! assert!(names.contains(&"hostname"));
+//! assert!(names.contains(&"system-kernel"));
+//! ```
+
+use crate::driver::{Driver, DriverFunction};
+use crate::error::{Error, ModuleKind, Result};
+use crate::options::{OptionSpec, Options};
+use crate::plugin::{Plugin, PluginFunction};
+
+/// A registered plugin.
+#[derive(Debug)]
+pub struct PluginEntry {
+    /// Unique name, e.g. `hostname`.
+    pub name: &'static str,
+    /// Consumer or producer.
+    pub function: PluginFunction,
+    /// One line saying what it records.
+    pub summary: &'static str,
+    /// The options it accepts.
+    pub options: &'static [OptionSpec],
+    /// Constructor; called only with validated options.
+    pub build: fn(&Options) -> Result<Box<dyn Plugin>>,
+}
+
+/// A registered driver.
+#[derive(Debug)]
+pub struct DriverEntry {
+    /// Unique name, e.g. `sqlite`.
+    pub name: &'static str,
+    /// Back-end or front-end.
+    pub function: DriverFunction,
+    /// One line saying what it stores or shows.
+    pub summary: &'static str,
+    /// The options it accepts.
+    pub options: &'static [OptionSpec],
+    /// Constructor; called only with validated options.
+    pub build: fn(&Options) -> Result<Box<dyn Driver>>,
+}
+
+inventory::collect!(PluginEntry);
+inventory::collect!(DriverEntry);
+
+impl PluginEntry {
+    /// Validates the options against [`PluginEntry::options`] and builds the plugin.
+    pub fn instantiate(&self, options: &Options) -> Result<Box<dyn Plugin>> {
+        options.validate(self.name, self.options)?;
+        (self.build)(options)
+    }
+}
+
+impl DriverEntry {
+    /// Validates the options against [`DriverEntry::options`] and builds the driver.
+    pub fn instantiate(&self, options: &Options) -> Result<Box<dyn Driver>> {
+        options.validate(self.name, self.options)?;
+        (self.build)(options)
+    }
+}
+
+/// Sorts entries by name and rejects duplicates.
+fn sorted_unique<T>(
+    mut entries: Vec<&'static T>,
+    name: fn(&T) -> &'static str,
+    kind: ModuleKind,
+) -> Result<Vec<&'static T>> {
+    entries.sort_by_key(|e| name(e));
+    if let Some(w) = entries.windows(2).find(|w| name(w[0]) == name(w[1])) {
+        return Err(Error::AlreadyExists {
+            what: format!("{kind} name '{}' (registered twice)", name(w[0])),
+        });
+    }
+    Ok(entries)
+}
+
+/// Every registered plugin, sorted by name.
+pub fn plugins() -> Result<Vec<&'static PluginEntry>> {
+    sorted_unique(
+        inventory::iter::<PluginEntry>.into_iter().collect(),
+        |e| e.name,
+        ModuleKind::Plugin,
+    )
+}
+
+/// Every registered driver, sorted by name.
+pub fn drivers() -> Result<Vec<&'static DriverEntry>> {
+    sorted_unique(
+        inventory::iter::<DriverEntry>.into_iter().collect(),
+        |e| e.name,
+        ModuleKind::Driver,
+    )
+}
+
+/// The plugin with this name; an unknown name lists the available ones.
+pub fn plugin(name: &str) -> Result<&'static PluginEntry> {
+    let all = plugins()?;
+    find(all, name, |e| e.name, ModuleKind::Plugin)
+}
+
+/// The driver with this name; an unknown name lists the available ones.
+pub fn driver(name: &str) -> Result<&'static DriverEntry> {
+    let all = drivers()?;
+    find(all, name, |e| e.name, ModuleKind::Driver)
+}
+
+fn find<T>(
+    all: Vec<&'static T>,
+    name: &str,
+    name_of: fn(&T) -> &'static str,
+    kind: ModuleKind,
+) -> Result<&'static T> {
+    all.iter()
+        .copied()
+        .find(|e| name_of(e) == name)
+        .ok_or_else(|| Error::UnknownModule {
+            kind,
+            name: name.to_owned(),
+            available: all.iter().map(|e| name_of(e).to_owned()).collect(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Fake(&'static str);
+
+    #[test]
+    fn duplicates_are_rejected_and_listing_is_sorted() {
+        static A: Fake = Fake("b");
+        static B: Fake = Fake("a");
+        static C: Fake = Fake("b");
+        let sorted = sorted_unique(vec![&A, &B], |f| f.0, ModuleKind::Driver).unwrap();
+        assert_eq!(sorted.iter().map(|f| f.0).collect::<Vec<_>>(), ["a", "b"]);
+        let e = sorted_unique(vec![&A, &B, &C], |f| f.0, ModuleKind::Driver).unwrap_err();
+        assert_eq!(e.to_string(), "driver name 'b' (registered twice) already exists");
+    }
+
+    #[test]
+    fn unknown_names_list_the_available_ones() {
+        let e = plugin("no-such-plugin").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("unknown plugin 'no-such-plugin'; available: "), "{msg}");
+        assert!(msg.contains("hostname") && msg.contains("system-kernel"), "{msg}");
+    }
+
+    #[test]
+    fn options_are_validated_before_building() {
+        let e = plugin("hostname")
+            .unwrap()
+            .instantiate(&Options::new().with("verbose", "1"))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "hostname: unknown option 'verbose' (it takes no options)"
+        );
+    }
+}
