@@ -1,0 +1,462 @@
+//! Rows in and out of SQLite: typed put, filtered get, read-only SQL
+//! pass-through and inspection.
+//!
+//! Identifiers are always quoted with [`quote`]; values are always bound
+//! parameters. The only text spliced into statements is quoted identifiers,
+//! fixed keywords and `?` placeholders.
+
+use std::path::Path;
+
+use dsi_core::{
+    BlobRef, Column, ColumnInfo, DataType, Error, Filter, FilterOp, Inspection, Table, TableInfo, TableQuery,
+    Timestamp, Value,
+};
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+
+use crate::schema::{INTERNAL_PREFIX, decl_type, from_decl_type, quote};
+
+/// An error inside a statement: a database error with what was being done,
+/// or a dsi error (bad data, unknown table) ready to return.
+#[derive(Debug)]
+pub(crate) enum SqlError {
+    Db { what: String, source: rusqlite::Error },
+    Dsi(Error),
+}
+
+impl SqlError {
+    pub(crate) fn into_error(self, path: &Path) -> Error {
+        match self {
+            SqlError::Db { what, source } => crate::err(path, &what, source),
+            SqlError::Dsi(e) => e,
+        }
+    }
+}
+
+impl From<Error> for SqlError {
+    fn from(e: Error) -> Self {
+        SqlError::Dsi(e)
+    }
+}
+
+type SqlResult<T> = Result<T, SqlError>;
+
+fn db(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> SqlError {
+    let what = what.into();
+    move |source| SqlError::Db { what, source }
+}
+
+/// The columns of a table as (name, declared type), or `None` if it does not exist.
+fn table_columns(conn: &Connection, table: &str) -> SqlResult<Option<Vec<(String, String)>>> {
+    let exists: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'view') AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db(format!("looking up table '{table}'")))?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let mut stmt = conn
+        .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+        .map_err(db("reading table columns"))?;
+    let cols = stmt
+        .query_map([table], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(db(format!("reading columns of '{table}'")))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db(format!("reading columns of '{table}'")))?;
+    Ok(Some(cols))
+}
+
+fn column_type(table: &str, name: &str, decl: &str) -> SqlResult<DataType> {
+    from_decl_type(decl).ok_or_else(|| {
+        SqlError::Dsi(Error::InvalidData(format!(
+            "column '{name}' of table '{table}' has declared type '{decl}', which dsi cannot read"
+        )))
+    })
+}
+
+fn check_table_name(name: &str) -> SqlResult<()> {
+    if name.starts_with(INTERNAL_PREFIX) || name.to_ascii_lowercase().starts_with("sqlite_") {
+        return Err(SqlError::Dsi(Error::InvalidData(format!(
+            "table name '{name}' is reserved (names starting with '{INTERNAL_PREFIX}' or 'sqlite_')"
+        ))));
+    }
+    Ok(())
+}
+
+/// Converts a dsi value to what is bound for it.
+pub(crate) fn to_sql(table: &str, column: &str, v: &Value) -> SqlResult<ToSqlOutput<'static>> {
+    Ok(ToSqlOutput::Owned(match v {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Int(i) => SqlValue::Integer(*i),
+        Value::Float(f) if f.is_nan() => {
+            return Err(SqlError::Dsi(Error::InvalidData(format!(
+                "column '{column}' of table '{table}': NaN cannot be stored in SQLite (it would read back as null)"
+            ))));
+        }
+        Value::Float(f) => SqlValue::Real(*f),
+        Value::Text(s) => SqlValue::Text(s.clone()),
+        Value::Bytes(b) => SqlValue::Blob(b.clone()),
+        Value::Blob(b) => SqlValue::Text(blob_json(b)),
+        Value::Timestamp(t) => SqlValue::Text(t.to_rfc3339()),
+    }))
+}
+
+fn blob_json(b: &BlobRef) -> String {
+    format!("{{\"sha256\":\"{}\",\"len\":{}}}", b.sha256_hex(), b.len())
+}
+
+fn parse_blob_json(text: &str) -> Option<BlobRef> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let digest = BlobRef::parse_hex_digest(v.get("sha256")?.as_str()?).ok()?;
+    Some(BlobRef::new(digest, v.get("len")?.as_u64()?))
+}
+
+/// Converts a stored value back to a dsi value of type `t`.
+fn from_sql(t: DataType, v: ValueRef<'_>, table: &str, column: &str) -> SqlResult<Value> {
+    let bad = |what: &str| {
+        SqlError::Dsi(Error::InvalidData(format!(
+            "column '{column}' of table '{table}' is {t} but holds {what}"
+        )))
+    };
+    Ok(match (t, v) {
+        (_, ValueRef::Null) => Value::Null,
+        (DataType::Bool, ValueRef::Integer(i)) => Value::Bool(i != 0),
+        (DataType::Int, ValueRef::Integer(i)) => Value::Int(i),
+        (DataType::Float, ValueRef::Real(f)) => Value::Float(f),
+        #[allow(clippy::cast_precision_loss, reason = "an integer in a REAL column reads as a float")]
+        (DataType::Float, ValueRef::Integer(i)) => Value::Float(i as f64),
+        (DataType::Text, ValueRef::Text(s)) => Value::Text(String::from_utf8_lossy(s).into_owned()),
+        (DataType::Text, ValueRef::Integer(i)) => Value::Text(i.to_string()),
+        (DataType::Text, ValueRef::Real(f)) => Value::Text(f.to_string()),
+        (DataType::Bytes, ValueRef::Blob(b)) => Value::Bytes(b.to_vec()),
+        (DataType::Bytes, ValueRef::Text(b)) => Value::Bytes(b.to_vec()),
+        (DataType::Blob, ValueRef::Text(s)) => Value::Blob(
+            std::str::from_utf8(s)
+                .ok()
+                .and_then(parse_blob_json)
+                .ok_or_else(|| bad("text that is not a blob reference"))?,
+        ),
+        (DataType::Timestamp, ValueRef::Text(s)) => {
+            let s = std::str::from_utf8(s).map_err(|_| bad("invalid UTF-8"))?;
+            Value::Timestamp(Timestamp::parse_rfc3339(s).map_err(|_| bad(&format!("'{s}', not a timestamp")))?)
+        }
+        (_, ValueRef::Integer(_)) => return Err(bad("an integer")),
+        (_, ValueRef::Real(_)) => return Err(bad("a float")),
+        (_, ValueRef::Text(_)) => return Err(bad("text")),
+        (_, ValueRef::Blob(_)) => return Err(bad("bytes")),
+    })
+}
+
+/// Appends a table's rows inside the caller's transaction, creating the
+/// table or adding new columns as needed.
+pub(crate) fn put_table(conn: &Connection, table: &Table) -> SqlResult<()> {
+    let name = table.name();
+    check_table_name(name)?;
+    match table_columns(conn, name)? {
+        None => {
+            if table.num_columns() == 0 {
+                return Err(SqlError::Dsi(Error::InvalidData(format!(
+                    "table '{name}' has no columns; SQLite cannot store it"
+                ))));
+            }
+            let cols: Vec<String> = table
+                .columns()
+                .iter()
+                .map(|c| format!("{} {}", quote(c.name()), decl_type(c.data_type())))
+                .collect();
+            conn.execute(&format!("CREATE TABLE {} ({})", quote(name), cols.join(", ")), [])
+                .map_err(db(format!("creating table '{name}'")))?;
+        }
+        Some(existing) => {
+            for c in table.columns() {
+                match existing.iter().find(|(n, _)| n == c.name()) {
+                    Some((_, decl)) => {
+                        let have = column_type(name, c.name(), decl)?;
+                        if have != c.data_type() {
+                            return Err(SqlError::Dsi(Error::InvalidData(format!(
+                                "column '{}' of table '{name}' is {have} in the store but {} in the rows put",
+                                c.name(),
+                                c.data_type()
+                            ))));
+                        }
+                    }
+                    None => {
+                        conn.execute(
+                            &format!(
+                                "ALTER TABLE {} ADD COLUMN {} {}",
+                                quote(name),
+                                quote(c.name()),
+                                decl_type(c.data_type())
+                            ),
+                            [],
+                        )
+                        .map_err(db(format!("adding column '{}' to '{name}'", c.name())))?;
+                    }
+                }
+            }
+        }
+    }
+    if table.num_rows() == 0 {
+        return Ok(());
+    }
+    let names: Vec<String> = table.columns().iter().map(|c| quote(c.name())).collect();
+    let marks = vec!["?"; names.len()].join(", ");
+    let mut stmt = conn
+        .prepare(&format!("INSERT INTO {} ({}) VALUES ({marks})", quote(name), names.join(", ")))
+        .map_err(db(format!("preparing insert into '{name}'")))?;
+    let mut row = Vec::with_capacity(table.num_columns());
+    for r in 0..table.num_rows() {
+        row.clear();
+        for c in table.columns() {
+            row.push(to_sql(name, c.name(), &c.values()[r])?);
+        }
+        stmt.execute(params_from_iter(row.iter()))
+            .map_err(db(format!("inserting into '{name}'")))?;
+    }
+    Ok(())
+}
+
+fn op_sql(op: FilterOp) -> &'static str {
+    match op {
+        FilterOp::Eq => "=",
+        FilterOp::Ne => "<>",
+        FilterOp::Lt => "<",
+        FilterOp::Le => "<=",
+        FilterOp::Gt => ">",
+        FilterOp::Ge => ">=",
+        FilterOp::StartsWith => unreachable!("rendered separately"),
+    }
+}
+
+/// Reads a table with the query's filters, order and limit done by SQLite.
+pub(crate) fn get_table(conn: &Connection, q: &TableQuery) -> SqlResult<Table> {
+    let name = q.table.as_str();
+    let cols = table_columns(conn, name)?.ok_or_else(|| Error::NotFound {
+        what: format!("table '{name}'"),
+    })?;
+    let types = cols
+        .iter()
+        .map(|(n, d)| column_type(name, n, d))
+        .collect::<SqlResult<Vec<_>>>()?;
+    let has = |c: &str| cols.iter().any(|(n, _)| n == c);
+    let no_column = |c: &str| {
+        SqlError::Dsi(Error::NotFound {
+            what: format!("column '{c}' in table '{name}'"),
+        })
+    };
+
+    let select: Vec<String> = cols.iter().map(|(n, _)| quote(n)).collect();
+    let mut sql = format!("SELECT {} FROM {}", select.join(", "), quote(name));
+    let mut params: Vec<ToSqlOutput<'static>> = Vec::new();
+    for (i, Filter { column, op, value }) in q.filters.iter().enumerate() {
+        if !has(column) {
+            return Err(no_column(column));
+        }
+        sql.push_str(if i == 0 { " WHERE " } else { " AND " });
+        if *op == FilterOp::StartsWith {
+            let Value::Text(prefix) = value else {
+                sql.push_str("0");
+                continue;
+            };
+            // substr/length count characters; no LIKE, so no wildcards.
+            sql.push_str(&format!("substr({}, 1, length(?)) = ?", quote(column)));
+            params.push(ToSqlOutput::Owned(SqlValue::Text(prefix.clone())));
+            params.push(ToSqlOutput::Owned(SqlValue::Text(prefix.clone())));
+        } else {
+            sql.push_str(&format!("{} {} ?", quote(column), op_sql(*op)));
+            params.push(to_sql(name, column, value)?);
+        }
+    }
+    match &q.order_by {
+        Some(o) => {
+            if !has(&o.column) {
+                return Err(no_column(&o.column));
+            }
+            let dir = if o.descending { "DESC" } else { "ASC" };
+            sql.push_str(&format!(" ORDER BY {} {dir}, rowid {dir}", quote(&o.column)));
+        }
+        None => sql.push_str(" ORDER BY rowid"),
+    }
+    if let Some(n) = q.limit {
+        sql.push_str(" LIMIT ?");
+        params.push(ToSqlOutput::Owned(SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))));
+    }
+
+    let mut stmt = conn.prepare(&sql).map_err(db(format!("reading table '{name}'")))?;
+    let mut rows = stmt
+        .query(params_from_iter(params.iter()))
+        .map_err(db(format!("reading table '{name}'")))?;
+    let mut values: Vec<Vec<Value>> = vec![Vec::new(); cols.len()];
+    while let Some(row) = rows.next().map_err(db(format!("reading table '{name}'")))? {
+        for (i, t) in types.iter().enumerate() {
+            let v = row.get_ref(i).map_err(db(format!("reading table '{name}'")))?;
+            values[i].push(from_sql(*t, v, name, &cols[i].0)?);
+        }
+    }
+    let columns = cols
+        .iter()
+        .zip(types)
+        .zip(values)
+        .map(|(((n, _), t), v)| Column::new(n, t, v))
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Table::from_columns(name, columns)?)
+}
+
+/// Runs a read-only SQL statement; the result is a table named `query`.
+///
+/// Column types come from the declared type when the column is a plain table
+/// column, otherwise from the values (integers and floats together become
+/// floats; anything mixed with text becomes text).
+pub(crate) fn run_query(conn: &Connection, sql: &str) -> SqlResult<Table> {
+    let mut stmt = conn.prepare(sql).map_err(db("preparing the query"))?;
+    if !stmt.readonly() {
+        return Err(SqlError::Dsi(Error::Refused(
+            "only read-only SQL is accepted; records are written by dsi commands".into(),
+        )));
+    }
+    let meta: Vec<(String, Option<DataType>)> = stmt
+        .columns()
+        .iter()
+        .map(|c| (c.name().to_owned(), c.decl_type().and_then(from_decl_type)))
+        .collect();
+    let mut raw: Vec<Vec<SqlValue>> = vec![Vec::new(); meta.len()];
+    let mut rows = stmt.query([]).map_err(db("running the query"))?;
+    while let Some(row) = rows.next().map_err(db("running the query"))? {
+        for (i, col) in raw.iter_mut().enumerate() {
+            col.push(row.get::<_, SqlValue>(i).map_err(db("running the query"))?);
+        }
+    }
+    let mut table = Table::new("query")?;
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for ((name, declared), col) in meta.into_iter().zip(raw) {
+        let n = seen.entry(name.clone()).or_insert(0);
+        *n += 1;
+        let unique = if *n == 1 { name } else { format!("{name}:{n}") };
+        let t = declared.unwrap_or_else(|| infer_type(&col));
+        // Values that do not fit the column's type (SQLite is dynamically
+        // typed) turn the whole column into text rather than failing.
+        let typed: Option<Vec<Value>> = col
+            .iter()
+            .map(|v| from_sql(t, ValueRef::from(v), "query", &unique).ok())
+            .collect();
+        let (t, values) = match typed {
+            Some(values) => (t, values),
+            None => (DataType::Text, col.iter().map(|v| to_text(&loose(v))).collect()),
+        };
+        table.add_column(Column::new(unique, t, values)?)?;
+    }
+    Ok(table)
+}
+
+fn infer_type(values: &[SqlValue]) -> DataType {
+    let (mut int, mut real, mut text, mut blob) = (false, false, false, false);
+    for v in values {
+        match v {
+            SqlValue::Null => {}
+            SqlValue::Integer(_) => int = true,
+            SqlValue::Real(_) => real = true,
+            SqlValue::Text(_) => text = true,
+            SqlValue::Blob(_) => blob = true,
+        }
+    }
+    match (int, real, text, blob) {
+        (_, _, true, _) => DataType::Text,
+        (false, false, false, true) => DataType::Bytes,
+        (_, _, false, true) => DataType::Text,
+        (_, true, false, false) => DataType::Float,
+        _ => DataType::Int,
+    }
+}
+
+/// A value by its storage class alone.
+fn loose(v: &SqlValue) -> Value {
+    match v {
+        SqlValue::Null => Value::Null,
+        SqlValue::Integer(i) => Value::Int(*i),
+        SqlValue::Real(f) => Value::Float(*f),
+        SqlValue::Text(s) => Value::Text(s.clone()),
+        SqlValue::Blob(b) => Value::Bytes(b.clone()),
+    }
+}
+
+fn to_text(v: &Value) -> Value {
+    match v {
+        Value::Null => Value::Null,
+        Value::Text(_) => v.clone(),
+        Value::Bytes(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+        other => Value::Text(other.to_string()),
+    }
+}
+
+/// Tables (with columns and row counts) and blob totals.
+pub(crate) fn inspect(conn: &Connection) -> SqlResult<Inspection> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table'
+             AND substr(name, 1, 5) <> ?1 AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name",
+        )
+        .map_err(db("listing tables"))?;
+    let names = stmt
+        .query_map([INTERNAL_PREFIX], |r| r.get::<_, String>(0))
+        .map_err(db("listing tables"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db("listing tables"))?;
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        let cols = table_columns(conn, &name)?.unwrap_or_default();
+        let rows: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {}", quote(&name)), [], |r| r.get(0))
+            .map_err(db(format!("counting rows of '{name}'")))?;
+        tables.push(TableInfo {
+            columns: cols
+                .iter()
+                .map(|(n, d)| ColumnInfo {
+                    name: n.clone(),
+                    data_type: from_decl_type(d).unwrap_or(DataType::Text),
+                })
+                .collect(),
+            name,
+            rows: u64::try_from(rows).unwrap_or(0),
+            files: None,
+        });
+    }
+    let (blobs, blob_bytes): (i64, i64) = conn
+        .query_row("SELECT count(*), coalesce(sum(len), 0) FROM _dsi_blobs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(db("counting blobs"))?;
+    Ok(Inspection {
+        driver: "sqlite".into(),
+        location: String::new(),
+        tables,
+        blobs: u64::try_from(blobs).unwrap_or(0),
+        blob_bytes: u64::try_from(blob_bytes).unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inferred_types_follow_the_values() {
+        use SqlValue::*;
+        assert_eq!(infer_type(&[Integer(1), Null]), DataType::Int);
+        assert_eq!(infer_type(&[Integer(1), Real(0.5)]), DataType::Float);
+        assert_eq!(infer_type(&[Integer(1), Text("a".into())]), DataType::Text);
+        assert_eq!(infer_type(&[Blob(vec![1])]), DataType::Bytes);
+        assert_eq!(infer_type(&[Null]), DataType::Int);
+    }
+
+    #[test]
+    fn blob_refs_round_trip_as_json() {
+        let b = BlobRef::of_bytes(b"x");
+        assert_eq!(parse_blob_json(&blob_json(&b)), Some(b));
+        assert_eq!(parse_blob_json("{\"sha256\":\"zz\",\"len\":1}"), None);
+    }
+}
