@@ -1,1 +1,56 @@
-//! tmp
+//! # dsi-cli
+//!
+//! The `dsi` command line: composes any registered plugin with any registered
+//! driver. The binary is a thin `main` over [`main`]; this library exists so
+//! that the driver and plugin crates are linked (their `inventory`
+//! registrations survive only in crates the binary names) and so that tests
+//! can reach the command definitions.
+//!
+//! Exit codes (also in `dsi --help`): 0 success; 1 a run failed or a
+//! verification did not match; 2 usage error; 65 invalid Runfile or input
+//! data; 69 an image or service is unavailable; 74 an I/O or store error.
+
+// One line per linked back-end or plugin crate: without a reference, the
+// linker drops the crate and its registrations with it.
+#[cfg(feature = "sqlite")]
+use dsi_driver_sqlite as _;
+
+mod cli;
+mod commands;
+mod exit;
+mod output;
+
+pub use cli::Cli;
+pub use exit::ExitStatus;
+
+use clap::Parser;
+
+/// The names of the drivers this build links, from its cargo features.
+pub const ENABLED_DRIVERS: &[&str] = &[
+    #[cfg(feature = "sqlite")]
+    "sqlite",
+];
+
+/// Runs `dsi` with the process's arguments and returns its exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Ok
+            };
+            // clap prints help, version and usage errors itself.
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    match commands::run(&cli) {
+        Ok(status) => status.into(),
+        Err(e) => {
+            let status = exit::report(&e);
+            status.into()
+        }
+    }
+}

@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-    UInt64Builder,
+    BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -63,14 +63,23 @@ pub fn arrow_type(t: DataType) -> ArrowType {
 
 /// The Arrow field for a dsi column (nullable, with `dsi.type` metadata).
 pub fn arrow_field(name: &str, t: DataType) -> Field {
-    Field::new(name, arrow_type(t), true)
-        .with_metadata(HashMap::from([(TYPE_KEY.to_owned(), t.as_str().to_owned())]))
+    Field::new(name, arrow_type(t), true).with_metadata(HashMap::from([(
+        TYPE_KEY.to_owned(),
+        t.as_str().to_owned(),
+    )]))
 }
 
 /// The Arrow schema of a table.
 pub fn arrow_schema(table: &Table) -> SchemaRef {
-    let fields: Vec<Field> = table.columns().iter().map(|c| arrow_field(c.name(), c.data_type())).collect();
-    Arc::new(Schema::new(fields).with_metadata(HashMap::from([(TABLE_KEY.to_owned(), table.name().to_owned())])))
+    let fields: Vec<Field> = table
+        .columns()
+        .iter()
+        .map(|c| arrow_field(c.name(), c.data_type()))
+        .collect();
+    Arc::new(Schema::new(fields).with_metadata(HashMap::from([(
+        TABLE_KEY.to_owned(),
+        table.name().to_owned(),
+    )])))
 }
 
 /// Converts a table into one record batch.
@@ -87,7 +96,13 @@ fn column_array(c: &Column) -> ArrayRef {
     match c.data_type() {
         DataType::Bool => {
             let mut b = BooleanBuilder::with_capacity(v.len());
-            v.iter().for_each(|x| b.append_option(if let Value::Bool(x) = x { Some(*x) } else { None }));
+            v.iter().for_each(|x| {
+                b.append_option(if let Value::Bool(x) = x {
+                    Some(*x)
+                } else {
+                    None
+                })
+            });
             Arc::new(b.finish())
         }
         DataType::Int => {
@@ -97,7 +112,13 @@ fn column_array(c: &Column) -> ArrayRef {
         }
         DataType::Float => {
             let mut b = Float64Builder::with_capacity(v.len());
-            v.iter().for_each(|x| b.append_option(if let Value::Float(x) = x { Some(*x) } else { None }));
+            v.iter().for_each(|x| {
+                b.append_option(if let Value::Float(x) = x {
+                    Some(*x)
+                } else {
+                    None
+                })
+            });
             Arc::new(b.finish())
         }
         DataType::Text => {
@@ -107,13 +128,23 @@ fn column_array(c: &Column) -> ArrayRef {
         }
         DataType::Bytes => {
             let mut b = BinaryBuilder::with_capacity(v.len(), 0);
-            v.iter().for_each(|x| b.append_option(if let Value::Bytes(x) = x { Some(x) } else { None }));
+            v.iter().for_each(|x| {
+                b.append_option(if let Value::Bytes(x) = x {
+                    Some(x)
+                } else {
+                    None
+                })
+            });
             Arc::new(b.finish())
         }
         DataType::Timestamp => {
             let mut b = TimestampMicrosecondBuilder::with_capacity(v.len()).with_timezone("UTC");
             v.iter().for_each(|x| {
-                b.append_option(if let Value::Timestamp(t) = x { Some(t.as_micros()) } else { None })
+                b.append_option(if let Value::Timestamp(t) = x {
+                    Some(t.as_micros())
+                } else {
+                    None
+                })
             });
             Arc::new(b.finish())
         }
@@ -137,7 +168,11 @@ fn column_array(c: &Column) -> ArrayRef {
                 }
             }
             let children: Vec<ArrayRef> = vec![Arc::new(digests.finish()), Arc::new(lens.finish())];
-            Arc::new(StructArray::new(blob_fields(), children, Some(valid.into())))
+            Arc::new(StructArray::new(
+                blob_fields(),
+                children,
+                Some(valid.into()),
+            ))
         }
     }
 }
@@ -160,7 +195,9 @@ pub fn dsi_type(field: &Field) -> Result<DataType> {
         ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View => DataType::Text,
         ArrowType::Binary | ArrowType::LargeBinary | ArrowType::BinaryView => DataType::Bytes,
         ArrowType::Timestamp(_, _) => DataType::Timestamp,
-        ArrowType::Struct(f) if f.len() == 2 && f[0].name() == "sha256" && f[1].name() == "len" => DataType::Blob,
+        ArrowType::Struct(f) if f.len() == 2 && f[0].name() == "sha256" && f[1].name() == "len" => {
+            DataType::Blob
+        }
         other => {
             return Err(Error::InvalidData(format!(
                 "column '{}' has Arrow type {other}, which dsi cannot represent",
@@ -196,7 +233,15 @@ fn collect<T>(a: &dyn Array, f: impl Fn(usize) -> T) -> Vec<Value>
 where
     T: Into<Value>,
 {
-    (0..a.len()).map(|i| if a.is_null(i) { Value::Null } else { f(i).into() }).collect()
+    (0..a.len())
+        .map(|i| {
+            if a.is_null(i) {
+                Value::Null
+            } else {
+                f(i).into()
+            }
+        })
+        .collect()
 }
 
 fn array_values(field: &Field, t: DataType, a: &dyn Array) -> Result<Vec<Value>> {
@@ -300,8 +345,9 @@ fn array_values(field: &Field, t: DataType, a: &dyn Array) -> Result<Vec<Value>>
                 if s.is_null(i) {
                     out.push(Value::Null);
                 } else {
-                    let digest = BlobRef::parse_hex_digest(d.value(i))
-                        .map_err(|e| Error::InvalidData(format!("column '{}' row {i}: {e}", field.name())))?;
+                    let digest = BlobRef::parse_hex_digest(d.value(i)).map_err(|e| {
+                        Error::InvalidData(format!("column '{}' row {i}: {e}", field.name()))
+                    })?;
                     out.push(Value::Blob(BlobRef::new(digest, l.value(i))));
                 }
             }
@@ -335,7 +381,8 @@ mod tests {
 
     #[test]
     fn empty_table_keeps_its_schema() {
-        let t = Table::with_schema("e", &[("a", DataType::Blob), ("b", DataType::Timestamp)]).unwrap();
+        let t =
+            Table::with_schema("e", &[("a", DataType::Blob), ("b", DataType::Timestamp)]).unwrap();
         let back = from_record_batch("e", &to_record_batch(&t).unwrap()).unwrap();
         assert_eq!(back.schema(), t.schema());
         assert_eq!(back.num_rows(), 0);
@@ -351,13 +398,19 @@ mod tests {
             schema,
             vec![
                 Arc::new(arrow_array::Int32Array::from(vec![Some(7), None])),
-                Arc::new(arrow_array::TimestampNanosecondArray::from(vec![Some(1_500), None])),
+                Arc::new(arrow_array::TimestampNanosecondArray::from(vec![
+                    Some(1_500),
+                    None,
+                ])),
             ],
         )
         .unwrap();
         let t = from_record_batch("x", &batch).unwrap();
         assert_eq!(t.get(0, "small"), Some(&Value::Int(7)));
-        assert_eq!(t.get(0, "ts"), Some(&Value::Timestamp(Timestamp::from_micros(1))));
+        assert_eq!(
+            t.get(0, "ts"),
+            Some(&Value::Timestamp(Timestamp::from_micros(1)))
+        );
 
         let f = Field::new("d", ArrowType::Date32, true);
         assert_eq!(

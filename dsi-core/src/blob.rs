@@ -40,7 +40,10 @@ impl BlobRef {
     }
 
     /// Length of the content in bytes.
-    #[allow(clippy::len_without_is_empty, reason = "a blob reference is not a container")]
+    #[allow(
+        clippy::len_without_is_empty,
+        reason = "a blob reference is not a container"
+    )]
     pub const fn len(&self) -> u64 {
         self.len
     }
@@ -85,7 +88,12 @@ impl fmt::Display for BlobRef {
 
 impl fmt::Debug for BlobRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BlobRef(sha256:{}, {} bytes)", self.sha256_hex(), self.len)
+        write!(
+            f,
+            "BlobRef(sha256:{}, {} bytes)",
+            self.sha256_hex(),
+            self.len
+        )
     }
 }
 
@@ -187,7 +195,9 @@ impl<R: Read> Read for VerifyingReader<R> {
             }
             let digest: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
             if &digest != self.expected.sha256() {
-                return Err(self.mismatch(format!("content hashes to sha256:{}", hex::encode(digest))));
+                return Err(
+                    self.mismatch(format!("content hashes to sha256:{}", hex::encode(digest)))
+                );
             }
             self.verified = true;
         }

@@ -65,8 +65,20 @@ fn put(d: &dyn Driver, t: &Table) {
 
 fn assert_same(d: &dyn Driver, expected: &Table, actual: &Table) {
     assert_eq!(actual.name(), expected.name(), "{}: table name", d.name());
-    assert_eq!(actual.schema(), expected.schema(), "{}: schema of '{}'", d.name(), expected.name());
-    assert_eq!(actual.num_rows(), expected.num_rows(), "{}: rows of '{}'", d.name(), expected.name());
+    assert_eq!(
+        actual.schema(),
+        expected.schema(),
+        "{}: schema of '{}'",
+        d.name(),
+        expected.name()
+    );
+    assert_eq!(
+        actual.num_rows(),
+        expected.num_rows(),
+        "{}: rows of '{}'",
+        d.name(),
+        expected.name()
+    );
     for (a, e) in actual.columns().iter().zip(expected.columns()) {
         for (row, (x, y)) in a.values().iter().zip(e.values()).enumerate() {
             let same = match (x, y) {
@@ -93,7 +105,11 @@ pub fn all_types_table(name: &str) -> Table {
     Table::from_columns(
         name,
         vec![
-            col("b", DataType::Bool, vec![true.into(), false.into(), Value::Null, true.into()]),
+            col(
+                "b",
+                DataType::Bool,
+                vec![true.into(), false.into(), Value::Null, true.into()],
+            ),
             col(
                 "i",
                 DataType::Int,
@@ -102,7 +118,12 @@ pub fn all_types_table(name: &str) -> Table {
             col(
                 "f",
                 DataType::Float,
-                vec![(-0.0f64).into(), f64::INFINITY.into(), Value::Null, 1.0e-300.into()],
+                vec![
+                    (-0.0f64).into(),
+                    f64::INFINITY.into(),
+                    Value::Null,
+                    1.0e-300.into(),
+                ],
             ),
             col(
                 "t",
@@ -117,9 +138,18 @@ pub fn all_types_table(name: &str) -> Table {
             col(
                 "y",
                 DataType::Bytes,
-                vec![Vec::new().into(), vec![0u8, 255, 0, 1].into(), Value::Null, vec![7u8; 1000].into()],
+                vec![
+                    Vec::new().into(),
+                    vec![0u8, 255, 0, 1].into(),
+                    Value::Null,
+                    vec![7u8; 1000].into(),
+                ],
             ),
-            col("r", DataType::Blob, vec![blob.into(), Value::Null, Value::Null, blob.into()]),
+            col(
+                "r",
+                DataType::Blob,
+                vec![blob.into(), Value::Null, Value::Null, blob.into()],
+            ),
             col(
                 "ts",
                 DataType::Timestamp,
@@ -145,7 +175,15 @@ pub fn round_trip_all_types(d: &dyn Driver) {
 
 /// Unicode names and names that would break naive SQL.
 pub fn hostile_names(d: &dyn Driver) {
-    let names = ["a b", "x\"; DROP TABLE conf_types; --", "ünï", "select", "'", "[x]", "`y`"];
+    let names = [
+        "a b",
+        "x\"; DROP TABLE conf_types; --",
+        "ünï",
+        "select",
+        "'",
+        "[x]",
+        "`y`",
+    ];
     let columns = names
         .iter()
         .enumerate()
@@ -155,9 +193,16 @@ pub fn hostile_names(d: &dyn Driver) {
     put(d, &t);
     assert_same(d, &t, &get_table(d, t.name()));
     // The injection attempt did nothing.
-    assert_eq!(get_table(d, "conf_types").num_rows(), 4, "{}: conf_types intact", d.name());
+    assert_eq!(
+        get_table(d, "conf_types").num_rows(),
+        4,
+        "{}: conf_types intact",
+        d.name()
+    );
     let f = TableQuery::new(t.name()).filter(Filter::new(names[1], FilterOp::Eq, 1i64));
-    let got = d.get(&Query::Table(f)).expect("filter on a hostile column name");
+    let got = d
+        .get(&Query::Table(f))
+        .expect("filter on a hostile column name");
     assert_eq!(got.tables()[0].num_rows(), 1);
 }
 
@@ -191,7 +236,14 @@ pub fn empty_and_wide_tables(d: &dyn Driver) {
 fn int_table(name: &str, column: &str, values: impl IntoIterator<Item = i64>) -> Table {
     Table::from_columns(
         name,
-        vec![Column::new(column, DataType::Int, values.into_iter().map(Value::Int).collect()).expect("column")],
+        vec![
+            Column::new(
+                column,
+                DataType::Int,
+                values.into_iter().map(Value::Int).collect(),
+            )
+            .expect("column"),
+        ],
     )
     .expect("table")
 }
@@ -213,15 +265,22 @@ pub fn schema_evolution_and_atomic_put(d: &dyn Driver) {
         .expect("add");
     put(d, &two);
     let got = get_table(d, "conf_evolve");
-    assert_eq!(got.column("b").expect("b").values(), &[Value::Null, "x".into()], "{}", d.name());
+    assert_eq!(
+        got.column("b").expect("b").values(),
+        &[Value::Null, "x".into()],
+        "{}",
+        d.name()
+    );
 
     let mut c = Collection::new();
     c.push(int_table("conf_atomic", "a", [1])).expect("push");
-    c.push(Table::from_columns(
-        "conf_evolve",
-        vec![Column::new("a", DataType::Text, vec!["not an int".into()]).expect("column")],
+    c.push(
+        Table::from_columns(
+            "conf_evolve",
+            vec![Column::new("a", DataType::Text, vec!["not an int".into()]).expect("column")],
+        )
+        .expect("table"),
     )
-    .expect("table"))
     .expect("push");
     let e = d.put(&c).expect_err("a type change must be refused");
     assert!(
@@ -230,7 +289,10 @@ pub fn schema_evolution_and_atomic_put(d: &dyn Driver) {
         d.name()
     );
     assert!(
-        matches!(d.get(&Query::Table(TableQuery::new("conf_atomic"))), Err(Error::NotFound { .. })),
+        matches!(
+            d.get(&Query::Table(TableQuery::new("conf_atomic"))),
+            Err(Error::NotFound { .. })
+        ),
         "{}: nothing of a failed put is visible",
         d.name()
     );
@@ -245,18 +307,28 @@ pub fn filters_order_and_limit(d: &dyn Driver) {
         TableQuery::new("conf_filter").filter(Filter::new("i", FilterOp::Ge, 0i64)),
         TableQuery::new("conf_filter").filter(Filter::new("t", FilterOp::StartsWith, "ün")),
         TableQuery::new("conf_filter").filter(Filter::new("b", FilterOp::Eq, true)),
-        TableQuery::new("conf_filter").filter(Filter::new("ts", FilterOp::Lt, Timestamp::from_micros(0))),
-        TableQuery::new("conf_filter").filter(Filter::new("i", FilterOp::Ne, 0i64)).order_by("i", true),
+        TableQuery::new("conf_filter").filter(Filter::new(
+            "ts",
+            FilterOp::Lt,
+            Timestamp::from_micros(0),
+        )),
+        TableQuery::new("conf_filter")
+            .filter(Filter::new("i", FilterOp::Ne, 0i64))
+            .order_by("i", true),
         TableQuery::new("conf_filter").order_by("t", false).limit(2),
         TableQuery::new("conf_filter").filter(Filter::new("f", FilterOp::Gt, 0.5)),
     ];
     for q in queries {
         let expected = q.apply(t.clone()).expect("in-memory");
-        let got = d.get(&Query::Table(q.clone())).unwrap_or_else(|e| panic!("{}: {q:?}: {e}", d.name()));
+        let got = d
+            .get(&Query::Table(q.clone()))
+            .unwrap_or_else(|e| panic!("{}: {q:?}: {e}", d.name()));
         assert_same(d, &expected, &got.tables()[0]);
     }
     let e = d
-        .get(&Query::Table(TableQuery::new("conf_filter").filter(Filter::new("nope", FilterOp::Eq, 1i64))))
+        .get(&Query::Table(
+            TableQuery::new("conf_filter").filter(Filter::new("nope", FilterOp::Eq, 1i64)),
+        ))
         .expect_err("unknown column");
     assert!(e.to_string().contains("'nope'"), "{}: {e}", d.name());
 }
@@ -267,27 +339,49 @@ pub fn missing_table_is_not_found(d: &dyn Driver) {
         .get(&Query::Table(TableQuery::new("conf_never_written")))
         .expect_err("missing table");
     assert!(matches!(e, Error::NotFound { .. }), "{}: {e}", d.name());
-    assert!(e.to_string().contains("conf_never_written"), "{}: {e}", d.name());
+    assert!(
+        e.to_string().contains("conf_never_written"),
+        "{}: {e}",
+        d.name()
+    );
 }
 
 /// Small blobs: stored once, read back, wrong content refused.
 pub fn small_blobs(d: &dyn Driver) {
     let content = b"small blob content".to_vec();
     let r = BlobRef::of_bytes(&content);
-    assert_eq!(d.put_blob(&r, &mut &content[..]).expect("put_blob"), BlobPut::Stored);
-    assert_eq!(d.put_blob(&r, &mut &content[..]).expect("put_blob"), BlobPut::AlreadyPresent);
+    assert_eq!(
+        d.put_blob(&r, &mut &content[..]).expect("put_blob"),
+        BlobPut::Stored
+    );
+    assert_eq!(
+        d.put_blob(&r, &mut &content[..]).expect("put_blob"),
+        BlobPut::AlreadyPresent
+    );
     assert!(d.has_blob(&r).expect("has_blob"));
     assert!(d.list_blobs().expect("list_blobs").contains(&r));
-    assert_eq!(read_verified(d.get_blob(&r).expect("get_blob")).expect("read"), content);
+    assert_eq!(
+        read_verified(d.get_blob(&r).expect("get_blob")).expect("read"),
+        content
+    );
 
     let empty = BlobRef::of_bytes(b"");
     d.put_blob(&empty, &mut io::empty()).expect("empty blob");
-    assert_eq!(read_verified(d.get_blob(&empty).expect("get")).expect("read"), b"");
+    assert_eq!(
+        read_verified(d.get_blob(&empty).expect("get")).expect("read"),
+        b""
+    );
 
     let claimed = BlobRef::of_bytes(b"what was promised");
-    let e = d.put_blob(&claimed, &mut &b"something else"[..]).expect_err("mismatch");
+    let e = d
+        .put_blob(&claimed, &mut &b"something else"[..])
+        .expect_err("mismatch");
     assert!(matches!(e, Error::Corrupt(_)), "{}: {e}", d.name());
-    assert!(!d.has_blob(&claimed).expect("has_blob"), "{}: nothing stored", d.name());
+    assert!(
+        !d.has_blob(&claimed).expect("has_blob"),
+        "{}: nothing stored",
+        d.name()
+    );
     let e = d.get_blob(&claimed).expect_err("absent");
     assert!(matches!(e, Error::NotFound { .. }), "{}: {e}", d.name());
 }
@@ -311,7 +405,12 @@ pub fn sql_queries(d: &dyn Driver) {
     let c = d
         .get(&Query::Sql("SELECT count(*) AS n FROM conf_append".into()))
         .expect("sql");
-    assert_eq!(c.tables()[0].get(0, "n"), Some(&Value::Int(5)), "{}", d.name());
+    assert_eq!(
+        c.tables()[0].get(0, "n"),
+        Some(&Value::Int(5)),
+        "{}",
+        d.name()
+    );
 }
 
 /// Data written, then the driver dropped and the store opened again.
@@ -321,7 +420,11 @@ pub fn survives_reopen(open: &Opener<'_>) {
         put(d.as_ref(), &int_table("conf_reopen", "n", [42]));
     }
     let d = open().expect("reopen");
-    assert_same(d.as_ref(), &int_table("conf_reopen", "n", [42]), &get_table(d.as_ref(), "conf_reopen"));
+    assert_same(
+        d.as_ref(),
+        &int_table("conf_reopen", "n", [42]),
+        &get_table(d.as_ref(), "conf_reopen"),
+    );
     assert_eq!(get_table(d.as_ref(), "conf_types").num_rows(), 4);
 }
 
@@ -335,7 +438,10 @@ pub fn concurrent_writers(open: &Opener<'_>) {
             s.spawn(move || {
                 let d = open().expect("open in thread");
                 for i in 0..PUTS {
-                    put(d.as_ref(), &int_table("conf_concurrent", "n", [t * 1000 + i]));
+                    put(
+                        d.as_ref(),
+                        &int_table("conf_concurrent", "n", [t * 1000 + i]),
+                    );
                 }
             });
         }
@@ -349,8 +455,18 @@ pub fn concurrent_writers(open: &Opener<'_>) {
         .iter()
         .map(|v| v.as_int().expect("int"))
         .collect();
-    assert_eq!(got.num_rows(), (THREADS * PUTS) as usize, "{}: rows", d.name());
-    assert_eq!(seen.len(), (THREADS * PUTS) as usize, "{}: no duplicates", d.name());
+    assert_eq!(
+        got.num_rows(),
+        (THREADS * PUTS) as usize,
+        "{}: rows",
+        d.name()
+    );
+    assert_eq!(
+        seen.len(),
+        (THREADS * PUTS) as usize,
+        "{}: no duplicates",
+        d.name()
+    );
 }
 
 /// Deterministic, incompressible-enough content of a given length.
@@ -413,10 +529,12 @@ pub fn large_blob_streamed(d: &dyn Driver, bounded_blob_memory: bool) {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = peak_rss_kib();
     assert_eq!(
-        d.put_blob(&r, &mut PatternReader::new(LEN)).expect("put large blob"),
+        d.put_blob(&r, &mut PatternReader::new(LEN))
+            .expect("put large blob"),
         BlobPut::Stored
     );
-    let n = copy_verified(d.get_blob(&r).expect("get large blob"), &mut io::sink()).expect("read large blob");
+    let n = copy_verified(d.get_blob(&r).expect("get large blob"), &mut io::sink())
+        .expect("read large blob");
     assert_eq!(n, LEN);
     if bounded_blob_memory && let (Some(b), Some(a)) = (before, peak_rss_kib()) {
         assert!(

@@ -110,9 +110,15 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Float(x), Value::Float(y)) => x.partial_cmp(y),
-        #[allow(clippy::cast_precision_loss, reason = "SQL compares mixed numbers as floats")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "SQL compares mixed numbers as floats"
+        )]
         (Value::Int(x), Value::Float(y)) => (*x as f64).partial_cmp(y),
-        #[allow(clippy::cast_precision_loss, reason = "SQL compares mixed numbers as floats")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "SQL compares mixed numbers as floats"
+        )]
         (Value::Float(x), Value::Int(y)) => x.partial_cmp(&(*y as f64)),
         (Value::Text(x), Value::Text(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
         (Value::Bytes(x), Value::Bytes(y)) => Some(x.cmp(y)),
@@ -180,7 +186,9 @@ impl TableQuery {
     pub fn apply(&self, mut table: Table) -> Result<Table> {
         let mut filters = Vec::with_capacity(self.filters.len());
         for f in &self.filters {
-            let idx = table.column_index(&f.column).ok_or_else(|| no_column(&self.table, &f.column))?;
+            let idx = table
+                .column_index(&f.column)
+                .ok_or_else(|| no_column(&self.table, &f.column))?;
             filters.push((idx, f));
         }
         let keep: Vec<bool> = (0..table.num_rows())
@@ -363,9 +371,18 @@ mod tests {
         Table::from_columns(
             "t",
             vec![
-                Column::new("n", DataType::Int, vec![3i64.into(), Value::Null, 1i64.into(), 2i64.into()]).unwrap(),
-                Column::new("s", DataType::Text, vec!["c".into(), "x".into(), "a%".into(), "ab".into()])
-                    .unwrap(),
+                Column::new(
+                    "n",
+                    DataType::Int,
+                    vec![3i64.into(), Value::Null, 1i64.into(), 2i64.into()],
+                )
+                .unwrap(),
+                Column::new(
+                    "s",
+                    DataType::Text,
+                    vec!["c".into(), "x".into(), "a%".into(), "ab".into()],
+                )
+                .unwrap(),
             ],
         )
         .unwrap()
@@ -377,9 +394,16 @@ mod tests {
             .filter(Filter::new("n", FilterOp::Ge, 2i64))
             .order_by("n", false);
         let t = q.apply(table()).unwrap();
-        assert_eq!(t.column("n").unwrap().values(), &[Value::Int(2), Value::Int(3)]);
+        assert_eq!(
+            t.column("n").unwrap().values(),
+            &[Value::Int(2), Value::Int(3)]
+        );
 
-        let t = TableQuery::new("t").order_by("n", true).limit(3).apply(table()).unwrap();
+        let t = TableQuery::new("t")
+            .order_by("n", true)
+            .limit(3)
+            .apply(table())
+            .unwrap();
         assert_eq!(
             t.column("n").unwrap().values(),
             &[Value::Int(3), Value::Int(2), Value::Int(1)]

@@ -11,7 +11,7 @@
 //! * the [`registry`] of every linked module, built with `inventory`;
 //! * the [`Terminal`], with the 2023 DSI semantics (load/unload, transload,
 //!   artifact handler);
-//! * the environment plugins in [`env`] (`hostname`, `system-kernel`) and the
+//! * the environment plugins in [`env`](mod@env) (`hostname`, `system-kernel`) and the
 //!   pure [`env::diff`] used by the replay compatibility check;
 //! * [`memory::MemoryDriver`], an in-memory back-end for tests and embedding.
 //!
@@ -56,7 +56,8 @@ pub mod value;
 
 pub use blob::{BlobRef, PendingBlob};
 pub use driver::{
-    BlobPut, ColumnInfo, Driver, DriverFunction, Filter, FilterOp, Inspection, OrderBy, Query, TableInfo, TableQuery,
+    BlobPut, ColumnInfo, Driver, DriverFunction, Filter, FilterOp, Inspection, OrderBy, Query,
+    TableInfo, TableQuery,
 };
 pub use error::{BoxError, Error, ModuleKind, Result};
 pub use options::{OptionSpec, Options};

@@ -50,7 +50,9 @@ impl MemoryDriver {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave State half-updated:
         // every mutation below is a single insert.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Overwrites stored blob content without updating its reference, to test
@@ -79,7 +81,11 @@ impl Driver for MemoryDriver {
         // Build every new table first so a failure leaves the store unchanged.
         let mut updated = Vec::new();
         for t in collection.tables() {
-            let mut next = s.tables.get(t.name()).cloned().unwrap_or(Table::new(t.name())?);
+            let mut next = s
+                .tables
+                .get(t.name())
+                .cloned()
+                .unwrap_or(Table::new(t.name())?);
             next.append_rows(t.clone())?;
             updated.push(next);
         }
@@ -92,11 +98,14 @@ impl Driver for MemoryDriver {
     fn get(&self, query: &Query) -> Result<Collection> {
         match query {
             Query::Table(q) => {
-                let table = self.state().tables.get(&q.table).cloned().ok_or_else(|| {
-                    Error::NotFound {
-                        what: format!("table '{}'", q.table),
-                    }
-                })?;
+                let table =
+                    self.state()
+                        .tables
+                        .get(&q.table)
+                        .cloned()
+                        .ok_or_else(|| Error::NotFound {
+                            what: format!("table '{}'", q.table),
+                        })?;
                 Ok(Collection::of(q.apply(table)?))
             }
             Query::Sql(_) => Err(Error::not_supported("SQL queries", &self.name)),
@@ -151,9 +160,14 @@ impl Driver for MemoryDriver {
     }
 
     fn get_blob(&self, blob: &BlobRef) -> Result<BlobReader<'_>> {
-        let bytes = self.state().blobs.get(blob).cloned().ok_or_else(|| Error::NotFound {
-            what: format!("blob {blob}"),
-        })?;
+        let bytes = self
+            .state()
+            .blobs
+            .get(blob)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                what: format!("blob {blob}"),
+            })?;
         Ok(VerifyingReader::new(
             Box::new(std::io::Cursor::new(bytes)),
             *blob,

@@ -150,7 +150,10 @@ impl fmt::Debug for Options {
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Options {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         Options {
-            values: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            values: iter
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 }
@@ -181,14 +184,22 @@ mod tests {
             e.to_string(),
             "sqlite: missing required option 'store' (path of the database)"
         );
-        assert!(Options::new().with("store", "x").validate("sqlite", SPECS).is_ok());
+        assert!(
+            Options::new()
+                .with("store", "x")
+                .validate("sqlite", SPECS)
+                .is_ok()
+        );
     }
 
     #[test]
     fn parse_names_key_and_value() {
         let o = Options::new().with("busy_timeout_ms", "soon");
         let e = o.parse::<u64>("sqlite", "busy_timeout_ms").unwrap_err();
-        assert!(e.to_string().contains("option 'busy_timeout_ms': invalid value 'soon'"));
+        assert!(
+            e.to_string()
+                .contains("option 'busy_timeout_ms': invalid value 'soon'")
+        );
     }
 
     #[test]

@@ -144,15 +144,24 @@ mod tests {
         let sorted = sorted_unique(vec![&A, &B], |f| f.0, ModuleKind::Driver).unwrap();
         assert_eq!(sorted.iter().map(|f| f.0).collect::<Vec<_>>(), ["a", "b"]);
         let e = sorted_unique(vec![&A, &B, &C], |f| f.0, ModuleKind::Driver).unwrap_err();
-        assert_eq!(e.to_string(), "driver name 'b' (registered twice) already exists");
+        assert_eq!(
+            e.to_string(),
+            "driver name 'b' (registered twice) already exists"
+        );
     }
 
     #[test]
     fn unknown_names_list_the_available_ones() {
         let e = plugin("no-such-plugin").unwrap_err();
         let msg = e.to_string();
-        assert!(msg.starts_with("unknown plugin 'no-such-plugin'; available: "), "{msg}");
-        assert!(msg.contains("hostname") && msg.contains("system-kernel"), "{msg}");
+        assert!(
+            msg.starts_with("unknown plugin 'no-such-plugin'; available: "),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("hostname") && msg.contains("system-kernel"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -411,7 +411,12 @@ mod tests {
     use super::*;
 
     fn ints(name: &str, v: &[i64]) -> Column {
-        Column::new(name, DataType::Int, v.iter().map(|i| Value::Int(*i)).collect()).unwrap()
+        Column::new(
+            name,
+            DataType::Int,
+            v.iter().map(|i| Value::Int(*i)).collect(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -449,7 +454,10 @@ mod tests {
         let b = Table::from_columns("t", vec![ints("b", &[9])]).unwrap();
         a.merge_columns(b).unwrap();
         assert_eq!(a.num_rows(), 3);
-        assert_eq!(a.column("b").unwrap().values(), &[Value::Int(9), Value::Null, Value::Null]);
+        assert_eq!(
+            a.column("b").unwrap().values(),
+            &[Value::Int(9), Value::Null, Value::Null]
+        );
     }
 
     #[test]
@@ -470,9 +478,18 @@ mod tests {
         let b = Table::from_columns("t", vec![ints("b", &[3]), ints("c", &[4])]).unwrap();
         a.append_rows(b).unwrap();
         assert_eq!(a.num_rows(), 2);
-        assert_eq!(a.column("a").unwrap().values(), &[Value::Int(1), Value::Null]);
-        assert_eq!(a.column("b").unwrap().values(), &[Value::Int(2), Value::Int(3)]);
-        assert_eq!(a.column("c").unwrap().values(), &[Value::Null, Value::Int(4)]);
+        assert_eq!(
+            a.column("a").unwrap().values(),
+            &[Value::Int(1), Value::Null]
+        );
+        assert_eq!(
+            a.column("b").unwrap().values(),
+            &[Value::Int(2), Value::Int(3)]
+        );
+        assert_eq!(
+            a.column("c").unwrap().values(),
+            &[Value::Null, Value::Int(4)]
+        );
     }
 
     #[test]
@@ -489,10 +506,13 @@ mod tests {
 
     #[test]
     fn retain_rows_filters_every_column() {
-        let mut a = Table::from_columns("t", vec![ints("a", &[1, 2, 3]), ints("b", &[4, 5, 6])])
-            .unwrap();
+        let mut a =
+            Table::from_columns("t", vec![ints("a", &[1, 2, 3]), ints("b", &[4, 5, 6])]).unwrap();
         a.retain_rows(|i| i != 1);
         assert_eq!(a.num_rows(), 2);
-        assert_eq!(a.column("b").unwrap().values(), &[Value::Int(4), Value::Int(6)]);
+        assert_eq!(
+            a.column("b").unwrap().values(),
+            &[Value::Int(4), Value::Int(6)]
+        );
     }
 }

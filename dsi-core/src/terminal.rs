@@ -191,11 +191,19 @@ impl Terminal {
         };
         match kind {
             ModuleKind::Plugin => {
-                let i = self.plugins.iter().position(|p| p.name() == name).ok_or_else(not_loaded)?;
+                let i = self
+                    .plugins
+                    .iter()
+                    .position(|p| p.name() == name)
+                    .ok_or_else(not_loaded)?;
                 self.plugins.remove(i);
             }
             ModuleKind::Driver => {
-                let i = self.drivers.iter().position(|d| d.name() == name).ok_or_else(not_loaded)?;
+                let i = self
+                    .drivers
+                    .iter()
+                    .position(|d| d.name() == name)
+                    .ok_or_else(not_loaded)?;
                 self.drivers.remove(i);
             }
         }
@@ -348,7 +356,8 @@ mod tests {
     fn loading_a_module_by_name() {
         let mut t = Terminal::new();
         assert_eq!(
-            t.load_module(ModuleKind::Plugin, "hostname", &Options::new()).unwrap(),
+            t.load_module(ModuleKind::Plugin, "hostname", &Options::new())
+                .unwrap(),
             LoadOutcome::Loaded
         );
         assert_eq!(
@@ -360,9 +369,11 @@ mod tests {
     #[test]
     fn loading_twice_does_not_duplicate() {
         let mut t = Terminal::new();
-        t.load_module(ModuleKind::Plugin, "hostname", &Options::new()).unwrap();
+        t.load_module(ModuleKind::Plugin, "hostname", &Options::new())
+            .unwrap();
         assert_eq!(
-            t.load_module(ModuleKind::Plugin, "hostname", &Options::new()).unwrap(),
+            t.load_module(ModuleKind::Plugin, "hostname", &Options::new())
+                .unwrap(),
             LoadOutcome::AlreadyLoaded
         );
         assert_eq!(t.list_loaded_modules().len(), 1);
@@ -373,7 +384,8 @@ mod tests {
     #[test]
     fn unloading_a_module() {
         let mut t = Terminal::new();
-        t.load_module(ModuleKind::Plugin, "hostname", &Options::new()).unwrap();
+        t.load_module(ModuleKind::Plugin, "hostname", &Options::new())
+            .unwrap();
         t.unload_module(ModuleKind::Plugin, "hostname").unwrap();
         assert!(t.list_loaded_modules().is_empty());
         let e = t.unload_module(ModuleKind::Plugin, "hostname").unwrap_err();
@@ -387,9 +399,15 @@ mod tests {
         t.transload().unwrap();
         let e = t.load_plugin(rows("b", "y", 1)).unwrap_err();
         assert!(matches!(e, Error::Refused(_)), "{e}");
-        assert!(e.to_string().starts_with("cannot load plugin 'b' after transload"));
+        assert!(
+            e.to_string()
+                .starts_with("cannot load plugin 'b' after transload")
+        );
         let e = t.unload_module(ModuleKind::Plugin, "a").unwrap_err();
-        assert!(e.to_string().starts_with("cannot unload plugin 'a' after transload"));
+        assert!(
+            e.to_string()
+                .starts_with("cannot unload plugin 'a' after transload")
+        );
         let e = t
             .load_module(ModuleKind::Plugin, "hostname", &Options::new())
             .unwrap_err();
@@ -458,7 +476,8 @@ mod tests {
             t.artifact_handler(Interaction::Put).unwrap(),
             HandlerOutput::Stored { backends: 2 }
         );
-        let HandlerOutput::Inspected(ins) = t.artifact_handler(Interaction::Inspect).unwrap() else {
+        let HandlerOutput::Inspected(ins) = t.artifact_handler(Interaction::Inspect).unwrap()
+        else {
             panic!("inspect returns inspections");
         };
         assert_eq!(ins.len(), 2);

@@ -47,7 +47,12 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-pub(crate) fn put(conn: &mut Connection, path: &Path, blob: &BlobRef, content: &mut dyn Read) -> Result<BlobPut> {
+pub(crate) fn put(
+    conn: &mut Connection,
+    path: &Path,
+    blob: &BlobRef,
+    content: &mut dyn Read,
+) -> Result<BlobPut> {
     let e = |what: &str| {
         let what = what.to_owned();
         move |source| crate::err(path, &what, source)
@@ -68,14 +73,18 @@ pub(crate) fn put(conn: &mut Connection, path: &Path, blob: &BlobRef, content: &
     let mut seq: i64 = 0;
     {
         let mut insert = tx
-            .prepare("INSERT OR REPLACE INTO _dsi_blob_chunks (sha256, seq, data) VALUES (?1, ?2, ?3)")
+            .prepare(
+                "INSERT OR REPLACE INTO _dsi_blob_chunks (sha256, seq, data) VALUES (?1, ?2, ?3)",
+            )
             .map_err(e("preparing blob insert"))?;
         loop {
-            let n = read_full(content, &mut buf).map_err(|err| Error::io(format!("reading content of blob {blob}"), err))?;
+            let n = read_full(content, &mut buf)
+                .map_err(|err| Error::io(format!("reading content of blob {blob}"), err))?;
             if n == 0 {
                 break;
             }
-            io::Write::write_all(&mut hasher, &buf[..n]).map_err(|err| Error::io("hashing", err))?;
+            io::Write::write_all(&mut hasher, &buf[..n])
+                .map_err(|err| Error::io("hashing", err))?;
             insert
                 .execute(params![hex, seq, &buf[..n]])
                 .map_err(e("writing blob content"))?;
@@ -103,9 +112,15 @@ pub(crate) fn put(conn: &mut Connection, path: &Path, blob: &BlobRef, content: &
     Ok(BlobPut::Stored)
 }
 
-pub(crate) fn open(conn: Arc<Mutex<Connection>>, path: &Path, blob: &BlobRef) -> Result<BlobReader<'static>> {
+pub(crate) fn open(
+    conn: Arc<Mutex<Connection>>,
+    path: &Path,
+    blob: &BlobRef,
+) -> Result<BlobReader<'static>> {
     let chunks: Option<i64> = {
-        let c = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let c = conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         c.query_row(
             "SELECT chunks FROM _dsi_blobs WHERE sha256 = ?1 AND len = ?2",
             params![blob.sha256_hex(), blob_len(blob)],
@@ -135,13 +150,22 @@ pub(crate) fn list(conn: &Connection) -> std::result::Result<Vec<BlobRef>, SqlEr
     let what = || "listing blobs".to_owned();
     let mut stmt = conn
         .prepare("SELECT sha256, len FROM _dsi_blobs ORDER BY sha256")
-        .map_err(|source| SqlError::Db { what: what(), source })?;
+        .map_err(|source| SqlError::Db {
+            what: what(),
+            source,
+        })?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-        .map_err(|source| SqlError::Db { what: what(), source })?;
+        .map_err(|source| SqlError::Db {
+            what: what(),
+            source,
+        })?;
     let mut out = Vec::new();
     for row in rows {
-        let (hex, len) = row.map_err(|source| SqlError::Db { what: what(), source })?;
+        let (hex, len) = row.map_err(|source| SqlError::Db {
+            what: what(),
+            source,
+        })?;
         let digest = BlobRef::parse_hex_digest(&hex)?;
         out.push(BlobRef::new(digest, u64::try_from(len).unwrap_or(0)));
     }
@@ -161,7 +185,10 @@ struct ChunkReader {
 
 impl ChunkReader {
     fn fetch(&mut self) -> io::Result<()> {
-        let c = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let c = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let data: Option<Vec<u8>> = c
             .query_row(
                 "SELECT data FROM _dsi_blob_chunks WHERE sha256 = ?1 AND seq = ?2",
@@ -169,11 +196,16 @@ impl ChunkReader {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| io::Error::other(format!("{}: reading blob chunk: {e}", self.path.display())))?;
+            .map_err(|e| {
+                io::Error::other(format!("{}: reading blob chunk: {e}", self.path.display()))
+            })?;
         let Some(data) = data else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("blob sha256:{} is missing chunk {} of {}", self.sha256, self.next, self.chunks),
+                format!(
+                    "blob sha256:{} is missing chunk {} of {}",
+                    self.sha256, self.next, self.chunks
+                ),
             ));
         };
         self.buf = data;

@@ -39,8 +39,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use dsi_core::{
-    BlobPut, BlobRef, Collection, Driver, DriverEntry, DriverFunction, Error, Inspection, OptionSpec, Options, Query,
-    Result,
+    BlobPut, BlobRef, Collection, Driver, DriverEntry, DriverFunction, Error, Inspection,
+    OptionSpec, Options, Query, Result,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -97,23 +97,35 @@ impl SqliteDriver {
         if path.is_dir() {
             return Err(Error::config(
                 "sqlite",
-                format!("store '{}' is a directory, not a database file", path.display()),
+                format!(
+                    "store '{}' is a directory, not a database file",
+                    path.display()
+                ),
             ));
         }
         let ctx = |what: &str, e| err(&path, what, e);
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&path, flags).map_err(|e| ctx("opening database", e))?;
-        conn.busy_timeout(busy_timeout).map_err(|e| ctx("setting busy timeout", e))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|e| ctx("opening database", e))?;
+        conn.busy_timeout(busy_timeout)
+            .map_err(|e| ctx("setting busy timeout", e))?;
         schema::initialise(&conn).map_err(|e| match e {
             schema::InitError::Sqlite(e) => {
                 if let rusqlite::Error::SqliteFailure(f, _) = &e
                     && f.code == rusqlite::ErrorCode::NotADatabase
                 {
-                    return Error::IncompatibleStore(format!("{} is not an SQLite database", path.display()));
+                    return Error::IncompatibleStore(format!(
+                        "{} is not an SQLite database",
+                        path.display()
+                    ));
                 }
                 ctx("initialising dsi tables", e)
             }
-            schema::InitError::Incompatible(msg) => Error::IncompatibleStore(format!("{}: {msg}", path.display())),
+            schema::InitError::Incompatible(msg) => {
+                Error::IncompatibleStore(format!("{}: {msg}", path.display()))
+            }
         })?;
         Ok(SqliteDriver {
             path,
@@ -138,7 +150,9 @@ impl SqliteDriver {
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while the lock was held has already rolled back any open
         // transaction (Transaction rolls back on drop), so the connection is usable.
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn err(&self, what: &str, e: rusqlite::Error) -> Error {
@@ -229,7 +243,13 @@ mod tests {
         let text = "these are my notes, not a database\n".repeat(200);
         std::fs::write(&p, &text).unwrap();
         let e = SqliteDriver::open(&p).unwrap_err();
-        assert_eq!(e.to_string(), format!("incompatible store: {} is not an SQLite database", p.display()));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "incompatible store: {} is not an SQLite database",
+                p.display()
+            )
+        );
         assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
     }
 
@@ -244,6 +264,11 @@ mod tests {
         assert_eq!(d.name(), "sqlite");
         assert!(store.exists());
         let bad = Options::new().with("busy_timeout_ms", "soon");
-        assert!(SqliteDriver::from_options(&bad).unwrap_err().to_string().contains("'busy_timeout_ms'"));
+        assert!(
+            SqliteDriver::from_options(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("'busy_timeout_ms'")
+        );
     }
 }

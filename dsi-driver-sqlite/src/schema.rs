@@ -50,13 +50,15 @@ pub(crate) fn initialise(conn: &Connection) -> Result<(), InitError> {
         )
         .optional()
         .or_else(|e| match e {
-            rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.starts_with("no such table") => Ok(None),
+            rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.starts_with("no such table") => {
+                Ok(None)
+            }
             e => Err(e),
         })?;
     if let Some(v) = &existing {
-        let v: i64 = v
-            .parse()
-            .map_err(|_| InitError::Incompatible(format!("schema version '{v}' is not a number")))?;
+        let v: i64 = v.parse().map_err(|_| {
+            InitError::Incompatible(format!("schema version '{v}' is not a number"))
+        })?;
         if v > SCHEMA_VERSION {
             return Err(InitError::Incompatible(format!(
                 "written by a newer dsi (schema version {v}; this dsi reads up to {SCHEMA_VERSION})"
@@ -144,7 +146,10 @@ mod tests {
 
     #[test]
     fn quoting_doubles_quotes() {
-        assert_eq!(quote(r#"x"; DROP TABLE t; --"#), r#""x""; DROP TABLE t; --""#);
+        assert_eq!(
+            quote(r#"x"; DROP TABLE t; --"#),
+            r#""x""; DROP TABLE t; --""#
+        );
     }
 
     #[test]
@@ -158,7 +163,9 @@ mod tests {
         )
         .unwrap();
         match initialise(&f) {
-            Err(InitError::Incompatible(m)) => assert!(m.contains("newer dsi (schema version 99"), "{m}"),
+            Err(InitError::Incompatible(m)) => {
+                assert!(m.contains("newer dsi (schema version 99"), "{m}")
+            }
             other => panic!("expected incompatible, got {other:?}"),
         }
     }

@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use dsi_core::{
-    BlobRef, Column, ColumnInfo, DataType, Error, Filter, FilterOp, Inspection, Table, TableInfo, TableQuery,
-    Timestamp, Value,
+    BlobRef, Column, ColumnInfo, DataType, Error, Filter, FilterOp, Inspection, Table, TableInfo,
+    TableQuery, Timestamp, Value,
 };
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
@@ -20,7 +20,10 @@ use crate::schema::{INTERNAL_PREFIX, decl_type, from_decl_type, quote};
 /// or a dsi error (bad data, unknown table) ready to return.
 #[derive(Debug)]
 pub(crate) enum SqlError {
-    Db { what: String, source: rusqlite::Error },
+    Db {
+        what: String,
+        source: rusqlite::Error,
+    },
     Dsi(Error),
 }
 
@@ -63,7 +66,9 @@ fn table_columns(conn: &Connection, table: &str) -> SqlResult<Option<Vec<(String
         .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
         .map_err(db("reading table columns"))?;
     let cols = stmt
-        .query_map([table], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .query_map([table], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
         .map_err(db(format!("reading columns of '{table}'")))?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db(format!("reading columns of '{table}'")))?;
@@ -128,7 +133,10 @@ fn from_sql(t: DataType, v: ValueRef<'_>, table: &str, column: &str) -> SqlResul
         (DataType::Bool, ValueRef::Integer(i)) => Value::Bool(i != 0),
         (DataType::Int, ValueRef::Integer(i)) => Value::Int(i),
         (DataType::Float, ValueRef::Real(f)) => Value::Float(f),
-        #[allow(clippy::cast_precision_loss, reason = "an integer in a REAL column reads as a float")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "an integer in a REAL column reads as a float"
+        )]
         (DataType::Float, ValueRef::Integer(i)) => Value::Float(i as f64),
         (DataType::Text, ValueRef::Text(s)) => Value::Text(String::from_utf8_lossy(s).into_owned()),
         (DataType::Text, ValueRef::Integer(i)) => Value::Text(i.to_string()),
@@ -143,7 +151,9 @@ fn from_sql(t: DataType, v: ValueRef<'_>, table: &str, column: &str) -> SqlResul
         ),
         (DataType::Timestamp, ValueRef::Text(s)) => {
             let s = std::str::from_utf8(s).map_err(|_| bad("invalid UTF-8"))?;
-            Value::Timestamp(Timestamp::parse_rfc3339(s).map_err(|_| bad(&format!("'{s}', not a timestamp")))?)
+            Value::Timestamp(
+                Timestamp::parse_rfc3339(s).map_err(|_| bad(&format!("'{s}', not a timestamp")))?,
+            )
         }
         (_, ValueRef::Integer(_)) => return Err(bad("an integer")),
         (_, ValueRef::Real(_)) => return Err(bad("a float")),
@@ -169,8 +179,11 @@ pub(crate) fn put_table(conn: &Connection, table: &Table) -> SqlResult<()> {
                 .iter()
                 .map(|c| format!("{} {}", quote(c.name()), decl_type(c.data_type())))
                 .collect();
-            conn.execute(&format!("CREATE TABLE {} ({})", quote(name), cols.join(", ")), [])
-                .map_err(db(format!("creating table '{name}'")))?;
+            conn.execute(
+                &format!("CREATE TABLE {} ({})", quote(name), cols.join(", ")),
+                [],
+            )
+            .map_err(db(format!("creating table '{name}'")))?;
         }
         Some(existing) => {
             for c in table.columns() {
@@ -207,7 +220,11 @@ pub(crate) fn put_table(conn: &Connection, table: &Table) -> SqlResult<()> {
     let names: Vec<String> = table.columns().iter().map(|c| quote(c.name())).collect();
     let marks = vec!["?"; names.len()].join(", ");
     let mut stmt = conn
-        .prepare(&format!("INSERT INTO {} ({}) VALUES ({marks})", quote(name), names.join(", ")))
+        .prepare(&format!(
+            "INSERT INTO {} ({}) VALUES ({marks})",
+            quote(name),
+            names.join(", ")
+        ))
         .map_err(db(format!("preparing insert into '{name}'")))?;
     let mut row = Vec::with_capacity(table.num_columns());
     for r in 0..table.num_rows() {
@@ -260,7 +277,7 @@ pub(crate) fn get_table(conn: &Connection, q: &TableQuery) -> SqlResult<Table> {
         sql.push_str(if i == 0 { " WHERE " } else { " AND " });
         if *op == FilterOp::StartsWith {
             let Value::Text(prefix) = value else {
-                sql.push_str("0");
+                sql.push('0'); // never true, as in Filter::matches
                 continue;
             };
             // substr/length count characters; no LIKE, so no wildcards.
@@ -278,23 +295,32 @@ pub(crate) fn get_table(conn: &Connection, q: &TableQuery) -> SqlResult<Table> {
                 return Err(no_column(&o.column));
             }
             let dir = if o.descending { "DESC" } else { "ASC" };
-            sql.push_str(&format!(" ORDER BY {} {dir}, rowid {dir}", quote(&o.column)));
+            sql.push_str(&format!(
+                " ORDER BY {} {dir}, rowid {dir}",
+                quote(&o.column)
+            ));
         }
         None => sql.push_str(" ORDER BY rowid"),
     }
     if let Some(n) = q.limit {
         sql.push_str(" LIMIT ?");
-        params.push(ToSqlOutput::Owned(SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))));
+        params.push(ToSqlOutput::Owned(SqlValue::Integer(
+            i64::try_from(n).unwrap_or(i64::MAX),
+        )));
     }
 
-    let mut stmt = conn.prepare(&sql).map_err(db(format!("reading table '{name}'")))?;
+    let mut stmt = conn
+        .prepare(&sql)
+        .map_err(db(format!("reading table '{name}'")))?;
     let mut rows = stmt
         .query(params_from_iter(params.iter()))
         .map_err(db(format!("reading table '{name}'")))?;
     let mut values: Vec<Vec<Value>> = vec![Vec::new(); cols.len()];
     while let Some(row) = rows.next().map_err(db(format!("reading table '{name}'")))? {
         for (i, t) in types.iter().enumerate() {
-            let v = row.get_ref(i).map_err(db(format!("reading table '{name}'")))?;
+            let v = row
+                .get_ref(i)
+                .map_err(db(format!("reading table '{name}'")))?;
             values[i].push(from_sql(*t, v, name, &cols[i].0)?);
         }
     }
@@ -346,7 +372,10 @@ pub(crate) fn run_query(conn: &Connection, sql: &str) -> SqlResult<Table> {
             .collect();
         let (t, values) = match typed {
             Some(values) => (t, values),
-            None => (DataType::Text, col.iter().map(|v| to_text(&loose(v))).collect()),
+            None => (
+                DataType::Text,
+                col.iter().map(|v| to_text(&loose(v))).collect(),
+            ),
         };
         table.add_column(Column::new(unique, t, values)?)?;
     }
@@ -410,7 +439,9 @@ pub(crate) fn inspect(conn: &Connection) -> SqlResult<Inspection> {
     for name in names {
         let cols = table_columns(conn, &name)?.unwrap_or_default();
         let rows: i64 = conn
-            .query_row(&format!("SELECT count(*) FROM {}", quote(&name)), [], |r| r.get(0))
+            .query_row(&format!("SELECT count(*) FROM {}", quote(&name)), [], |r| {
+                r.get(0)
+            })
             .map_err(db(format!("counting rows of '{name}'")))?;
         tables.push(TableInfo {
             columns: cols
@@ -426,9 +457,11 @@ pub(crate) fn inspect(conn: &Connection) -> SqlResult<Inspection> {
         });
     }
     let (blobs, blob_bytes): (i64, i64) = conn
-        .query_row("SELECT count(*), coalesce(sum(len), 0) FROM _dsi_blobs", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT count(*), coalesce(sum(len), 0) FROM _dsi_blobs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .map_err(db("counting blobs"))?;
     Ok(Inspection {
         driver: "sqlite".into(),

@@ -17,12 +17,19 @@ pub struct Hostname;
 impl Hostname {
     /// The host name from `uname` (`nodename`).
     pub fn current() -> String {
-        rustix::system::uname().nodename().to_string_lossy().into_owned()
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// The `hostname` column, one row.
     pub fn column() -> Result<Column> {
-        Column::new("hostname", DataType::Text, vec![Value::Text(Self::current())])
+        Column::new(
+            "hostname",
+            DataType::Text,
+            vec![Value::Text(Self::current())],
+        )
     }
 }
 

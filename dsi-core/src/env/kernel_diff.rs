@@ -78,7 +78,11 @@ impl KernelDiff {
 
     /// The change of one key, if it changed.
     pub fn changed(&self, section: &str, key: &str) -> Option<&Changed> {
-        self.sections.get(section)?.changed.iter().find(|c| c.key == key)
+        self.sections
+            .get(section)?
+            .changed
+            .iter()
+            .find(|c| c.key == key)
     }
 }
 
@@ -158,7 +162,11 @@ mod tests {
     }
 
     fn values(kv: &[(&str, serde_json::Value)]) -> Section {
-        Section::Values(kv.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+        Section::Values(
+            kv.iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -170,17 +178,32 @@ mod tests {
     #[test]
     fn changed_added_removed_per_section() {
         let a = info(&[
-            ("kernel", values(&[("release", json!("6.1")), ("architecture", json!("x86_64"))])),
-            ("cpu_flags", values(&[("avx2", json!(true)), ("sse4_2", json!(true))])),
+            (
+                "kernel",
+                values(&[("release", json!("6.1")), ("architecture", json!("x86_64"))]),
+            ),
+            (
+                "cpu_flags",
+                values(&[("avx2", json!(true)), ("sse4_2", json!(true))]),
+            ),
         ]);
         let b = info(&[
-            ("kernel", values(&[("release", json!("6.8")), ("architecture", json!("x86_64"))])),
-            ("cpu_flags", values(&[("sse4_2", json!(true)), ("avx512f", json!(true))])),
+            (
+                "kernel",
+                values(&[("release", json!("6.8")), ("architecture", json!("x86_64"))]),
+            ),
+            (
+                "cpu_flags",
+                values(&[("sse4_2", json!(true)), ("avx512f", json!(true))]),
+            ),
         ]);
         let d = diff(&a, &b);
         assert_eq!(d.sections.len(), 2);
         let c = d.changed("kernel", "release").unwrap();
-        assert_eq!((c.before.clone(), c.after.clone()), (json!("6.1"), json!("6.8")));
+        assert_eq!(
+            (c.before.clone(), c.after.clone()),
+            (json!("6.1"), json!("6.8"))
+        );
         let f = &d.sections["cpu_flags"];
         assert_eq!(f.removed[0].key, "avx2");
         assert_eq!(f.added[0].key, "avx512f");
@@ -190,7 +213,10 @@ mod tests {
     #[test]
     fn availability_changes_are_reported() {
         let a = info(&[("compile_config", values(&[("CONFIG_X", json!("y"))]))]);
-        let b = info(&[("compile_config", Section::unavailable("no /boot")), ("userns", values(&[]))]);
+        let b = info(&[
+            ("compile_config", Section::unavailable("no /boot")),
+            ("userns", values(&[])),
+        ]);
         let d = diff(&a, &b);
         let av = d.sections["compile_config"].availability.as_ref().unwrap();
         assert_eq!(av.before, "available");

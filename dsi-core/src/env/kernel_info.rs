@@ -69,7 +69,10 @@ impl KernelInfo {
     pub fn from_json(text: &str) -> Result<Self> {
         let info: KernelInfo = serde_json::from_str(text)
             .map_err(|e| Error::InvalidData(format!("kernel_info is not valid: {e}")))?;
-        let major = |s: &str| s.rsplit_once('/').map(|(name, v)| (name.to_owned(), v.to_owned()));
+        let major = |s: &str| {
+            s.rsplit_once('/')
+                .map(|(name, v)| (name.to_owned(), v.to_owned()))
+        };
         if major(&info.schema) != major(KERNEL_INFO_SCHEMA) {
             return Err(Error::InvalidData(format!(
                 "kernel_info schema '{}' is not supported (this dsi reads '{KERNEL_INFO_SCHEMA}')",
@@ -112,7 +115,8 @@ mod tests {
             "kernel".into(),
             Section::Values([("release".to_owned(), serde_json::json!("6.1.0"))].into()),
         );
-        k.sections.insert("modules".into(), Section::unavailable("no module support"));
+        k.sections
+            .insert("modules".into(), Section::unavailable("no module support"));
         let text = k.to_json();
         assert_eq!(KernelInfo::from_json(&text).unwrap(), k);
         assert_eq!(k.get_str("kernel", "release"), Some("6.1.0"));
@@ -120,7 +124,11 @@ mod tests {
 
         let future = text.replace("dsi.kernel_info/1", "dsi.kernel_info/2");
         let e = KernelInfo::from_json(&future).unwrap_err();
-        assert!(e.to_string().contains("'dsi.kernel_info/2' is not supported"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("'dsi.kernel_info/2' is not supported"),
+            "{e}"
+        );
         assert!(KernelInfo::from_json("{").is_err());
     }
 }

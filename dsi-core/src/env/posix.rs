@@ -46,8 +46,16 @@ impl PosixIdentity {
         let gids = serde_json::to_string(&self.gid_list).unwrap_or_else(|_| "[]".into());
         Ok(vec![
             Column::new("uid", DataType::Int, vec![self.uid.into()])?,
-            Column::new("effective_gid", DataType::Int, vec![self.effective_gid.into()])?,
-            Column::new("moniker", DataType::Text, vec![Value::Text(self.moniker.clone())])?,
+            Column::new(
+                "effective_gid",
+                DataType::Int,
+                vec![self.effective_gid.into()],
+            )?,
+            Column::new(
+                "moniker",
+                DataType::Text,
+                vec![Value::Text(self.moniker.clone())],
+            )?,
             Column::new("gid_list", DataType::Text, vec![Value::Text(gids)])?,
         ])
     }

@@ -32,11 +32,25 @@ pub struct SystemKernel;
 impl SystemKernel {
     /// The `kernel_release`, `architecture` and `kernel_info` columns for one row.
     pub fn columns(info: &KernelInfo) -> Result<Vec<Column>> {
-        let text = |section: &str, key: &str| -> Value { info.get_str(section, key).map(str::to_owned).into() };
+        let text = |section: &str, key: &str| -> Value {
+            info.get_str(section, key).map(str::to_owned).into()
+        };
         Ok(vec![
-            Column::new("kernel_release", DataType::Text, vec![text("kernel", "release")])?,
-            Column::new("architecture", DataType::Text, vec![text("kernel", "architecture")])?,
-            Column::new("kernel_info", DataType::Text, vec![Value::Text(info.to_json())])?,
+            Column::new(
+                "kernel_release",
+                DataType::Text,
+                vec![text("kernel", "release")],
+            )?,
+            Column::new(
+                "architecture",
+                DataType::Text,
+                vec![text("kernel", "architecture")],
+            )?,
+            Column::new(
+                "kernel_info",
+                DataType::Text,
+                vec![Value::Text(info.to_json())],
+            )?,
         ])
     }
 }
@@ -53,7 +67,10 @@ impl Plugin for SystemKernel {
     fn collect(&mut self, _ctx: &Context<'_>) -> Result<Collection> {
         let mut columns = PosixIdentity::current().columns()?;
         columns.extend(Self::columns(&collect_kernel_info())?);
-        Ok(Collection::of(Table::from_columns("system_kernel", columns)?))
+        Ok(Collection::of(Table::from_columns(
+            "system_kernel",
+            columns,
+        )?))
     }
 }
 
@@ -106,7 +123,10 @@ fn kernel_section() -> Section {
     let mut m = BTreeMap::new();
     m.insert("release".into(), json!(uts.release().to_string_lossy()));
     m.insert("version".into(), json!(uts.version().to_string_lossy()));
-    m.insert("architecture".into(), json!(uts.machine().to_string_lossy()));
+    m.insert(
+        "architecture".into(),
+        json!(uts.machine().to_string_lossy()),
+    );
     m.insert("os".into(), json!(uts.sysname().to_string_lossy()));
     values(m)
 }
@@ -182,7 +202,10 @@ const VOLATILE_SYSCTL: &[&str] = &[
 ];
 
 fn volatile(key: &str) -> bool {
-    if VOLATILE_SYSCTL.iter().any(|v| key == *v || (v.ends_with('.') && key.starts_with(v))) {
+    if VOLATILE_SYSCTL
+        .iter()
+        .any(|v| key == *v || (v.ends_with('.') && key.starts_with(v)))
+    {
         return true;
     }
     // Per-interface network settings differ between nodes with different NIC
@@ -203,11 +226,17 @@ fn sysctl() -> Section {
     values(m)
 }
 
-fn walk_sysctl(root: &Path, dir: &Path, out: &mut BTreeMap<String, J>) -> std::result::Result<(), String> {
+fn walk_sysctl(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, J>,
+) -> std::result::Result<(), String> {
     let entries = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for entry in entries.flatten() {
         let path = entry.path();
-        let Ok(rel) = path.strip_prefix(root) else { continue };
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
         let key = rel.to_string_lossy().replace('/', ".");
         if volatile(&key) {
             continue;
@@ -218,12 +247,15 @@ fn walk_sysctl(root: &Path, dir: &Path, out: &mut BTreeMap<String, J>) -> std::r
             let _ = walk_sysctl(root, &path, out);
         } else if ft.is_file() {
             use std::os::unix::fs::PermissionsExt;
-            let readable = entry.metadata().map(|m| m.permissions().mode() & 0o444 != 0).unwrap_or(false);
+            let readable = entry
+                .metadata()
+                .map(|m| m.permissions().mode() & 0o444 != 0)
+                .unwrap_or(false);
             if !readable {
                 continue; // write-only triggers such as vm.drop_caches
             }
             let v = match fs::read_to_string(&path) {
-                Ok(s) => json!(s.trim_end().split_whitespace().collect::<Vec<_>>().join(" ")),
+                Ok(s) => json!(s.split_whitespace().collect::<Vec<_>>().join(" ")),
                 Err(e) => json!(format!("unavailable: {e}")),
             };
             out.insert(key, v);
@@ -235,12 +267,18 @@ fn walk_sysctl(root: &Path, dir: &Path, out: &mut BTreeMap<String, J>) -> std::r
 fn modules() -> Section {
     let list = match fs::read_to_string("/proc/modules") {
         Ok(l) => l,
-        Err(e) => return Section::unavailable(format!("/proc/modules: {e} (kernel without loadable module support?)")),
+        Err(e) => {
+            return Section::unavailable(format!(
+                "/proc/modules: {e} (kernel without loadable module support?)"
+            ));
+        }
     };
     let mut m = BTreeMap::new();
     for line in list.lines() {
         let mut f = line.split_whitespace();
-        let (Some(name), Some(size)) = (f.next(), f.next()) else { continue };
+        let (Some(name), Some(size)) = (f.next(), f.next()) else {
+            continue;
+        };
         let sys = Path::new("/sys/module").join(name);
         let mut info = serde_json::Map::new();
         info.insert("size".into(), json!(size.parse::<u64>().unwrap_or(0)));
@@ -299,13 +337,16 @@ fn cpu() -> (Section, Section) {
     let mut flags = BTreeMap::new();
     let mut count = 0u64;
     for line in text.lines() {
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim());
         match k {
             "processor" => count += 1,
             // The first processor's description stands for all.
-            "model name" | "vendor_id" | "cpu family" | "model" | "stepping" | "cpu cores" | "Features"
-            | "CPU implementer" | "CPU architecture" | "CPU variant" | "CPU part" | "isa" | "uarch"
+            "model name" | "vendor_id" | "cpu family" | "model" | "stepping" | "cpu cores"
+            | "Features" | "CPU implementer" | "CPU architecture" | "CPU variant" | "CPU part"
+            | "isa" | "uarch"
                 if !m.contains_key(k) =>
             {
                 m.insert(k.to_owned(), json!(v));
@@ -341,7 +382,12 @@ fn memory() -> Section {
             let mut m = BTreeMap::new();
             for line in t.lines() {
                 if let Some(rest) = line.strip_prefix("MemTotal:") {
-                    let kib = rest.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0);
+                    let kib = rest
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0);
                     m.insert("mem_total_kib".into(), json!(kib));
                 }
             }
@@ -355,8 +401,14 @@ fn userns() -> Section {
     let mut m = BTreeMap::new();
     for (key, path) in [
         ("max_user_namespaces", "/proc/sys/user/max_user_namespaces"),
-        ("unprivileged_userns_clone", "/proc/sys/kernel/unprivileged_userns_clone"),
-        ("apparmor_restrict_unprivileged_userns", "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
+        (
+            "unprivileged_userns_clone",
+            "/proc/sys/kernel/unprivileged_userns_clone",
+        ),
+        (
+            "apparmor_restrict_unprivileged_userns",
+            "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        ),
     ] {
         match read_trimmed(path) {
             Ok(v) => m.insert(key.into(), json!(v)),
@@ -384,7 +436,8 @@ fn charliecloud() -> Section {
         .output();
     match out {
         Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+            let text = String::from_utf8_lossy(&o.stdout).to_string()
+                + &String::from_utf8_lossy(&o.stderr);
             let version = text.trim();
             let mut m = BTreeMap::new();
             m.insert("version".into(), json!(version));
@@ -407,16 +460,31 @@ mod tests {
     fn collects_every_section_without_failing() {
         let k = collect_kernel_info();
         for s in [
-            "kernel", "boot_cmdline", "compile_config", "sysctl", "modules", "cgroup", "cpu", "cpu_flags",
-            "memory", "userns", "charliecloud",
+            "kernel",
+            "boot_cmdline",
+            "compile_config",
+            "sysctl",
+            "modules",
+            "cgroup",
+            "cpu",
+            "cpu_flags",
+            "memory",
+            "userns",
+            "charliecloud",
         ] {
             assert!(k.sections.contains_key(s), "section {s}");
         }
         assert!(k.get_str("kernel", "release").is_some());
-        assert_eq!(k.get_str("kernel", "architecture"), Some(std::env::consts::ARCH));
+        assert_eq!(
+            k.get_str("kernel", "architecture"),
+            Some(std::env::consts::ARCH)
+        );
         let again = collect_kernel_info();
         let d = super::super::diff(&k, &again);
-        assert!(d.is_empty(), "two collections of the same system differ: {d:?}");
+        assert!(
+            d.is_empty(),
+            "two collections of the same system differ: {d:?}"
+        );
     }
 
     #[test]

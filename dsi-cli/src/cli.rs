@@ -1,0 +1,56 @@
+//! The command-line definition (clap derive). Every command accepts the
+//! global options, and `--json` switches any command to machine output.
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success
+  1   a run failed, or a verification did not match
+  2   usage error
+  65  invalid Runfile or input data
+  69  image or service unavailable
+  74  I/O or store error";
+
+/// Record how a container was run as a git repository, store the record in
+/// SQLite, Parquet or S3, and replay it exactly later.
+#[derive(Debug, Parser)]
+#[command(name = "dsi", version, about, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// Options that apply to every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Back-end driver to use; repeat to write to several at once.
+    #[arg(long = "driver", global = true, value_name = "NAME")]
+    pub drivers: Vec<String>,
+
+    /// Where the back-end keeps its data (path or URL).
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    pub store: Option<String>,
+
+    /// A driver option, `key=value`; repeatable.
+    #[arg(long = "option", short = 'o', global = true, value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the plugins this build contains.
+    Plugins,
+    /// List the drivers this build contains.
+    Drivers,
+}

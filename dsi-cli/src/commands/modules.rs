@@ -1,0 +1,76 @@
+//! `dsi plugins` and `dsi drivers`: what this build contains.
+
+use dsi_core::{OptionSpec, registry};
+use serde::Serialize;
+
+use crate::cli::GlobalArgs;
+use crate::exit::ExitStatus;
+use crate::output::{print_json, print_table};
+
+/// One module in the JSON listing.
+#[derive(Serialize)]
+struct ModuleJson {
+    name: &'static str,
+    function: String,
+    summary: &'static str,
+    options: &'static [OptionSpec],
+}
+
+fn show(global: &GlobalArgs, modules: Vec<ModuleJson>) -> anyhow::Result<ExitStatus> {
+    if global.json {
+        print_json(&modules)?;
+    } else {
+        let rows: Vec<Vec<String>> = modules
+            .iter()
+            .map(|m| {
+                let opts: Vec<String> = m
+                    .options
+                    .iter()
+                    .map(|o| {
+                        if o.required {
+                            format!("{}=", o.name)
+                        } else {
+                            format!("[{}=]", o.name)
+                        }
+                    })
+                    .collect();
+                vec![
+                    m.name.to_owned(),
+                    m.function.clone(),
+                    opts.join(" "),
+                    m.summary.to_owned(),
+                ]
+            })
+            .collect();
+        print_table(&["NAME", "FUNCTION", "OPTIONS", "SUMMARY"], &rows)?;
+    }
+    Ok(ExitStatus::Ok)
+}
+
+/// `dsi plugins`.
+pub(crate) fn plugins(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let list = registry::plugins()?
+        .into_iter()
+        .map(|e| ModuleJson {
+            name: e.name,
+            function: e.function.to_string(),
+            summary: e.summary,
+            options: e.options,
+        })
+        .collect();
+    show(global, list)
+}
+
+/// `dsi drivers`.
+pub(crate) fn drivers(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let list = registry::drivers()?
+        .into_iter()
+        .map(|e| ModuleJson {
+            name: e.name,
+            function: e.function.to_string(),
+            summary: e.summary,
+            options: e.options,
+        })
+        .collect();
+    show(global, list)
+}

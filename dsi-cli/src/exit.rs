@@ -1,0 +1,113 @@
+//! Exit statuses and the one-line error report.
+//!
+//! Every error is printed as one `error: …` line (the causes joined with
+//! `: `), followed by a `hint: …` line where dsi knows what to do about it.
+//! The status is chosen from the first [`dsi_core::Error`] in the chain.
+
+use std::io::Write;
+
+use dsi_core::Error;
+
+/// The documented exit statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: success.
+    Ok,
+    /// 1: a run failed or a verification did not match.
+    Failed,
+    /// 2: usage error.
+    Usage,
+    /// 65: invalid Runfile or input data.
+    DataErr,
+    /// 69: an image or service is unavailable.
+    Unavailable,
+    /// 74: an I/O or store error.
+    IoErr,
+}
+
+impl ExitStatus {
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Ok => 0,
+            ExitStatus::Failed => 1,
+            ExitStatus::Usage => 2,
+            ExitStatus::DataErr => 65,
+            ExitStatus::Unavailable => 69,
+            ExitStatus::IoErr => 74,
+        }
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        std::process::ExitCode::from(s.code())
+    }
+}
+
+/// The exit status for an error.
+pub(crate) fn status_of(e: &anyhow::Error) -> ExitStatus {
+    for cause in e.chain() {
+        if let Some(err) = cause.downcast_ref::<Error>() {
+            return match err {
+                Error::UnknownModule { .. } | Error::InvalidConfig { .. } | Error::Refused(_) => {
+                    ExitStatus::Usage
+                }
+                Error::InvalidData(_) | Error::NotFound { .. } | Error::AlreadyExists { .. } => {
+                    ExitStatus::DataErr
+                }
+                Error::NotSupported { .. } => ExitStatus::Usage,
+                Error::Corrupt(_)
+                | Error::IncompatibleStore(_)
+                | Error::Io { .. }
+                | Error::Backend { .. } => ExitStatus::IoErr,
+                _ => ExitStatus::Failed,
+            };
+        }
+        if cause.downcast_ref::<std::io::Error>().is_some() {
+            return ExitStatus::IoErr;
+        }
+    }
+    ExitStatus::Failed
+}
+
+/// A hint for errors dsi knows how to help with.
+fn hint_of(e: &anyhow::Error) -> Option<String> {
+    e.chain()
+        .find_map(|cause| match cause.downcast_ref::<Error>()? {
+            Error::UnknownModule { kind, .. } => {
+                Some(format!("`dsi {kind}s` lists what this build contains"))
+            }
+            Error::IncompatibleStore(_) => {
+                Some("point --store at a dsi store, or at a new file".into())
+            }
+            _ => None,
+        })
+}
+
+/// Prints the error (and hint) to stderr and returns its exit status.
+pub(crate) fn report(e: &anyhow::Error) -> ExitStatus {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {}", one_line(e));
+    if let Some(h) = hint_of(e) {
+        let _ = writeln!(err, "hint: {h}");
+    }
+    status_of(e)
+}
+
+/// The error and its causes on one line, without repeating a cause that the
+/// message already contains.
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}

@@ -1,0 +1,81 @@
+//! `dsi plugins` and `dsi drivers`, human and JSON, and the registry
+//! matching the enabled features.
+
+use assert_cmd::Command;
+
+fn dsi() -> Command {
+    Command::cargo_bin("dsi").expect("the dsi binary is built")
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = dsi().args(args).output().expect("run dsi");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn names(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|m| m["name"].as_str().expect("a name").to_owned())
+        .collect()
+}
+
+#[test]
+fn registered_drivers_equal_the_enabled_features() {
+    let v = json(&["drivers", "--json"]);
+    let mut expected: Vec<String> = dsi_cli::ENABLED_DRIVERS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(names(&v), expected);
+    assert!(names(&v).contains(&"sqlite".to_owned()));
+    let sqlite = &v.as_array().unwrap()[0];
+    assert_eq!(sqlite["function"], "back-end");
+    assert_eq!(sqlite["options"][0]["name"], "store");
+}
+
+#[test]
+fn plugins_include_the_environment_plugins() {
+    let v = json(&["plugins", "--json"]);
+    let n = names(&v);
+    assert!(
+        n.contains(&"hostname".to_owned()) && n.contains(&"system-kernel".to_owned()),
+        "{n:?}"
+    );
+    let mut sorted = n.clone();
+    sorted.sort();
+    assert_eq!(n, sorted, "listing is sorted");
+}
+
+#[test]
+fn human_listing_is_an_aligned_table() {
+    let out = dsi().arg("drivers").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(
+        lines.next().unwrap().starts_with("NAME    FUNCTION"),
+        "{text}"
+    );
+    assert!(lines.any(|l| l.starts_with("sqlite  back-end")), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    dsi().arg("no-such-command").assert().code(2);
+    dsi().assert().code(2);
+}
+
+#[test]
+fn help_lists_exit_codes() {
+    let out = dsi().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("65  invalid Runfile or input data"), "{text}");
+}
