@@ -53,4 +53,18 @@ pub enum Command {
     Plugins,
     /// List the drivers this build contains.
     Drivers,
+    /// Run plugins (default: hostname, system-kernel) and store one row each.
+    Collect(CollectArgs),
+}
+
+/// Arguments of `dsi collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Plugins to run (see `dsi plugins`); default: hostname and system-kernel.
+    #[arg(value_name = "PLUGIN")]
+    pub plugins: Vec<String>,
+
+    /// Print what was collected instead of storing it.
+    #[arg(long)]
+    pub print: bool,
 }

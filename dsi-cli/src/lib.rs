@@ -15,6 +15,7 @@
 #[cfg(feature = "sqlite")]
 use dsi_driver_sqlite as _;
 
+mod backends;
 mod cli;
 mod commands;
 mod exit;

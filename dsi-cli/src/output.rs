@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use dsi_core::Collection;
 use serde::Serialize;
 
 /// Writes rows as left-aligned columns separated by two spaces, with a header.
@@ -39,5 +40,74 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
+    Ok(())
+}
+
+/// A collection as JSON: `{"tables": [{"name", "columns": [{"name", "type"}], "rows": [{column: value}]}]}`.
+pub(crate) fn collection_json(c: &Collection) -> serde_json::Value {
+    let tables: Vec<serde_json::Value> = c
+        .tables()
+        .iter()
+        .map(|t| {
+            let columns: Vec<serde_json::Value> = t
+                .columns()
+                .iter()
+                .map(|c| serde_json::json!({"name": c.name(), "type": c.data_type()}))
+                .collect();
+            let rows: Vec<serde_json::Value> = (0..t.num_rows())
+                .map(|r| {
+                    let obj: serde_json::Map<String, serde_json::Value> = t
+                        .columns()
+                        .iter()
+                        .map(|c| (c.name().to_owned(), c.values()[r].to_json()))
+                        .collect();
+                    serde_json::Value::Object(obj)
+                })
+                .collect();
+            serde_json::json!({"name": t.name(), "columns": columns, "rows": rows})
+        })
+        .collect();
+    serde_json::json!({ "tables": tables })
+}
+
+/// Longest value shown in full in human output.
+const MAX_CELL: usize = 100;
+
+/// Prints a collection: JSON, or one block per row with `column  value` lines.
+pub(crate) fn print_collection(c: &Collection, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&collection_json(c));
+    }
+    let mut out = io::stdout().lock();
+    for t in c.tables() {
+        let n = t.num_rows();
+        writeln!(
+            out,
+            "{} ({n} row{})",
+            t.name(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        let width = t
+            .columns()
+            .iter()
+            .map(|c| c.name().chars().count())
+            .max()
+            .unwrap_or(0);
+        for r in 0..n {
+            if r > 0 {
+                writeln!(out)?;
+            }
+            for col in t.columns() {
+                let text = col.values()[r].to_string();
+                let shown = if text.chars().count() > MAX_CELL {
+                    let head: String = text.chars().take(MAX_CELL).collect();
+                    format!("{head}… ({} bytes; --json shows all)", text.len())
+                } else {
+                    text
+                };
+                writeln!(out, "  {:width$}  {shown}", col.name())?;
+            }
+        }
+    }
     Ok(())
 }

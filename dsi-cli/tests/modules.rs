@@ -79,3 +79,36 @@ fn help_lists_exit_codes() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("65  invalid Runfile or input data"), "{text}");
 }
+
+#[test]
+fn collect_stores_rows_in_the_default_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        dsi()
+            .current_dir(dir.path())
+            .arg("collect")
+            .assert()
+            .success();
+    }
+    let out = dsi()
+        .current_dir(dir.path())
+        .args(["collect", "hostname", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tables"], serde_json::json!(["hostname"]));
+    assert!(dir.path().join("dsi.db").exists());
+}
+
+#[test]
+fn collect_names_an_unknown_plugin() {
+    let out = dsi().args(["collect", "--print", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("error: unknown plugin 'nope'; available: hostname, system-kernel"),
+        "{err}"
+    );
+    assert!(err.contains("hint: `dsi plugins` lists"), "{err}");
+}

@@ -1,5 +1,8 @@
 //! `cargo xtask ci`: what CI runs, in order, stopping at the first failure.
 
+use std::collections::BTreeMap;
+
+use crate::services;
 use crate::util::{cargo, have, run as sh};
 
 /// `cargo xtask ci`.
@@ -18,30 +21,41 @@ pub(crate) fn run() -> anyhow::Result<()> {
     sh(cargo()
         .args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
-    test()?;
+    // Build the tests before starting services, so a compile error fails fast.
+    sh(cargo().args(["test", "--workspace", "--all-features", "--no-run"]))?;
+    let env = services::start()?;
+    let result = test(&env);
+    services::stop()?;
+    result?;
     eprintln!("xtask: ci passed");
     Ok(())
 }
 
-fn test() -> anyhow::Result<()> {
+fn test(env: &BTreeMap<String, String>) -> anyhow::Result<()> {
     if have("cargo-nextest") {
-        sh(cargo().args([
-            "nextest",
-            "run",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-        ]))?;
+        sh(cargo()
+            .args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--no-fail-fast",
+            ])
+            .envs(env))?;
     } else {
-        sh(cargo().args([
-            "test",
-            "--workspace",
-            "--all-features",
-            "--lib",
-            "--bins",
-            "--tests",
-        ]))?;
+        sh(cargo()
+            .args([
+                "test",
+                "--workspace",
+                "--all-features",
+                "--lib",
+                "--bins",
+                "--tests",
+            ])
+            .envs(env))?;
     }
     // nextest does not run doctests.
-    sh(cargo().args(["test", "--workspace", "--all-features", "--doc"]))
+    sh(cargo()
+        .args(["test", "--workspace", "--all-features", "--doc"])
+        .envs(env))
 }

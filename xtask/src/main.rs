@@ -3,9 +3,13 @@
 //! * `setup` — install the Debian packages and tools the tests and the demo
 //!   need (idempotent; root only, otherwise it says what to install);
 //! * `ci` — everything CI checks: setup, `cargo fmt --check`, clippy with
-//!   `-D warnings`, docs with `-D warnings`, and every test.
+//!   `-D warnings`, docs with `-D warnings`, and every test, with the test
+//!   services running;
+//! * `services start|stop` — the example image, an OCI registry on loopback
+//!   (see [`services`]).
 
 mod ci;
+mod services;
 mod setup;
 mod util;
 
@@ -24,6 +28,19 @@ enum Task {
     Setup,
     /// Run every check CI runs: setup, fmt, clippy, docs, all tests.
     Ci,
+    /// Start or stop the test services (image, registry).
+    Services {
+        #[command(subcommand)]
+        action: ServicesAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServicesAction {
+    /// Build the image, start the registry, push, write target/dsi-services/env.
+    Start,
+    /// Stop everything `start` started.
+    Stop,
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +48,12 @@ fn main() -> std::process::ExitCode {
     let result = match args.task {
         Task::Setup => setup::run(),
         Task::Ci => ci::run(),
+        Task::Services {
+            action: ServicesAction::Start,
+        } => services::start().map(|_| ()),
+        Task::Services {
+            action: ServicesAction::Stop,
+        } => services::stop(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

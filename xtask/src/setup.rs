@@ -28,6 +28,7 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("busybox-static", "the test and demo image's userland"),
     ("openssl", "the registry's self-signed certificate"),
     ("git", "git for test repositories and remotes"),
+    ("curl", "talking to the test registry"),
     ("sqlite3", "inspecting SQLite stores in tests"),
 ];
 

@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod collect;
 mod modules;
 
 use crate::cli::{Cli, Command};
@@ -10,5 +11,6 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Plugins => modules::plugins(&cli.global),
         Command::Drivers => modules::drivers(&cli.global),
+        Command::Collect(args) => collect::run(&cli.global, args),
     }
 }
