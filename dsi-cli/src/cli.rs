@@ -1,6 +1,8 @@
 //! The command-line definition (clap derive). Every command accepts the
 //! global options, and `--json` switches any command to machine output.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "\
@@ -55,6 +57,34 @@ pub enum Command {
     Drivers,
     /// Run plugins (default: hostname, system-kernel) and store one row each.
     Collect(CollectArgs),
+    /// Work with Runfiles (the linter).
+    Runfile {
+        /// What to do.
+        #[command(subcommand)]
+        command: RunfileCommand,
+    },
+}
+
+/// `dsi runfile …`.
+#[derive(Debug, Subcommand)]
+pub enum RunfileCommand {
+    /// Check a Runfile and show its diagnostics; exits 65 on an error.
+    Check(RunfileCheckArgs),
+}
+
+/// Arguments of `dsi runfile check`.
+#[derive(Debug, Args)]
+pub struct RunfileCheckArgs {
+    /// The Runfile.
+    pub file: PathBuf,
+
+    /// Context directory for the argv shown by --json (default: the Runfile's directory).
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+
+    /// ch-image storage passed to ch-run in the argv shown by --json.
+    #[arg(long, value_name = "DIR")]
+    pub storage: Option<PathBuf>,
 }
 
 /// Arguments of `dsi collect`.

@@ -45,9 +45,34 @@ impl From<ExitStatus> for std::process::ExitCode {
     }
 }
 
+/// An error already rendered in its own format (e.g. a Runfile diagnostic
+/// `FILE:LINE:COL: error: CODE: message`), printed as is, with its status.
+#[derive(Debug)]
+pub(crate) struct Diagnosed {
+    text: String,
+    status: ExitStatus,
+}
+
+impl Diagnosed {
+    pub(crate) fn new(text: String, status: ExitStatus) -> Self {
+        Diagnosed { text, status }
+    }
+}
+
+impl std::fmt::Display for Diagnosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Diagnosed {}
+
 /// The exit status for an error.
 pub(crate) fn status_of(e: &anyhow::Error) -> ExitStatus {
     for cause in e.chain() {
+        if let Some(d) = cause.downcast_ref::<Diagnosed>() {
+            return d.status;
+        }
         if let Some(err) = cause.downcast_ref::<Error>() {
             return match err {
                 Error::UnknownModule { .. } | Error::InvalidConfig { .. } | Error::Refused(_) => {
@@ -88,6 +113,10 @@ fn hint_of(e: &anyhow::Error) -> Option<String> {
 /// Prints the error (and hint) to stderr and returns its exit status.
 pub(crate) fn report(e: &anyhow::Error) -> ExitStatus {
     let mut err = std::io::stderr().lock();
+    if let Some(d) = e.downcast_ref::<Diagnosed>() {
+        let _ = writeln!(err, "{d}");
+        return d.status;
+    }
     let _ = writeln!(err, "error: {}", one_line(e));
     if let Some(h) = hint_of(e) {
         let _ = writeln!(err, "hint: {h}");

@@ -14,6 +14,8 @@
 // linker drops the crate and its registrations with it.
 #[cfg(feature = "sqlite")]
 use dsi_driver_sqlite as _;
+// The Charliecloud plugins are the point of the binary: always linked.
+use dsi_plugins_charliecloud as _;
 
 mod backends;
 mod cli;

@@ -1,9 +1,10 @@
 //! # dsi-plugins-charliecloud
 //!
 //! The plugins that record and replay Charliecloud container runs. This crate
-//! will hold, as the issues that build them land:
+//! holds, or will hold as the issues that build them land:
 //!
-//! * `runfile` — the Runfile v1 parser, canonical form and `ch-run` argv mapping;
+//! * [`runfile`] — the Runfile v1 parser, canonical form, digest and `ch-run`
+//!   argv mapping (RUNFILE.md §3–§7, §10);
 //! * `image` — image identity by digest over `ch-image` storage;
 //! * `runtime` — execution of steps through `ch-run`;
 //! * `artifact` — the git repository and its deterministic tarball;
@@ -12,4 +13,9 @@
 //! * `remote` — the `git` driver that pushes and pulls artifacts;
 //! * `git-info` — the DSI GitInfo environment plugin.
 //!
-//! It depends only on `dsi-core`.
+//! Among the workspace crates it depends only on `dsi-core`.
+
+pub mod artifact;
+pub mod image;
+pub mod runfile;
+pub mod runtime;

@@ -1,0 +1,222 @@
+//! Packing a repository directory into a deterministic tar + zstd stream.
+//!
+//! Entries are sorted by path bytes; times are 0, owner and group 0 with no
+//! names, modes normalised (directories 0755, files 0755 if executable else
+//! 0644, symlinks 0777). Inside `.git`, files that change without the
+//! repository changing, or that would be unsafe to hand to someone else, are
+//! left out — `index` (rebuilt on unpack), `logs/`, `FETCH_HEAD`,
+//! `ORIG_HEAD`, lock files, `hooks/` (executable on a recipient's machine)
+//! — and `config` is replaced by a minimal one (no remote URLs, which may
+//! carry credentials, and no commands such as `core.fsmonitor`). In the
+//! working tree, files git ignores are left out. So packing the same
+//! repository twice gives the same bytes, stored once.
+//!
+//! Memory use is one read buffer plus the encoder's window, whatever the size
+//! of the repository.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use dsi_core::BlobRef;
+use dsi_core::blob::HashingWriter;
+
+/// zstd level used for artifacts (fast, good ratio on git objects).
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// Paths under `.git/` that are never packed (prefix match on components).
+const GIT_SKIP: &[&str] = &[
+    "index",
+    "logs",
+    "FETCH_HEAD",
+    "ORIG_HEAD",
+    "hooks",
+    "config",
+    "COMMIT_EDITMSG",
+    "gc.log",
+    "sequencer",
+];
+
+/// The `.git/config` every packed repository carries.
+pub(crate) fn safe_config(format_version: i64, object_format: Option<&str>) -> String {
+    let mut c = format!(
+        "[core]\n\trepositoryformatversion = {format_version}\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n"
+    );
+    if let Some(f) = object_format {
+        c.push_str(&format!("[extensions]\n\tobjectformat = {f}\n"));
+    }
+    c
+}
+
+fn skipped_in_git(rel_in_git: &[u8]) -> bool {
+    if rel_in_git.ends_with(b".lock") {
+        return true;
+    }
+    GIT_SKIP.iter().any(|s| {
+        let s = s.as_bytes();
+        rel_in_git == s || (rel_in_git.starts_with(s) && rel_in_git.get(s.len()) == Some(&b'/'))
+    })
+}
+
+struct Entry {
+    rel: Vec<u8>,
+    path: PathBuf,
+    meta: fs::Metadata,
+}
+
+fn collect(root: &Path, repo: Option<&git2::Repository>) -> io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel_dir) = stack.pop() {
+        let dir = root.join(&rel_dir);
+        for e in fs::read_dir(&dir)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?
+        {
+            let e = e?;
+            let rel = rel_dir.join(e.file_name());
+            let rel_bytes = rel.as_os_str().as_bytes().to_vec();
+            let in_git = rel_bytes.strip_prefix(b".git/");
+            if in_git.is_some_and(skipped_in_git) {
+                continue;
+            }
+            let meta = fs::symlink_metadata(e.path())?;
+            let is_git = rel_bytes == b".git" || in_git.is_some();
+            if !is_git
+                && let Some(r) = repo
+                && r.status_should_ignore(&rel).unwrap_or(false)
+            {
+                continue;
+            }
+            if meta.is_dir() {
+                stack.push(rel.clone());
+            }
+            out.push(Entry {
+                rel: rel_bytes,
+                path: e.path(),
+                meta,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+/// Writes the deterministic tar + zstd stream of `root` to `out`.
+pub fn pack_to(root: &Path, out: impl Write) -> io::Result<()> {
+    let repo = git2::Repository::open(root).ok();
+    let entries = collect(root, repo.as_ref())?;
+    let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
+    enc.include_checksum(true)?;
+    let mut tar = tar::Builder::new(enc);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let mut wrote_config = false;
+    let config = repo.as_ref().map(|r| {
+        let cfg = r.config().ok();
+        let version = cfg
+            .as_ref()
+            .and_then(|c| c.get_i64("core.repositoryformatversion").ok())
+            .unwrap_or(0);
+        let format = cfg
+            .as_ref()
+            .and_then(|c| c.get_string("extensions.objectformat").ok());
+        safe_config(version, format.as_deref())
+    });
+    for e in &entries {
+        // Insert the synthesised config where `.git/config` sorts.
+        if let Some(cfg) = &config
+            && !wrote_config
+            && e.rel.as_slice() > b".git/config".as_slice()
+        {
+            append_config(&mut tar, cfg)?;
+            wrote_config = true;
+        }
+        let rel = Path::new(std::ffi::OsStr::from_bytes(&e.rel));
+        let ft = e.meta.file_type();
+        if ft.is_dir() {
+            let mut h = header(tar::EntryType::Directory, 0o755, 0);
+            tar.append_data(&mut h, rel, io::empty())?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&e.path)?;
+            let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+            tar.append_link(&mut h, rel, &target)?;
+        } else if ft.is_file() {
+            let exec = e.meta.permissions().mode() & 0o111 != 0;
+            let mut h = header(
+                tar::EntryType::Regular,
+                if exec { 0o755 } else { 0o644 },
+                e.meta.len(),
+            );
+            let f = fs::File::open(&e.path)?;
+            tar.append_data(&mut h, rel, f)?;
+        }
+        // Sockets, fifos and devices have no place in a repository: skipped.
+    }
+    if let Some(cfg) = &config
+        && !wrote_config
+    {
+        append_config(&mut tar, cfg)?;
+    }
+    let enc = tar.into_inner()?;
+    enc.finish()?.flush()
+}
+
+fn append_config<W: Write>(tar: &mut tar::Builder<W>, cfg: &str) -> io::Result<()> {
+    let mut h = header(tar::EntryType::Regular, 0o644, cfg.len() as u64);
+    tar.append_data(&mut h, ".git/config", cfg.as_bytes())
+}
+
+/// A packed repository in a temporary file (deleted when dropped).
+#[derive(Debug)]
+pub struct PackedRepo {
+    /// Digest and length of the packed bytes.
+    pub blob: BlobRef,
+    /// The temporary file holding them.
+    pub file: tempfile::TempPath,
+}
+
+/// Packs `root` into a temporary file in `tmp_dir` (or the system default),
+/// hashing as it writes.
+pub fn pack(root: &Path, tmp_dir: Option<&Path>) -> io::Result<PackedRepo> {
+    let tmp = match tmp_dir {
+        Some(d) => tempfile::NamedTempFile::new_in(d)?,
+        None => tempfile::NamedTempFile::new()?,
+    };
+    let (file, path) = tmp.into_parts();
+    let mut w = HashingWriter::new(io::BufWriter::with_capacity(1 << 16, file));
+    pack_to(root, &mut w)?;
+    let (inner, blob) = w.finish();
+    inner
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_all()?;
+    Ok(PackedRepo { blob, file: path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_skip_list_matches_whole_components() {
+        assert!(skipped_in_git(b"index"));
+        assert!(skipped_in_git(b"logs/HEAD"));
+        assert!(skipped_in_git(b"refs/heads/main.lock"));
+        assert!(skipped_in_git(b"hooks/pre-commit"));
+        assert!(!skipped_in_git(b"indexes"));
+        assert!(!skipped_in_git(b"objects/ab/cdef"));
+        assert!(!skipped_in_git(b"HEAD"));
+    }
+}

@@ -1,0 +1,337 @@
+//! The git side of an artifact (git2): committing a Runfile, cloning,
+//! resolving commits by full or abbreviated hash, materialising a commit into
+//! a fresh directory, and the URL redaction every message goes through.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository, Signature};
+
+/// A git failure with what was being done (URLs already redacted).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GitError(pub String);
+
+fn git_err(what: &str, e: &git2::Error, secrets: &[&str]) -> GitError {
+    GitError(redact(&format!("{what}: {}", e.message()), secrets))
+}
+
+/// Removes the user-info part (`user:password@`) from a URL with a scheme;
+/// scp-like `user@host:path` is returned unchanged (no password can be there).
+pub fn strip_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://{}{path}", &authority[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// The secret parts of a URL (the user-info, and the password alone), which
+/// must never appear in output.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return Vec::new();
+    };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return Vec::new();
+    };
+    let userinfo = &authority[..at];
+    let mut s = vec![userinfo.to_owned()];
+    if let Some((_, pw)) = userinfo.split_once(':')
+        && !pw.is_empty()
+    {
+        s.push(pw.to_owned());
+    }
+    s
+}
+
+/// Replaces every secret in `text` with `***`.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s, "***");
+    }
+    out
+}
+
+/// Credentials for remotes: ssh through the agent, https through git's
+/// credential helpers, with a bounded number of attempts.
+pub(crate) fn remote_callbacks<'a>() -> git2::RemoteCallbacks<'a> {
+    let mut cb = git2::RemoteCallbacks::new();
+    let mut attempts = 0;
+    cb.credentials(move |url, username, allowed| {
+        attempts += 1;
+        if attempts > 3 {
+            return Err(git2::Error::from_str("authentication failed"));
+        }
+        if allowed.contains(git2::CredentialType::SSH_KEY) {
+            return git2::Cred::ssh_key_from_agent(username.unwrap_or("git"));
+        }
+        if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
+            let cfg = git2::Config::open_default()?;
+            return git2::Cred::credential_helper(&cfg, url, username);
+        }
+        git2::Cred::default()
+    });
+    cb
+}
+
+/// The author and committer for commits dsi makes: git's configuration
+/// (`user.name`, `user.email`), else `moniker <moniker@host>`.
+pub fn signature(
+    repo: &Repository,
+    moniker: &str,
+    host: &str,
+) -> Result<Signature<'static>, GitError> {
+    if let Ok(s) = repo.signature() {
+        return Ok(s.to_owned());
+    }
+    Signature::now(moniker, &format!("{moniker}@{host}"))
+        .map_err(|e| git_err("creating a commit signature", &e, &[]))
+}
+
+/// Opens the repository at `dir`, or creates it (and `dir`) if absent.
+pub fn open_or_init(dir: &Path) -> Result<Repository, GitError> {
+    match Repository::open(dir) {
+        Ok(r) => Ok(r),
+        Err(_) if !dir.join(".git").exists() => {
+            let mut opts = git2::RepositoryInitOptions::new();
+            opts.initial_head("main").mkpath(true);
+            Repository::init_opts(dir, &opts).map_err(|e| {
+                git_err(
+                    &format!("creating a repository in {}", dir.display()),
+                    &e,
+                    &[],
+                )
+            })
+        }
+        Err(e) => Err(git_err(
+            &format!("opening the repository {}", dir.display()),
+            &e,
+            &[],
+        )),
+    }
+}
+
+/// Paths with uncommitted changes (modified, staged or untracked; ignored
+/// files do not count).
+pub fn uncommitted(repo: &Repository) -> Result<Vec<String>, GitError> {
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let st = repo
+        .statuses(Some(&mut opts))
+        .map_err(|e| git_err("reading the repository status", &e, &[]))?;
+    Ok(st
+        .iter()
+        .filter_map(|s| s.path().ok().map(str::to_owned))
+        .collect())
+}
+
+/// Writes `content` to `rel` in the work tree and commits it on HEAD.
+/// Returns the new commit, or HEAD unchanged if the content already is
+/// what HEAD holds.
+pub fn commit_file(
+    repo: &Repository,
+    rel: &Path,
+    content: &[u8],
+    message: &str,
+    sig: &Signature<'_>,
+) -> Result<Oid, GitError> {
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| GitError("the repository is bare; dsi needs a work tree".into()))?;
+    let e = |what: &'static str| move |err: git2::Error| git_err(what, &err, &[]);
+    let head = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    if let Some(h) = &head
+        && let Ok(entry) = h.tree().and_then(|t| t.get_path(rel))
+        && let Ok(blob) = repo.find_blob(entry.id())
+        && blob.content() == content
+    {
+        return Ok(h.id());
+    }
+    let dest = workdir.join(rel);
+    if let Some(p) = dest.parent() {
+        std::fs::create_dir_all(p)
+            .map_err(|err| GitError(format!("creating {}: {err}", p.display())))?;
+    }
+    std::fs::write(&dest, content)
+        .map_err(|err| GitError(format!("writing {}: {err}", dest.display())))?;
+    let mut index = repo.index().map_err(e("opening the index"))?;
+    index.add_path(rel).map_err(e("staging the Runfile"))?;
+    index.write().map_err(e("writing the index"))?;
+    let tree_id = index.write_tree().map_err(e("writing the tree"))?;
+    let tree = repo.find_tree(tree_id).map_err(e("reading the tree"))?;
+    let parents: Vec<&git2::Commit<'_>> = head.iter().collect();
+    repo.commit(Some("HEAD"), sig, sig, message, &tree, &parents)
+        .map_err(e("committing"))
+}
+
+/// Clones `url` into `dir`. Errors never contain the URL's credentials.
+pub fn clone(url: &str, dir: &Path) -> Result<Repository, GitError> {
+    let secrets = url_secrets(url);
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let mut fo = git2::FetchOptions::new();
+    fo.remote_callbacks(remote_callbacks());
+    git2::build::RepoBuilder::new()
+        .fetch_options(fo)
+        .clone(url, dir)
+        .map_err(|e| git_err(&format!("cloning {}", strip_credentials(url)), &e, &secrets))
+}
+
+/// Resolves a full or abbreviated hexadecimal commit hash.
+pub fn resolve_commit(repo: &Repository, spec: &str) -> Result<Oid, GitError> {
+    let hex_ok = (4..=64).contains(&spec.len()) && spec.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex_ok {
+        return Err(GitError(format!(
+            "'{spec}' is not a commit hash (4 to 40 hexadecimal digits)"
+        )));
+    }
+    let obj = repo.revparse_single(spec).map_err(|e| match e.code() {
+        git2::ErrorCode::Ambiguous => {
+            GitError(format!("commit '{spec}' is ambiguous; give more digits"))
+        }
+        git2::ErrorCode::NotFound => {
+            GitError(format!("commit '{spec}' not found in the repository"))
+        }
+        _ => git_err(&format!("resolving '{spec}'"), &e, &[]),
+    })?;
+    match obj.kind() {
+        Some(git2::ObjectType::Commit) => Ok(obj.id()),
+        Some(k) => Err(GitError(format!("'{spec}' is a {k}, not a commit"))),
+        None => Err(GitError(format!("'{spec}' is not a commit"))),
+    }
+}
+
+/// The bytes of `path` in `commit`'s tree, if present.
+pub fn read_at(repo: &Repository, commit: Oid, path: &Path) -> Result<Option<Vec<u8>>, GitError> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(|e| git_err("reading the commit", &e, &[]))?;
+    let tree = c
+        .tree()
+        .map_err(|e| git_err("reading the commit's tree", &e, &[]))?;
+    let Ok(entry) = tree.get_path(path) else {
+        return Ok(None);
+    };
+    let blob = repo
+        .find_blob(entry.id())
+        .map_err(|_| GitError(format!("{} at {commit} is not a file", path.display())))?;
+    Ok(Some(blob.content().to_vec()))
+}
+
+/// Writes the tree of `commit` into `dest` (a fresh directory), never
+/// touching the repository's own work tree.
+pub fn materialize(repo: &Repository, commit: Oid, dest: &Path) -> Result<PathBuf, GitError> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(|e| git_err("reading the commit", &e, &[]))?;
+    let tree = c
+        .tree()
+        .map_err(|e| git_err("reading the commit's tree", &e, &[]))?;
+    std::fs::create_dir_all(dest)
+        .map_err(|e| GitError(format!("creating {}: {e}", dest.display())))?;
+    let mut co = git2::build::CheckoutBuilder::new();
+    co.target_dir(dest).force().recreate_missing(true);
+    repo.checkout_tree(tree.as_object(), Some(&mut co))
+        .map_err(|e| {
+            git_err(
+                &format!("writing commit {commit} to {}", dest.display()),
+                &e,
+                &[],
+            )
+        })?;
+    Ok(dest.to_path_buf())
+}
+
+/// Rebuilds the index of an unpacked repository from HEAD, so that `git
+/// status` is clean (the index is not packed: it holds machine-local stat data).
+pub fn rebuild_index(repo: &Repository) -> Result<(), GitError> {
+    let Ok(head) = repo.head().and_then(|h| h.peel_to_tree()) else {
+        return Ok(()); // an empty repository has nothing to index
+    };
+    let mut index = repo
+        .index()
+        .map_err(|e| git_err("opening the index", &e, &[]))?;
+    index
+        .read_tree(&head)
+        .map_err(|e| git_err("reading HEAD into the index", &e, &[]))?;
+    index
+        .write()
+        .map_err(|e| git_err("writing the index", &e, &[]))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_stripped_and_redacted() {
+        let url = "https://alice:s3cret@git.example.org/lab/run.git";
+        assert_eq!(
+            strip_credentials(url),
+            "https://git.example.org/lab/run.git"
+        );
+        assert_eq!(
+            strip_credentials("git@host:lab/run.git"),
+            "git@host:lab/run.git"
+        );
+        assert_eq!(strip_credentials("file:///tmp/r"), "file:///tmp/r");
+        let s = url_secrets(url);
+        assert_eq!(s, ["alice:s3cret", "s3cret"]);
+        let refs: Vec<&str> = s.iter().map(String::as_str).collect();
+        assert_eq!(
+            redact("failed for https://alice:s3cret@x and s3cret", &refs),
+            "failed for https://***@x and ***"
+        );
+    }
+
+    #[test]
+    fn commits_resolve_by_prefix_and_refuse_non_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = open_or_init(dir.path()).unwrap();
+        let sig = Signature::now("t", "t@h").unwrap();
+        let c1 = commit_file(&repo, Path::new("Runfile"), b"one\n", "one", &sig).unwrap();
+        let same = commit_file(&repo, Path::new("Runfile"), b"one\n", "again", &sig).unwrap();
+        assert_eq!(c1, same, "unchanged content makes no commit");
+        let c2 = commit_file(&repo, Path::new("Runfile"), b"two\n", "two", &sig).unwrap();
+        assert_ne!(c1, c2);
+        assert_eq!(resolve_commit(&repo, &c1.to_string()[..8]).unwrap(), c1);
+        let tree = repo.find_commit(c2).unwrap().tree_id().to_string();
+        let e = resolve_commit(&repo, &tree).unwrap_err();
+        assert_eq!(e.to_string(), format!("'{tree}' is a tree, not a commit"));
+        assert!(
+            resolve_commit(&repo, "main")
+                .unwrap_err()
+                .to_string()
+                .contains("is not a commit hash")
+        );
+        assert!(
+            resolve_commit(&repo, "deadbeef")
+                .unwrap_err()
+                .to_string()
+                .contains("not found")
+        );
+        assert_eq!(
+            read_at(&repo, c1, Path::new("Runfile")).unwrap().unwrap(),
+            b"one\n"
+        );
+        let out = tempfile::tempdir().unwrap();
+        materialize(&repo, c1, &out.path().join("x")).unwrap();
+        assert_eq!(
+            std::fs::read(out.path().join("x/Runfile")).unwrap(),
+            b"one\n"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("Runfile")).unwrap(),
+            b"two\n",
+            "work tree untouched"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Image identity by digest over Charliecloud storage (RUNFILE.md §8).
+//!
+//! [`resolve`] makes sure the image a Runfile pins is in `ch-image` storage
+//! and is exactly what was pinned, acquiring it if needed:
+//!
+//! * absent → `ch-image undelete` from the build cache if it has the image
+//!   (no network), else E405 for a local image, E401 when offline, else
+//!   `ch-image pull` by digest (E402 with ch-image's message on failure);
+//! * then the checks V0–V5 ([`checks`](self)): manifest, config and (with
+//!   `full`) layer digests, the build-cache State ID and a clean worktree, or
+//!   the `rftree1` tree digest when one is pinned;
+//! * missing evidence (a purged download cache) → E410 offline, a fresh
+//!   download online;
+//! * a mismatch → for a local image E404 (storage is never touched); for a
+//!   registry image the image is deleted and restored from the build cache
+//!   (repairs a modified worktree offline) and, if that is not enough and the
+//!   network may be used, downloaded afresh (`--rebuild --always-download`,
+//!   because a plain pull would restore the same cached tree); failing after
+//!   that: E403 (digest) or E404 (tree). The fresh download is a refinement
+//!   of §8.3, which re-acquires once without saying how.
+//!
+//! `ch-image` itself never verifies a digest; dsi does.
+
+mod ch_image;
+mod checks;
+mod py_json;
+mod tree;
+
+use std::path::{Path, PathBuf};
+
+pub use ch_image::{ChImage, ChImageOutput};
+pub use tree::{TREE_PREFIX, rftree};
+
+use crate::runfile::{Diagnostic, ImageRef};
+use checks::{CheckFailure, Evidence};
+
+/// A `ch-image` storage directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    root: PathBuf,
+}
+
+impl Storage {
+    /// A storage directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Storage { root: root.into() }
+    }
+
+    /// `$CH_IMAGE_STORAGE`, else `/var/tmp/$USER.ch` (ch-image's default).
+    pub fn from_env(user: &str) -> Self {
+        match std::env::var_os("CH_IMAGE_STORAGE").filter(|s| !s.is_empty()) {
+            Some(s) => Storage::new(s),
+            None => Storage::new(format!("/var/tmp/{user}.ch")),
+        }
+    }
+
+    /// The storage root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `S/img/F`.
+    pub fn img_dir(&self, for_path: &str) -> PathBuf {
+        self.root.join("img").join(for_path)
+    }
+
+    /// `S/dlcache`.
+    pub fn dlcache(&self) -> PathBuf {
+        self.root.join("dlcache")
+    }
+
+    /// `S/bucache`, the build cache (a bare git repository).
+    pub fn bucache(&self) -> PathBuf {
+        self.root.join("bucache")
+    }
+
+    /// Whether the build cache has a branch for the image.
+    pub fn has_cache_branch(&self, for_path: &str) -> bool {
+        git2::Repository::open_bare(self.bucache())
+            .ok()
+            .is_some_and(|r| r.find_branch(for_path, git2::BranchType::Local).is_ok())
+    }
+}
+
+/// How [`resolve`] may acquire and how hard it checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolveOptions {
+    /// Whether the registry may be contacted.
+    pub online: bool,
+    /// Also verify every layer blob (V3).
+    pub full: bool,
+}
+
+impl Default for ResolveOptions {
+    fn default() -> Self {
+        ResolveOptions {
+            online: true,
+            full: false,
+        }
+    }
+}
+
+/// How the image came to be usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Acquisition {
+    /// It was in storage and verified.
+    Present,
+    /// It was restored from the build cache (`ch-image undelete`).
+    Undeleted,
+    /// It was pulled from its registry by digest.
+    Pulled,
+    /// It failed verification and was restored or downloaded again.
+    Repaired,
+}
+
+/// A verified image, ready for `ch-run`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResolvedImage {
+    /// The image name `N` given to ch-run.
+    pub name: String,
+    /// The pinned registry digest (registry form).
+    pub pinned_digest: Option<String>,
+    /// The image manifest digest actually used (the arch manifest for an index).
+    pub manifest_digest: Option<String>,
+    /// The config digest.
+    pub config_digest: Option<String>,
+    /// The tree digest, when computed (V5).
+    pub tree_digest: Option<String>,
+    /// The checks that passed, e.g. `["V0", "V1", "V2", "V4"]`.
+    pub checks: Vec<&'static str>,
+    /// How it was acquired.
+    pub acquisition: Acquisition,
+    /// The unpacked image directory.
+    pub image_dir: PathBuf,
+    /// Warnings (W401 when the tree could not be verified).
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Where the diagnostics of one FROM point.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    line: usize,
+}
+
+impl At {
+    fn error(self, code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.line, 1, code, message)
+    }
+}
+
+fn ch_image_failed(at: At, storage: &Storage, what: &str, out: &ChImageOutput) -> Diagnostic {
+    if out.storage_locked() {
+        return at.error(
+            "E409",
+            format!(
+                "ch-image storage {} is locked by another process",
+                storage.root().display()
+            ),
+        );
+    }
+    at.error("E402", format!("{what} failed: {}", out.error_message()))
+}
+
+fn run_ch_image(
+    at: At,
+    storage: &Storage,
+    ch: &ChImage,
+    args: &[&str],
+    what: &str,
+) -> Result<(), Diagnostic> {
+    let out = ch.run(storage.root(), args).map_err(|e| {
+        at.error(
+            "E402",
+            format!(
+                "cannot run ch-image ({}): {e}",
+                ch.argv()[0].to_string_lossy()
+            ),
+        )
+    })?;
+    if out.success {
+        Ok(())
+    } else {
+        Err(ch_image_failed(at, storage, what, &out))
+    }
+}
+
+/// Acquires an absent image (§8.3, first branch).
+fn acquire(
+    at: At,
+    image: &ImageRef,
+    storage: &Storage,
+    ch: &ChImage,
+    opts: ResolveOptions,
+) -> Result<Acquisition, Diagnostic> {
+    let name = image.name();
+    if storage.has_cache_branch(&image.for_path()) {
+        run_ch_image(at, storage, ch, &["undelete", &name], "ch-image undelete")?;
+        return Ok(Acquisition::Undeleted);
+    }
+    if image.is_local() {
+        return Err(at.error("E405", format!("local image not in storage: {name}")));
+    }
+    if !opts.online {
+        return Err(at.error("E401", format!("image not in storage and offline: {name}")));
+    }
+    run_ch_image(at, storage, ch, &["pull", &name], "ch-image pull")?;
+    Ok(Acquisition::Pulled)
+}
+
+fn resolved(
+    image: &ImageRef,
+    storage: &Storage,
+    ev: Evidence,
+    acquisition: Acquisition,
+    at: At,
+) -> ResolvedImage {
+    let mut warnings = Vec::new();
+    if ev.no_build_cache {
+        warnings.push(Diagnostic::warning(
+            at.line,
+            1,
+            "W401",
+            format!("no build cache for {}; tree not verified", image.name()),
+        ));
+    }
+    ResolvedImage {
+        name: image.name(),
+        pinned_digest: image.digest().map(str::to_owned),
+        manifest_digest: ev.manifest_digest,
+        config_digest: ev.config_digest,
+        tree_digest: ev.tree_digest,
+        checks: ev.checks,
+        acquisition,
+        image_dir: storage.img_dir(&image.for_path()),
+        warnings,
+    }
+}
+
+fn failure_diagnostic(at: At, name: &str, f: CheckFailure, online: bool) -> Diagnostic {
+    match f {
+        CheckFailure::Mismatch { code, message } => at.error(code, message),
+        CheckFailure::Missing(path) if !online => at.error(
+            "E410",
+            format!(
+                "cannot verify {name} offline: {} is missing",
+                path.display()
+            ),
+        ),
+        CheckFailure::Missing(path) => at.error(
+            "E403",
+            format!(
+                "cannot verify {name}: {} is missing even after a fresh pull",
+                path.display()
+            ),
+        ),
+    }
+}
+
+/// Makes sure the pinned image is in storage and verified (RUNFILE.md §8.3).
+/// `from_line` positions the diagnostics at the Runfile's FROM.
+pub fn resolve(
+    image: &ImageRef,
+    from_line: usize,
+    storage: &Storage,
+    ch: &ChImage,
+    opts: ResolveOptions,
+) -> Result<ResolvedImage, Diagnostic> {
+    let at = At { line: from_line };
+    let name = image.name();
+    let dir = storage.img_dir(&image.for_path());
+    let mut acquisition = Acquisition::Present;
+    if !dir.is_dir() {
+        acquisition = acquire(at, image, storage, ch, opts)?;
+    }
+    let first = checks::verify(storage, image, opts.full);
+    let failure = match first {
+        Ok(ev) => return Ok(resolved(image, storage, ev, acquisition, at)),
+        Err(f) => f,
+    };
+    if image.is_local() {
+        // Storage is never modified for local images.
+        return Err(failure_diagnostic(at, &name, failure, opts.online));
+    }
+    match failure {
+        CheckFailure::Missing(_) if !opts.online => {
+            Err(failure_diagnostic(at, &name, failure, false))
+        }
+        CheckFailure::Missing(_) => {
+            // A purged download cache: fetch the manifest and config again.
+            run_ch_image(at, storage, ch, &["pull", &name], "ch-image pull")?;
+            checks::verify(storage, image, opts.full)
+                .map(|ev| resolved(image, storage, ev, Acquisition::Pulled, at))
+                .map_err(|f| failure_diagnostic(at, &name, f, true))
+        }
+        CheckFailure::Mismatch { .. } => {
+            // Restore the pulled tree from the build cache (works offline).
+            if storage.has_cache_branch(&image.for_path()) {
+                run_ch_image(at, storage, ch, &["delete", &name], "ch-image delete")?;
+                run_ch_image(at, storage, ch, &["undelete", &name], "ch-image undelete")?;
+                if let Ok(ev) = checks::verify(storage, image, opts.full) {
+                    return Ok(resolved(image, storage, ev, Acquisition::Repaired, at));
+                }
+            }
+            if !opts.online {
+                let again = checks::verify(storage, image, opts.full)
+                    .err()
+                    .unwrap_or(failure);
+                return Err(failure_diagnostic(at, &name, again, false));
+            }
+            // Download everything again, bypassing the caches that hold the bad copy.
+            if dir.is_dir() {
+                run_ch_image(at, storage, ch, &["delete", &name], "ch-image delete")?;
+            }
+            run_ch_image(
+                at,
+                storage,
+                ch,
+                &["--rebuild", "--always-download", "pull", &name],
+                "ch-image pull",
+            )?;
+            checks::verify(storage, image, opts.full)
+                .map(|ev| resolved(image, storage, ev, Acquisition::Repaired, at))
+                .map_err(|f| failure_diagnostic(at, &name, f, true))
+        }
+    }
+}

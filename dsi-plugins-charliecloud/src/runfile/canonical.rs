@@ -1,0 +1,137 @@
+//! Canonical form and Runfile digest (RUNFILE.md §6), and the JSON encoder it
+//! uses (Python's `json.dumps(x, ensure_ascii=False)`).
+
+use sha2::{Digest as _, Sha256};
+use std::fmt::Write as _;
+
+use super::model::{Form, Instruction, Runfile};
+
+/// Append `s` as a JSON string like Python's `json.dumps(s, ensure_ascii=False)`:
+/// only `"`, `\` and control characters are escaped, with the short forms
+/// `\n \t \r \b \f` and `\u00xx` (lower-case hex) otherwise.
+///
+/// Deviation: DEL (U+007F) is also escaped as `\u007f`. Python leaves it raw,
+/// but §3.1 forbids DEL in a Runfile, so a raw DEL would make the canonical
+/// form unparsable (and canonicalisation not idempotent).
+pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `s` as a JSON string (see [`push_json_string`]).
+pub(crate) fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_json_string(&mut out, s);
+    out
+}
+
+/// A list of strings as `json.dumps(list, ensure_ascii=False)`: `["a", "b"]`.
+pub(crate) fn json_array(items: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_json_string(&mut out, item);
+    }
+    out.push(']');
+    out
+}
+
+/// A path operand: bare if it consists of `[A-Za-z0-9_./+,=@%~-]` (plus `:`
+/// for BIND), else a JSON string (§6 rule 4).
+fn path_operand(p: &str, allow_colon: bool) -> String {
+    let bare = !p.is_empty()
+        && p.chars().all(|c| {
+            c.is_ascii_alphanumeric() || "_./+,=@%~-".contains(c) || (allow_colon && c == ':')
+        });
+    if bare { p.to_owned() } else { json_string(p) }
+}
+
+fn form(f: &Form) -> String {
+    match f {
+        Form::Exec(argv) => json_array(argv),
+        Form::Shell(text) => text.clone(),
+    }
+}
+
+impl Runfile {
+    /// The canonical form (§6): one instruction per LF-terminated line.
+    pub fn canonical(&self) -> String {
+        let mut out = String::new();
+        for ins in &self.instructions {
+            let line = match ins {
+                Instruction::From => match self.image.tree() {
+                    Some(t) => format!("FROM --tree={t} {}", self.image.name()),
+                    None => format!("FROM {}", self.image.name()),
+                },
+                Instruction::Label(k, v) => format!("LABEL {k}={}", json_string(v)),
+                Instruction::Env(k, v) => format!("ENV {k}={}", json_string(v)),
+                Instruction::Unsetenv(n) => format!("UNSETENV {n}"),
+                Instruction::Passenv(p) => format!("PASSENV {p}"),
+                Instruction::Workdir(p) => format!("WORKDIR {}", path_operand(p, false)),
+                Instruction::Bind(s, d) => {
+                    format!("BIND {}", path_operand(&format!("{s}:{d}"), true))
+                }
+                Instruction::User(u, None) => format!("USER {u}"),
+                Instruction::User(u, Some(g)) => format!("USER {u}:{g}"),
+                Instruction::Shell(v) => format!("SHELL {}", json_array(v)),
+                Instruction::Entrypoint(v) => format!("ENTRYPOINT {}", json_array(v)),
+                Instruction::Run(f) => format!("RUN {}", form(f)),
+                Instruction::Cmd(f) => format!("CMD {}", form(f)),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The Runfile digest: `runfile1+sha256:` + hex SHA-256 of the canonical
+    /// bytes (§6).
+    pub fn digest(&self) -> String {
+        format!(
+            "runfile1+sha256:{}",
+            hex::encode(Sha256::digest(self.canonical().as_bytes()))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_json_dumps() {
+        assert_eq!(
+            json_string("a\"b\\c\n\t\r\u{8}\u{c}\u{1}\u{1f}é\u{7f}/"),
+            r#""a\"b\\c\n\t\r\b\f\u0001\u001fé\u007f/""#
+        );
+        assert_eq!(json_array(&["a".into(), "b c".into()]), r#"["a", "b c"]"#);
+        assert_eq!(json_array(&[]), "[]");
+    }
+
+    #[test]
+    fn path_operands() {
+        assert_eq!(path_operand("/opt/app", false), "/opt/app");
+        assert_eq!(
+            path_operand("data dir:/mnt/0", true),
+            r#""data dir:/mnt/0""#
+        );
+        assert_eq!(path_operand("a:/b", false), r#""a:/b""#);
+    }
+}

@@ -1,0 +1,319 @@
+//! Image references of `FROM` (RUNFILE.md §4 `image-ref`, §5 FROM) and
+//! Charliecloud's `for_path` naming (§2).
+
+use std::fmt;
+
+/// The image a Runfile pins (`FROM`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ImageRef {
+    /// `HOST/REPO@sha256:HEX64`, optionally with `--tree=`.
+    Registry {
+        /// Registry host with optional port, e.g. `127.0.0.1:5000`.
+        host: String,
+        /// Repository path, e.g. `lab/sim`.
+        repo: String,
+        /// The pinned manifest (or index) digest, `sha256:<hex>`.
+        digest: String,
+        /// The optional tree pin, `rftree1+sha256:<hex>`.
+        tree: Option<String>,
+    },
+    /// `[HOST/]REPO[:TAG]` already in `ch-image` storage, pinned by `--tree=`.
+    Local {
+        /// Optional host part of the name.
+        host: Option<String>,
+        /// Repository path.
+        repo: String,
+        /// Optional tag.
+        tag: Option<String>,
+        /// The tree pin, `rftree1+sha256:<hex>` (mandatory for this form).
+        tree: String,
+    },
+}
+
+impl ImageRef {
+    /// The image name `N` given to `ch-run`/`ch-image` (§2, §8.1), e.g.
+    /// `127.0.0.1:5000/rf-base@sha256:14d2…` or `rf-base`.
+    pub fn name(&self) -> String {
+        match self {
+            ImageRef::Registry {
+                host, repo, digest, ..
+            } => format!("{host}/{repo}@{digest}"),
+            ImageRef::Local {
+                host, repo, tag, ..
+            } => {
+                let mut n = String::new();
+                if let Some(h) = host {
+                    n.push_str(h);
+                    n.push('/');
+                }
+                n.push_str(repo);
+                if let Some(t) = tag {
+                    n.push(':');
+                    n.push_str(t);
+                }
+                n
+            }
+        }
+    }
+
+    /// [`for_path`] of [`ImageRef::name`]: the image's directory name under
+    /// `S/img/`.
+    pub fn for_path(&self) -> String {
+        for_path(&self.name())
+    }
+
+    /// The tree pin `rftree1+sha256:<hex>`, if any.
+    pub fn tree(&self) -> Option<&str> {
+        match self {
+            ImageRef::Registry { tree, .. } => tree.as_deref(),
+            ImageRef::Local { tree, .. } => Some(tree),
+        }
+    }
+
+    /// The registry digest `sha256:<hex>` (registry form only).
+    pub fn digest(&self) -> Option<&str> {
+        match self {
+            ImageRef::Registry { digest, .. } => Some(digest),
+            ImageRef::Local { .. } => None,
+        }
+    }
+
+    /// Whether this is the local form (never fetched).
+    pub fn is_local(&self) -> bool {
+        matches!(self, ImageRef::Local { .. })
+    }
+}
+
+/// Displays [`ImageRef::name`].
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// `name` with `/`→`%` and `:`→`+` (§2): the name of its directory under
+/// `S/img/`, of its files under `S/dlcache/` and of its build-cache branch.
+///
+/// ```
+/// use dsi_plugins_charliecloud::runfile::for_path;
+/// assert_eq!(for_path("127.0.0.1:5000/rf-base@sha256:14d2"), "127.0.0.1+5000%rf-base@sha256+14d2");
+/// ```
+pub fn for_path(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '/' => '%',
+            ':' => '+',
+            c => c,
+        })
+        .collect()
+}
+
+/// An image-reference error: code and message (positioned by the caller at
+/// the reference token).
+pub(crate) type RefError = (&'static str, String);
+
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `rftree1+sha256:HEX64`.
+pub(crate) fn is_tree_digest(s: &str) -> bool {
+    s.strip_prefix("rftree1+sha256:").is_some_and(is_hex64)
+}
+
+fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    let ok = |c: &u8| matches!(c, b'a'..=b'z' | b'0'..=b'9');
+    match (b.first(), b.last()) {
+        (Some(first), Some(last)) => ok(first) && ok(last) && b.iter().all(|c| ok(c) || *c == b'-'),
+        _ => false,
+    }
+}
+
+/// `('localhost' | dns-name) (':' port)?`, port of 1–5 digits.
+fn is_host(s: &str) -> bool {
+    let (name, port) = match s.split_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (s, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()));
+    port_ok && (name == "localhost" || name.split('.').all(is_dns_label))
+}
+
+/// `[a-z0-9]+(('.'|'_'|'__'|'-'+)[a-z0-9]+)*`.
+fn is_component(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: u8| matches!(c, b'a'..=b'z' | b'0'..=b'9');
+    if !b.first().is_some_and(|&c| alnum(c)) || !b.last().is_some_and(|&c| alnum(c)) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &s[start..i];
+        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 128 characters.
+fn is_tag(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() <= 128
+        && b.first()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// A first component is a host iff it contains `.` or `:` or equals
+/// `localhost` (and there is more than one component).
+fn looks_like_host(s: &str) -> bool {
+    s.contains('.') || s.contains(':') || s == "localhost"
+}
+
+struct Name {
+    host: Option<String>,
+    repo: String,
+    tag: Option<String>,
+}
+
+/// Split `[host/]repo[:tag]` and validate host (E247), components and tag
+/// (E248).
+fn parse_name(s: &str) -> Result<Name, RefError> {
+    let mut comps: Vec<&str> = s.split('/').collect();
+    let host = if comps.len() >= 2 && looks_like_host(comps[0]) {
+        Some(comps.remove(0))
+    } else {
+        None
+    };
+    let mut tag = None;
+    if let Some(last) = comps.last_mut()
+        && let Some((repo_part, t)) = last.split_once(':')
+    {
+        *last = repo_part;
+        tag = Some(t);
+    }
+    if let Some(h) = host
+        && !is_host(h)
+    {
+        return Err(("E247", format!("malformed registry host '{h}'")));
+    }
+    if let Some(bad) = comps.iter().find(|c| !is_component(c)) {
+        return Err(("E248", format!("malformed repository component '{bad}'")));
+    }
+    if let Some(t) = tag
+        && !is_tag(t)
+    {
+        return Err(("E248", format!("malformed tag '{t}'")));
+    }
+    Ok(Name {
+        host: host.map(str::to_owned),
+        repo: comps.join("/"),
+        tag: tag.map(str::to_owned),
+    })
+}
+
+/// Parse the reference token of `FROM` given the optional `--tree` value
+/// (already validated).
+///
+/// Checks, in order: digest algorithm (E243) and shape (E244), tag with a
+/// digest (E242), host present (E241), pinned at all (E245), then host (E247)
+/// and components/tag (E248).
+pub(crate) fn parse_image_ref(s: &str, tree: Option<String>) -> Result<ImageRef, RefError> {
+    if let Some((name, digest)) = s.split_once('@') {
+        match digest.split_once(':') {
+            Some(("sha256", hex)) if is_hex64(hex) => {}
+            Some((alg, _)) if alg != "sha256" && !alg.is_empty() => {
+                return Err((
+                    "E243",
+                    format!("digest algorithm must be sha256, not '{alg}'"),
+                ));
+            }
+            _ => return Err(("E244", format!("malformed digest '{digest}'"))),
+        }
+        let multi = name.contains('/');
+        let last = name.rsplit('/').next().unwrap_or(name);
+        if let Some((_, t)) = last.split_once(':') {
+            return Err((
+                "E242",
+                format!("tag ':{t}' not allowed together with a digest"),
+            ));
+        }
+        let has_host = multi && name.split('/').next().is_some_and(looks_like_host);
+        if !has_host {
+            return Err((
+                "E241",
+                "registry host required in a digest reference".to_owned(),
+            ));
+        }
+        let n = parse_name(name)?;
+        return Ok(ImageRef::Registry {
+            host: n.host.unwrap_or_default(),
+            repo: n.repo,
+            digest: digest.to_owned(),
+            tree,
+        });
+    }
+    let Some(tree) = tree else {
+        return Err(("E245", format!("image reference must be pinned: '{s}'")));
+    };
+    let n = parse_name(s)?;
+    Ok(ImageRef::Local {
+        host: n.host,
+        repo: n.repo,
+        tag: n.tag,
+        tree,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "14d210e7a9e06824ac3ec275952f8e625fd2f4d91e107fa4cab109663d31b155";
+
+    #[test]
+    fn registry_and_local() {
+        let r = parse_image_ref(&format!("127.0.0.1:5000/rf-base@sha256:{HEX}"), None).expect("ok");
+        assert_eq!(r.name(), format!("127.0.0.1:5000/rf-base@sha256:{HEX}"));
+        assert_eq!(r.for_path(), format!("127.0.0.1+5000%rf-base@sha256+{HEX}"));
+        let l = parse_image_ref("localhost:5000/a/b__c:v1.0", Some("t".into())).expect("ok");
+        assert_eq!(l.name(), "localhost:5000/a/b__c:v1.0");
+        assert_eq!(l.tree(), Some("t"));
+    }
+
+    #[test]
+    fn errors() {
+        let code = |s: &str, tree: Option<&str>| {
+            parse_image_ref(s, tree.map(str::to_owned)).unwrap_err().0
+        };
+        assert_eq!(code(&format!("a/b@sha512:{HEX}"), None), "E243");
+        assert_eq!(code("a.b/c@sha256:abc", None), "E244");
+        assert_eq!(code(&format!("rf:v1@sha256:{HEX}"), None), "E242");
+        assert_eq!(code(&format!("rf/x@sha256:{HEX}"), None), "E241");
+        assert_eq!(code(&format!("Reg.io/x@sha256:{HEX}"), None), "E247");
+        assert_eq!(code(&format!("reg.io/X@sha256:{HEX}"), None), "E248");
+        assert_eq!(code("rf:-bad", Some("t")), "E248");
+        assert_eq!(code("a//b", Some("t")), "E248");
+        assert_eq!(code("rf:v1", None), "E245");
+        assert!(is_component("a-b--c.d_e__f") && !is_component("a___b") && !is_component("a.-b"));
+        assert!(
+            is_host("localhost")
+                && is_host("a-b.c:65535")
+                && !is_host("a:123456")
+                && !is_host("-a.b")
+        );
+    }
+}
