@@ -57,6 +57,14 @@ pub enum Command {
     Drivers,
     /// Run plugins (default: hostname, system-kernel) and store one row each.
     Collect(CollectArgs),
+    /// Record a Runfile (or a git remote holding one) as a git repository artifact.
+    Record(RecordArgs),
+    /// Unpack a record's repository into a directory for ordinary git work.
+    Checkout(CheckoutArgs),
+    /// Push a record's repository (branches and tags) to a git remote.
+    Push(PushArgs),
+    /// Fetch a git remote's repository and store it as a record.
+    Pull(PullArgs),
     /// Work with Runfiles (the linter).
     Runfile {
         /// What to do.
@@ -65,11 +73,97 @@ pub enum Command {
     },
 }
 
+/// How images are found and checked.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// ch-image storage directory (default $CH_IMAGE_STORAGE, else /var/tmp/$USER.ch).
+    #[arg(long, value_name = "DIR")]
+    pub ch_storage: Option<PathBuf>,
+
+    /// Never contact a registry; use only what is in storage.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Also verify every layer digest (RUNFILE.md §8.2 V3).
+    #[arg(long)]
+    pub full: bool,
+}
+
+/// Arguments of `dsi record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// A Runfile path, or a git remote URL whose HEAD holds a Runfile.
+    #[arg(value_name = "RUNFILE|URL")]
+    pub source: String,
+
+    /// Commit into this repository (created if missing) instead of a new one.
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Location of the Runfile inside the repository.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+
+    /// Commit message.
+    #[arg(long, short = 'm', value_name = "MESSAGE")]
+    pub message: Option<String>,
+
+    /// Image options.
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+/// Arguments of `dsi checkout`.
+#[derive(Debug, Args)]
+pub struct CheckoutArgs {
+    /// Run id (or a unique prefix).
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+    /// Directory to create (must not exist or be empty).
+    pub dir: PathBuf,
+}
+
+/// Arguments of `dsi push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The git remote URL (never stored).
+    #[arg(long, value_name = "URL")]
+    pub remote: String,
+    /// Run id (or a unique prefix).
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+}
+
+/// Arguments of `dsi pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The git remote URL (never stored).
+    #[arg(long, value_name = "URL")]
+    pub remote: String,
+    /// Location of the Runfile inside the repository.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+}
+
 /// `dsi runfile …`.
 #[derive(Debug, Subcommand)]
 pub enum RunfileCommand {
     /// Check a Runfile and show its diagnostics; exits 65 on an error.
     Check(RunfileCheckArgs),
+    /// Print the FROM line that pins an image in ch-image storage by its tree digest.
+    Pin(RunfilePinArgs),
+}
+
+/// Arguments of `dsi runfile pin`.
+#[derive(Debug, Args)]
+pub struct RunfilePinArgs {
+    /// Image name as `ch-image list` shows it.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// ch-image storage directory (default $CH_IMAGE_STORAGE, else /var/tmp/$USER.ch).
+    #[arg(long, value_name = "DIR")]
+    pub ch_storage: Option<PathBuf>,
 }
 
 /// Arguments of `dsi runfile check`.

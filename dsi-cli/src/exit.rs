@@ -7,6 +7,21 @@
 use std::io::Write;
 
 use dsi_core::Error;
+use dsi_plugins_charliecloud::RunfileError;
+use dsi_plugins_charliecloud::artifact::repo::GitError;
+
+/// Static Runfile errors are invalid input (65); image and pre-flight errors
+/// mean something is unavailable (69); a failed step passes its status on.
+fn runfile_status(r: &RunfileError) -> ExitStatus {
+    if let Some(code) = r.exit_status {
+        return ExitStatus::Code(u8::try_from(code.clamp(1, 255)).unwrap_or(1));
+    }
+    if r.is_static() {
+        ExitStatus::DataErr
+    } else {
+        ExitStatus::Unavailable
+    }
+}
 
 /// The documented exit statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +38,8 @@ pub enum ExitStatus {
     Unavailable,
     /// 74: an I/O or store error.
     IoErr,
+    /// The exit status of a failed container step (E501).
+    Code(u8),
 }
 
 impl ExitStatus {
@@ -35,6 +52,7 @@ impl ExitStatus {
             ExitStatus::DataErr => 65,
             ExitStatus::Unavailable => 69,
             ExitStatus::IoErr => 74,
+            ExitStatus::Code(c) => c,
         }
     }
 }
@@ -67,12 +85,20 @@ impl std::fmt::Display for Diagnosed {
 
 impl std::error::Error for Diagnosed {}
 
-/// The exit status for an error.
+/// The exit status for an error: the most specific cause decides.
 pub(crate) fn status_of(e: &anyhow::Error) -> ExitStatus {
     for cause in e.chain() {
         if let Some(d) = cause.downcast_ref::<Diagnosed>() {
             return d.status;
         }
+        if let Some(r) = cause.downcast_ref::<RunfileError>() {
+            return runfile_status(r);
+        }
+        if cause.downcast_ref::<GitError>().is_some() {
+            return ExitStatus::Unavailable;
+        }
+    }
+    for cause in e.chain() {
         if let Some(err) = cause.downcast_ref::<Error>() {
             return match err {
                 Error::UnknownModule { .. } | Error::InvalidConfig { .. } | Error::Refused(_) => {
@@ -116,6 +142,11 @@ pub(crate) fn report(e: &anyhow::Error) -> ExitStatus {
     if let Some(d) = e.downcast_ref::<Diagnosed>() {
         let _ = writeln!(err, "{d}");
         return d.status;
+    }
+    // A Runfile diagnostic is printed in the spec's own format.
+    if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<RunfileError>()) {
+        let _ = writeln!(err, "{r}");
+        return runfile_status(r);
     }
     let _ = writeln!(err, "error: {}", one_line(e));
     if let Some(h) = hint_of(e) {

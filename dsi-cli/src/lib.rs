@@ -22,6 +22,7 @@ mod cli;
 mod commands;
 mod exit;
 mod output;
+mod runs;
 
 pub use cli::Cli;
 pub use exit::ExitStatus;

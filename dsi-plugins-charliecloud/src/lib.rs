@@ -16,6 +16,14 @@
 //! Among the workspace crates it depends only on `dsi-core`.
 
 pub mod artifact;
+pub mod consumer;
+mod diagnostic_error;
+pub mod git_info;
 pub mod image;
+pub mod records;
+pub mod remote;
 pub mod runfile;
 pub mod runtime;
+pub mod settings;
+
+pub use diagnostic_error::RunfileError;

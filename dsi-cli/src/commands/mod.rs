@@ -1,7 +1,9 @@
 //! One module per command; [`run`] dispatches.
 
+mod artifact;
 mod collect;
 mod modules;
+mod record;
 mod runfile;
 
 use crate::cli::{Cli, Command, RunfileCommand};
@@ -13,8 +15,15 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Plugins => modules::plugins(&cli.global),
         Command::Drivers => modules::drivers(&cli.global),
         Command::Collect(args) => collect::run(&cli.global, args),
+        Command::Record(args) => record::run(&cli.global, args),
+        Command::Checkout(args) => artifact::checkout(&cli.global, args),
+        Command::Push(args) => artifact::push(&cli.global, args),
+        Command::Pull(args) => artifact::pull(&cli.global, args),
         Command::Runfile {
             command: RunfileCommand::Check(args),
         } => runfile::check(&cli.global, args),
+        Command::Runfile {
+            command: RunfileCommand::Pin(args),
+        } => runfile::pin(&cli.global, args),
     }
 }

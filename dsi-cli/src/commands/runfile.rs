@@ -12,7 +12,7 @@ use anyhow::Context;
 use dsi_plugins_charliecloud::runfile::{self, ArgvContext, Diagnostic, StepKind};
 use serde_json::json;
 
-use crate::cli::{GlobalArgs, RunfileCheckArgs};
+use crate::cli::{GlobalArgs, RunfileCheckArgs, RunfilePinArgs};
 use crate::exit::{Diagnosed, ExitStatus};
 use crate::output::print_json;
 
@@ -94,6 +94,36 @@ pub(crate) fn check(global: &GlobalArgs, args: &RunfileCheckArgs) -> anyhow::Res
             rf.image().name(),
             rf.digest()
         );
+    }
+    Ok(ExitStatus::Ok)
+}
+
+/// `dsi runfile pin IMAGE`: the tree digest of an image in storage, as the
+/// FROM line of a Runfile (the local form needs it; the registry form may add it).
+pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<ExitStatus> {
+    use dsi_plugins_charliecloud::image::{Storage, rftree};
+    use dsi_plugins_charliecloud::settings::user_name;
+    let storage = match &args.ch_storage {
+        Some(s) => Storage::new(s),
+        None => Storage::from_env(&user_name()),
+    };
+    let dir = storage.img_dir(&runfile::for_path(&args.image));
+    if !dir.is_dir() {
+        anyhow::bail!(dsi_core::Error::NotFound {
+            what: format!(
+                "image '{}' in ch-image storage {}",
+                args.image,
+                storage.root().display()
+            )
+        });
+    }
+    let tree =
+        rftree(&dir).with_context(|| format!("computing the tree digest of {}", dir.display()))?;
+    let from = format!("FROM --tree={tree} {}", args.image);
+    if global.json {
+        print_json(&json!({"image": args.image, "tree": tree, "from": from}))?;
+    } else {
+        println!("{from}");
     }
     Ok(ExitStatus::Ok)
 }

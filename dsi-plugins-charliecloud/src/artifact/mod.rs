@@ -25,3 +25,25 @@ mod unpack;
 
 pub use pack::{PackedRepo, ZSTD_LEVEL, pack, pack_to};
 pub use unpack::{Limits, UnpackError, UnpackStats, unpack};
+
+/// Unpacks a packed repository into `target` and rebuilds its index from
+/// HEAD, so that the result is an ordinary, clean git repository.
+pub fn unpack_repository(
+    input: impl std::io::Read,
+    target: &std::path::Path,
+    limits: &Limits,
+) -> Result<git2::Repository, UnpackError> {
+    unpack(input, target, limits)?;
+    let not_repo = |why: String| UnpackError::Refused {
+        entry: ".git".into(),
+        reason: why,
+    };
+    let r = git2::Repository::open(target).map_err(|e| {
+        not_repo(format!(
+            "the archive holds no usable git repository: {}",
+            e.message()
+        ))
+    })?;
+    repo::rebuild_index(&r).map_err(|e| not_repo(e.to_string()))?;
+    Ok(r)
+}

@@ -9,7 +9,8 @@
 //! never taken from the archive: hooks would run on the recipient's machine
 //! and a config can name commands; a minimal config is written instead.
 //!
-//! On a refusal the caller should discard the target directory: entries
+//! The whole input is read, so a digest-verifying reader underneath checks
+//! it. On a refusal the caller should discard the target directory: entries
 //! before the bad one may already be there, but nothing is ever written
 //! outside it.
 
@@ -259,6 +260,16 @@ pub fn unpack(
             tar::EntryType::Fifo => return Err(refused(&raw, "fifo")),
             other => return Err(refused(&raw, format!("unsupported entry type {other:?}"))),
         }
+    }
+    // Read the stream to its end, so that a verifying reader underneath sees
+    // all of it (and checks its digest); bounded, since after the tar's end
+    // marker a hostile stream could still expand to any size.
+    let mut rest = archive.into_inner();
+    let trailing = io::copy(&mut (&mut rest).take(limits.max_bytes + 1), &mut io::sink())?;
+    if trailing > limits.max_bytes {
+        return Err(UnpackError::Limit {
+            limit: format!("{} bytes", limits.max_bytes),
+        });
     }
     if saw_git {
         let cfg = super::pack::safe_config(0, None);
