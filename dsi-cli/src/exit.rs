@@ -101,12 +101,11 @@ pub(crate) fn status_of(e: &anyhow::Error) -> ExitStatus {
     for cause in e.chain() {
         if let Some(err) = cause.downcast_ref::<Error>() {
             return match err {
-                Error::UnknownModule { .. } | Error::InvalidConfig { .. } | Error::Refused(_) => {
-                    ExitStatus::Usage
-                }
-                Error::InvalidData(_) | Error::NotFound { .. } | Error::AlreadyExists { .. } => {
-                    ExitStatus::DataErr
-                }
+                Error::UnknownModule { .. } | Error::InvalidConfig { .. } => ExitStatus::Usage,
+                Error::InvalidData(_)
+                | Error::NotFound { .. }
+                | Error::AlreadyExists { .. }
+                | Error::Refused(_) => ExitStatus::DataErr,
                 Error::NotSupported { .. } => ExitStatus::Usage,
                 Error::Corrupt(_)
                 | Error::IncompatibleStore(_)

@@ -29,8 +29,10 @@ pub use exit::ExitStatus;
 
 use clap::Parser;
 
-/// The names of the drivers this build links, from its cargo features.
+/// The names of the drivers this build links: the `git` driver of the
+/// Charliecloud plugins, plus one per enabled driver feature.
 pub const ENABLED_DRIVERS: &[&str] = &[
+    "git",
     #[cfg(feature = "sqlite")]
     "sqlite",
 ];

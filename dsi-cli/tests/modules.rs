@@ -35,7 +35,12 @@ fn registered_drivers_equal_the_enabled_features() {
     expected.sort();
     assert_eq!(names(&v), expected);
     assert!(names(&v).contains(&"sqlite".to_owned()));
-    let sqlite = &v.as_array().unwrap()[0];
+    let sqlite = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "sqlite")
+        .unwrap();
     assert_eq!(sqlite["function"], "back-end");
     assert_eq!(sqlite["options"][0]["name"], "store");
 }

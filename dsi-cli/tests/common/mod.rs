@@ -1,0 +1,197 @@
+//! Helpers shared by the CLI integration tests: the `dsi` command with the
+//! test services' environment, Runfiles pinned to the test image, git
+//! remotes on loopback.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A variable the test services provide; panics (the test fails) without it.
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: this test needs the test services; run `cargo xtask ci`, \
+             or `cargo xtask services start` and export the variables in target/dsi-services/env"
+        )
+    })
+}
+
+/// The ch-image storage holding the test image `dsi-test` (read-only use).
+pub fn build_storage() -> String {
+    required_env("DSI_TEST_BUILD_STORAGE")
+}
+
+/// `dsi` running in `dir`, with USER and CH_IMAGE_STORAGE set.
+pub fn dsi(dir: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("dsi").expect("dsi is built");
+    c.current_dir(dir)
+        .env(
+            "USER",
+            std::env::var("USER").unwrap_or_else(|_| "root".into()),
+        )
+        .env("CH_IMAGE_STORAGE", build_storage())
+        .env_remove("DSI_DRIVER")
+        .env_remove("DSI_STORE");
+    c
+}
+
+/// Runs dsi and returns its output.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    dsi(dir).args(args).output().expect("dsi runs")
+}
+
+/// Parses stdout as JSON, failing with stderr shown.
+pub fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "dsi failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The FROM line pinning the local test image by its tree digest.
+pub fn local_from() -> String {
+    let out = run(
+        Path::new("."),
+        &[
+            "runfile",
+            "pin",
+            "dsi-test",
+            "--ch-storage",
+            &build_storage(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Writes a Runfile (local test image) with `body` after FROM.
+pub fn write_runfile(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("Runfile");
+    std::fs::write(&p, format!("{}\n{body}", local_from())).unwrap();
+    p
+}
+
+/// Runs git in `dir`, asserting success; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.org",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A bare repository `name.git` under `root` whose main branch holds `files`.
+pub fn bare_remote(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let work = root.join(format!("{name}-work"));
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q"]);
+    for (p, content) in files {
+        std::fs::write(work.join(p), content).unwrap();
+        git(&work, &["add", p]);
+    }
+    git(&work, &["commit", "-q", "--allow-empty", "-m", "initial"]);
+    let bare = root.join(format!("{name}.git"));
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    bare
+}
+
+/// `git daemon` serving `base` on a free loopback port; killed on drop.
+pub struct GitDaemon {
+    child: Child,
+    /// `git://127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl GitDaemon {
+    /// Starts the daemon (push enabled) and waits until it accepts connections.
+    pub fn start(base: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("git daemon starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        GitDaemon {
+            child,
+            url: format!("git://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Rows and blobs in the SQLite store of `dir`.
+pub fn store_counts(dir: &Path) -> (u64, u64) {
+    use dsi_core::Driver;
+    let db = dir.join("dsi.db");
+    if !db.exists() {
+        return (0, 0);
+    }
+    let ins = dsi_driver_sqlite::SqliteDriver::open(&db)
+        .unwrap()
+        .inspect()
+        .unwrap();
+    let rows = ins
+        .tables
+        .iter()
+        .find(|t| t.name == "runs")
+        .map_or(0, |t| t.rows);
+    (rows, ins.blobs)
+}

@@ -1,0 +1,281 @@
+//! `dsi record`, `checkout`, `push`, `pull` against real git (file remotes
+//! and `git daemon` on loopback), real Charliecloud storage and the SQLite
+//! store. Needs the test services (`cargo xtask ci` starts them).
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+#[test]
+fn record_from_a_path_into_a_new_repository_and_check_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let rf = write_runfile(dir.path(), "CMD [\"/opt/app/bin/hello\", \"a\"]\n");
+    let v = json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    let run_id = v["run_id"].as_str().unwrap().to_owned();
+    let commit = v["commit"].as_str().unwrap().to_owned();
+    assert_eq!(run_id.len(), 26);
+    assert_eq!(commit.len(), 40);
+    assert_eq!(v["image"], "dsi-test");
+    assert_eq!(v["image_checks"], "V0 V5");
+    assert!(
+        v["runfile_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("runfile1+sha256:")
+    );
+
+    // A unique prefix is enough.
+    let out = run(dir.path(), &["checkout", &run_id[..10], "co"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let co = dir.path().join("co");
+    assert_eq!(git(&co, &["rev-parse", "HEAD"]).trim(), commit);
+    assert_eq!(
+        git(&co, &["log", "--format=%s"]).trim(),
+        "dsi record Runfile"
+    );
+    assert_eq!(git(&co, &["status", "--porcelain"]), "");
+    git(&co, &["fsck", "--strict"]);
+    assert_eq!(
+        std::fs::read(co.join("Runfile")).unwrap(),
+        std::fs::read(rf).unwrap()
+    );
+
+    // A second checkout into the same (now non-empty) directory is refused.
+    let out = run(dir.path(), &["checkout", &run_id, "co"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).starts_with("error: co exists and is not empty"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn record_into_an_existing_repository_and_refuse_a_dirty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    std::fs::write(repo.join("README"), "inputs live here\n").unwrap();
+    git(&repo, &["add", "README"]);
+    git(&repo, &["commit", "-q", "-m", "readme"]);
+    let before = git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    write_runfile(dir.path(), "CMD [\"true\"]\n");
+
+    let v = json(&run(
+        dir.path(),
+        &[
+            "record",
+            "Runfile",
+            "--repo",
+            "repo",
+            "--path",
+            "runs/Runfile",
+            "-m",
+            "case 7",
+            "--json",
+        ],
+    ));
+    let commit = v["commit"].as_str().unwrap();
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]).trim(), commit);
+    assert_eq!(git(&repo, &["rev-parse", "HEAD^"]).trim(), before);
+    assert_eq!(git(&repo, &["log", "-1", "--format=%s"]).trim(), "case 7");
+    assert_eq!(v["runfile_path"], "runs/Runfile");
+
+    // Recording the unchanged repository again makes no commit and stores the tarball once.
+    let again = json(&run(
+        dir.path(),
+        &[
+            "record",
+            "Runfile",
+            "--repo",
+            "repo",
+            "--path",
+            "runs/Runfile",
+            "--json",
+        ],
+    ));
+    assert_eq!(again["commit"], v["commit"]);
+    assert_eq!(again["container_run_commands"], v["container_run_commands"]);
+    assert_eq!(store_counts(dir.path()), (2, 1), "two rows, one blob");
+
+    std::fs::write(repo.join("README"), "edited\n").unwrap();
+    let out = run(dir.path(), &["record", "Runfile", "--repo", "repo"]);
+    assert_eq!(out.status.code(), Some(65));
+    let err = stderr(&out);
+    assert!(err.contains("has uncommitted changes (README)"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert_eq!(store_counts(dir.path()), (2, 1), "store unchanged");
+}
+
+#[test]
+fn record_from_file_and_git_daemon_remotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let runfile = format!("{}\nCMD [\"true\"]\n", local_from());
+    let bare = bare_remote(dir.path(), "runs", &[("Runfile", &runfile)]);
+    let head = git(&bare, &["rev-parse", "HEAD"]).trim().to_owned();
+
+    let url = format!("file://{}", bare.display());
+    let v = json(&run(dir.path(), &["record", &url, "--json"]));
+    assert_eq!(v["commit"], head.as_str());
+
+    let daemon = GitDaemon::start(dir.path());
+    let v = json(&run(
+        dir.path(),
+        &["record", &format!("{}/runs.git", daemon.url), "--json"],
+    ));
+    assert_eq!(v["commit"], head.as_str());
+    assert_eq!(store_counts(dir.path()).0, 2);
+}
+
+#[test]
+fn push_and_pull_through_a_remote() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runfile(dir.path(), "CMD [\"true\"]\n");
+    let v = json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    let (id, commit) = (v["run_id"].as_str().unwrap(), v["commit"].as_str().unwrap());
+    let remote_root = dir.path().join("srv");
+    std::fs::create_dir(&remote_root).unwrap();
+    git(&remote_root, &["init", "-q", "--bare", "shared.git"]);
+    let daemon = GitDaemon::start(&remote_root);
+    let url = format!("{}/shared.git", daemon.url);
+
+    let pushed = json(&run(dir.path(), &["push", "--remote", &url, id, "--json"]));
+    assert_eq!(pushed["refs"], serde_json::json!(["refs/heads/main"]));
+    assert_eq!(
+        git(&remote_root.join("shared.git"), &["rev-parse", "main"]).trim(),
+        commit
+    );
+
+    let pulled = json(&run(dir.path(), &["pull", "--remote", &url, "--json"]));
+    assert_eq!(pulled["commit"], commit);
+    let out = run(
+        dir.path(),
+        &[
+            "checkout",
+            pulled["run_id"].as_str().unwrap(),
+            "from-remote",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        git(&dir.path().join("from-remote"), &["rev-parse", "HEAD"]).trim(),
+        commit
+    );
+}
+
+fn file_contains(path: &Path, needle: &str) -> bool {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn credentials_in_a_remote_url_are_never_stored_or_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let runfile = format!("{}\nCMD [\"true\"]\n", local_from());
+    bare_remote(dir.path(), "runs", &[("Runfile", &runfile)]);
+    let daemon = GitDaemon::start(dir.path());
+    let with_secret = daemon.url.replace("git://", "git://alice:pa55w0rd-XYZ@") + "/runs.git";
+    let out = run(dir.path(), &["record", &with_secret, "--json"]);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(!all.contains("pa55w0rd-XYZ"), "{all}");
+    assert!(out.status.success(), "{all}");
+    let out = run(
+        dir.path(),
+        &[
+            "push",
+            "--remote",
+            &with_secret,
+            json(&out)["run_id"].as_str().unwrap(),
+        ],
+    );
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(!all.contains("pa55w0rd-XYZ"), "{all}");
+
+    // Unreachable, with credentials: one line, exit 69, no secret.
+    let out = run(
+        dir.path(),
+        &["record", "https://alice:pa55w0rd-XYZ@127.0.0.1:1/x.git"],
+    );
+    assert_eq!(out.status.code(), Some(69));
+    let err = stderr(&out);
+    assert!(
+        !err.contains("pa55w0rd-XYZ") && !err.contains("alice"),
+        "{err}"
+    );
+    assert!(
+        err.starts_with("error: ") && err.contains("https://127.0.0.1:1/x.git"),
+        "{err}"
+    );
+
+    for f in ["dsi.db", "dsi.db-wal"] {
+        assert!(
+            !file_contains(&dir.path().join(f), "pa55w0rd-XYZ"),
+            "secret in {f}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_gets_one_line_and_leaves_the_store_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runfile(dir.path(), "CMD [\"true\"]\n");
+    json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    let before = store_counts(dir.path());
+    std::fs::write(
+        dir.path().join("bad.Runfile"),
+        "FROM 127.0.0.1:5000/rf-base:v1\nCMD true\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    let bare = bare_remote(dir.path(), "empty", &[("README", "no Runfile here\n")]);
+    let absent = format!("FROM {}\nCMD [\"true\"]\n", required_env("DSI_TEST_IMAGE"));
+    std::fs::write(dir.path().join("absent.Runfile"), absent).unwrap();
+    let empty_storage = tempfile::tempdir().unwrap();
+
+    let cases: Vec<(Vec<String>, i32, String)> = vec![
+        (vec!["record".into(), "missing.Runfile".into()], 74, "error: cannot read Runfile missing.Runfile: No such file".into()),
+        (vec!["record".into(), "adir".into()], 65, "error: adir is a directory, not a Runfile".into()),
+        (
+            vec!["record".into(), "bad.Runfile".into()],
+            65,
+            "bad.Runfile:1:6: error: E245: image reference must be pinned: '127.0.0.1:5000/rf-base:v1'".into(),
+        ),
+        (vec!["record".into(), "https://127.0.0.1:1/x.git".into()], 69, "error: ".into()),
+        (
+            vec!["record".into(), format!("file://{}", bare.display())],
+            65,
+            format!("error: remote file://{} has no Runfile at HEAD", bare.display()),
+        ),
+        (
+            vec![
+                "record".into(),
+                "absent.Runfile".into(),
+                "--offline".into(),
+                "--ch-storage".into(),
+                empty_storage.path().display().to_string(),
+            ],
+            69,
+            format!("absent.Runfile:1:1: error: E401: image not in storage and offline: {}", required_env("DSI_TEST_IMAGE")),
+        ),
+    ];
+    for (args, code, start) in cases {
+        let out = dsi(dir.path()).args(&args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.starts_with(&start), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(
+            store_counts(dir.path()),
+            before,
+            "{args:?}: store unchanged"
+        );
+    }
+}
