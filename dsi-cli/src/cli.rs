@@ -59,6 +59,12 @@ pub enum Command {
     Collect(CollectArgs),
     /// Record a Runfile (or a git remote holding one) as a git repository artifact.
     Record(RecordArgs),
+    /// Replay a recorded Runfile at a commit, checking the image and the system.
+    Replay(ReplayArgs),
+    /// Record a Runfile, then replay the new commit.
+    Run(RunArgs),
+    /// Show how the systems of two runs (or a run and this one) differ.
+    Diff(DiffArgs),
     /// Unpack a record's repository into a directory for ordinary git work.
     Checkout(CheckoutArgs),
     /// Push a record's repository (branches and tags) to a git remote.
@@ -111,6 +117,74 @@ pub struct RecordArgs {
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
+}
+
+/// Arguments of `dsi replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Commit to replay (full or abbreviated hash).
+    pub commit: String,
+
+    /// Replay this record (run id or unique prefix); default: the newest record of the commit.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+
+    /// Replay from this repository directory instead of a record.
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Replay from this git remote instead of a record (never stored).
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+
+    /// Location of the Runfile inside the repository.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+
+    /// What to do when this system differs from the recorded one.
+    #[arg(long, value_name = "POLICY", value_parser = ["warn", "strict", "off"])]
+    pub check: Option<String>,
+
+    /// Compare the outputs and stdout with the recorded run; exit 1 unless all match.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Image options.
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+/// Arguments of `dsi run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// What to record.
+    #[command(flatten)]
+    pub record: RecordArgs,
+
+    /// What to do when this system differs from the recorded one.
+    #[arg(long, value_name = "POLICY", value_parser = ["warn", "strict", "off"])]
+    pub check: Option<String>,
+
+    /// Compare the replay's outputs and stdout with the record (always equal
+    /// for a fresh record; useful as a smoke test).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// Arguments of `dsi diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// A run id (or unique prefix).
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+
+    /// Another run to compare with.
+    #[arg(value_name = "RUN_ID", conflicts_with = "now")]
+    pub other: Option<String>,
+
+    /// Compare with this system (the default when no second run is given).
+    #[arg(long)]
+    pub now: bool,
 }
 
 /// Arguments of `dsi checkout`.

@@ -16,10 +16,12 @@
 //! Among the workspace crates it depends only on `dsi-core`.
 
 pub mod artifact;
+pub mod compat;
 pub mod consumer;
 mod diagnostic_error;
 pub mod git_info;
 pub mod image;
+pub mod producer;
 pub mod records;
 pub mod remote;
 pub mod runfile;

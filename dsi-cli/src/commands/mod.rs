@@ -2,8 +2,10 @@
 
 mod artifact;
 mod collect;
+mod diff;
 mod modules;
-mod record;
+pub(crate) mod record;
+mod replay;
 mod runfile;
 
 use crate::cli::{Cli, Command, RunfileCommand};
@@ -16,6 +18,9 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Drivers => modules::drivers(&cli.global),
         Command::Collect(args) => collect::run(&cli.global, args),
         Command::Record(args) => record::run(&cli.global, args),
+        Command::Replay(args) => replay::replay(&cli.global, args),
+        Command::Run(args) => replay::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
         Command::Checkout(args) => artifact::checkout(&cli.global, args),
         Command::Push(args) => artifact::push(&cli.global, args),
         Command::Pull(args) => artifact::pull(&cli.global, args),

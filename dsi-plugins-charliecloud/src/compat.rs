@@ -1,0 +1,212 @@
+//! The replay compatibility check: today's system against the recorded one.
+//!
+//! The comparison is [`dsi_core::env::diff`] of the two `kernel_info`
+//! documents. Under `strict`, differences that make a replay meaningless
+//! refuse it: the kernel release, the architecture, the cgroup version, and
+//! CPU flags the recorded system had and this one lacks. Everything else is
+//! reported, never blocking.
+
+use std::fmt;
+use std::str::FromStr;
+
+use dsi_core::env::{KernelDiff, KernelInfo, diff};
+use serde::Serialize;
+
+/// What to do about differences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Record and report differences; run anyway.
+    #[default]
+    Warn,
+    /// Refuse to run when a blocking difference exists.
+    Strict,
+    /// Do not compare.
+    Off,
+}
+
+impl FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "warn" => Ok(Policy::Warn),
+            "strict" => Ok(Policy::Strict),
+            "off" => Ok(Policy::Off),
+            other => Err(format!("'{other}' is not one of warn, strict, off")),
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Warn => "warn",
+            Policy::Strict => "strict",
+            Policy::Off => "off",
+        })
+    }
+}
+
+/// Differences per section, counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SectionCount {
+    /// Section name.
+    pub section: String,
+    /// Keys changed.
+    pub changed: usize,
+    /// Keys only today.
+    pub added: usize,
+    /// Keys only in the record.
+    pub removed: usize,
+    /// Whether the section's availability changed.
+    pub availability: bool,
+}
+
+/// The outcome of a comparison, stored (as JSON) in `compat_result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompatResult {
+    /// The policy applied.
+    pub policy: Policy,
+    /// Whether a recorded system was available to compare with.
+    pub compared: bool,
+    /// No blocking difference.
+    pub compatible: bool,
+    /// The blocking differences, one sentence each.
+    pub blocking: Vec<String>,
+    /// Counts of all differences, per section.
+    pub sections: Vec<SectionCount>,
+}
+
+/// The differences that make a replay meaningless.
+pub fn blocking(d: &KernelDiff) -> Vec<String> {
+    let mut out = Vec::new();
+    let key = |section: &str, key: &str, what: &str, out: &mut Vec<String>| {
+        if let Some(c) = d.changed(section, key) {
+            out.push(format!(
+                "{what} differs: recorded {}, now {}",
+                c.before, c.after
+            ));
+        }
+    };
+    key("kernel", "release", "kernel release", &mut out);
+    key("kernel", "architecture", "architecture", &mut out);
+    key("cgroup", "version", "cgroup version", &mut out);
+    if let Some(flags) = d.sections.get("cpu_flags") {
+        if !flags.removed.is_empty() {
+            let names: Vec<&str> = flags.removed.iter().map(|e| e.key.as_str()).collect();
+            out.push(format!("CPU flags missing now: {}", names.join(" ")));
+        }
+        if let Some(a) = &flags.availability {
+            out.push(format!("CPU flags: recorded {}, now {}", a.before, a.after));
+        }
+    }
+    for section in ["kernel", "cgroup"] {
+        if let Some(a) = d
+            .sections
+            .get(section)
+            .and_then(|s| s.availability.as_ref())
+        {
+            out.push(format!("{section}: recorded {}, now {}", a.before, a.after));
+        }
+    }
+    out
+}
+
+/// Compares the recorded system (if any) with today's under `policy`.
+pub fn check(recorded: Option<&KernelInfo>, now: &KernelInfo, policy: Policy) -> CompatResult {
+    let (Some(recorded), false) = (recorded, policy == Policy::Off) else {
+        return CompatResult {
+            policy,
+            compared: false,
+            compatible: true,
+            blocking: Vec::new(),
+            sections: Vec::new(),
+        };
+    };
+    let d = diff(recorded, now);
+    let blocking = blocking(&d);
+    CompatResult {
+        policy,
+        compared: true,
+        compatible: blocking.is_empty(),
+        sections: d
+            .sections
+            .iter()
+            .map(|(name, s)| SectionCount {
+                section: name.clone(),
+                changed: s.changed.len(),
+                added: s.added.len(),
+                removed: s.removed.len(),
+                availability: s.availability.is_some(),
+            })
+            .collect(),
+        blocking,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dsi_core::env::Section;
+    use serde_json::json;
+
+    fn info(release: &str, flags: &[&str]) -> KernelInfo {
+        let mut k = KernelInfo::new();
+        k.sections.insert(
+            "kernel".into(),
+            Section::Values(
+                [
+                    ("release".to_owned(), json!(release)),
+                    ("architecture".to_owned(), json!("x86_64")),
+                ]
+                .into(),
+            ),
+        );
+        k.sections.insert(
+            "cpu_flags".into(),
+            Section::Values(
+                flags
+                    .iter()
+                    .map(|f| ((*f).to_owned(), json!(true)))
+                    .collect(),
+            ),
+        );
+        k
+    }
+
+    #[test]
+    fn release_change_and_missing_flags_block() {
+        let r = check(
+            Some(&info("6.1", &["avx2", "sse4_2"])),
+            &info("6.8", &["sse4_2", "avx512f"]),
+            Policy::Strict,
+        );
+        assert!(!r.compatible);
+        assert_eq!(
+            r.blocking,
+            [
+                "kernel release differs: recorded \"6.1\", now \"6.8\"",
+                "CPU flags missing now: avx2"
+            ]
+        );
+    }
+
+    #[test]
+    fn added_flags_alone_are_compatible() {
+        let r = check(
+            Some(&info("6.1", &["sse4_2"])),
+            &info("6.1", &["sse4_2", "avx512f"]),
+            Policy::Warn,
+        );
+        assert!(r.compatible && r.compared);
+        assert_eq!(r.sections[0].added, 1);
+    }
+
+    #[test]
+    fn off_or_nothing_recorded_compares_nothing() {
+        let now = info("6.1", &[]);
+        assert!(!check(Some(&info("5.0", &[])), &now, Policy::Off).compared);
+        assert!(!check(None, &now, Policy::Strict).compared);
+        assert!("loose".parse::<Policy>().is_err());
+    }
+}
