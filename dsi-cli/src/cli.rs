@@ -149,6 +149,11 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub verify: bool,
 
+    /// Check the commit out into this new directory and keep it (outputs written
+    /// through relative binds stay there); default: a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,

@@ -76,6 +76,7 @@ pub struct Producer {
     path: PathBuf,
     policy: Policy,
     output: OutputTo,
+    into: Option<PathBuf>,
     images: ImageSettings,
 }
 
@@ -111,6 +112,10 @@ const OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional(
         "output",
         "where container output goes: inherit (default), stderr, discard",
+    ),
+    OptionSpec::optional(
+        "into",
+        "materialise the commit into this new directory and keep it (default: a temporary one)",
     ),
     IMAGE_OPTIONS[0],
     IMAGE_OPTIONS[1],
@@ -173,6 +178,7 @@ impl Producer {
             path: crate::consumer::repo_relative(NAME, options.get("path").unwrap_or("Runfile"))?,
             policy: options.parse::<Policy>(NAME, "check")?.unwrap_or_default(),
             output,
+            into: options.get("into").map(PathBuf::from),
             images: ImageSettings::from_options(NAME, options)?,
         })
     }
@@ -341,7 +347,16 @@ impl Plugin for Producer {
             .map_err(fail)?
             .ok_or_else(|| Error::InvalidData(format!("commit {commit} has no {file}")))?;
         // Materialise the commit; the context directory is the Runfile's.
-        let tree = work.path().join("commit");
+        let tree = match &self.into {
+            Some(dir) => {
+                let busy = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+                if busy {
+                    return Err(Error::Refused(format!("{} exists and is not empty", dir.display())));
+                }
+                dir.clone()
+            }
+            None => work.path().join("commit"),
+        };
         repo::materialize(r, commit, &tree).map_err(fail)?;
         let context = tree.join(self.path.parent().unwrap_or(Path::new("")));
         let parsed =

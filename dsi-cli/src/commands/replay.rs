@@ -42,9 +42,9 @@ fn record_for_commit(stores: &[Box<dyn Driver>], prefix: &str) -> anyhow::Result
             Err(e) => return Err(e.into()),
         }
     }
-    bail!(Error::NotFound {
-        what: format!("a record of commit '{prefix}' (give --run, --repo or --remote)")
-    })
+    bail!(Error::InvalidData(format!(
+        "no record of commit '{prefix}' in the store; replay from a repository with --repo DIR or a remote with --remote URL"
+    )))
 }
 
 fn image_options(o: &mut Options, image: &ImageArgs) {
@@ -268,6 +268,9 @@ pub(crate) fn replay(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<E
     let mut o = producer_options(global, &args.commit, args.check.as_deref(), &args.image);
     if let Some(p) = &args.path {
         o.set("path", p.clone());
+    }
+    if let Some(dir) = &args.into {
+        o.set("into", dir.display().to_string());
     }
     let parent = match (&args.run, &args.repo, &args.remote) {
         (Some(run), None, None) => Some(runs::find(&stores, run)?.id()),

@@ -1,0 +1,373 @@
+//! `dsi run`, `dsi replay`, `dsi diff` against real Charliecloud, the real
+//! registry on loopback and real git. Needs the test services.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// A project repository with an `out/` directory for outputs.
+fn project(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("proj");
+    std::fs::create_dir_all(p.join("out")).unwrap();
+    std::fs::write(p.join("out/.gitkeep"), "").unwrap();
+    git(&p, &["init", "-q"]);
+    git(&p, &["add", "."]);
+    git(&p, &["commit", "-q", "-m", "layout"]);
+    p
+}
+
+const OUTPUTS: &str = "LABEL dsi.outputs=\"out/result.txt\"\nBIND out:/out\n";
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn record_replay_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    write_runfile(
+        dir.path(),
+        &format!(
+            "{OUTPUTS}CMD [\"/bin/sh\", \"-c\", \"/opt/app/bin/hello a 'b c' | tee /out/result.txt\"]\n"
+        ),
+    );
+    let out = run(dir.path(), &["run", "Runfile", "--repo", "proj"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("hello argv: a b c\ncwd: /\nGREETING=hello world\n"),
+        "{text}"
+    );
+    let commit = git(&dir.path().join("proj"), &["rev-parse", "HEAD"])
+        .trim()
+        .to_owned();
+
+    // The same commit again, verified against the first replay.
+    let v = json(&run(
+        dir.path(),
+        &["replay", &commit[..7], "--verify", "--json"],
+    ));
+    assert_eq!(v["exit_code"], 0);
+    assert_eq!(v["verify"]["ok"], true, "{v}");
+    let items = v["verify"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i["status"] == "match"), "{v}");
+    assert!(v["outputs"]["out/result.txt"].is_string());
+
+    // A Runfile whose output changes every time fails verification, readably.
+    write_runfile(
+        dir.path(),
+        &format!(
+            "{OUTPUTS}CMD [\"/bin/sh\", \"-c\", \"cat /proc/sys/kernel/random/uuid | tee /out/result.txt\"]\n"
+        ),
+    );
+    let first = run(dir.path(), &["run", "Runfile", "--repo", "proj"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let commit = git(&dir.path().join("proj"), &["rev-parse", "HEAD"])
+        .trim()
+        .to_owned();
+    let out = run(dir.path(), &["replay", &commit, "--verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("verification against the recorded run:"),
+        "{text}"
+    );
+    assert!(text.contains("differs  out/result.txt"), "{text}");
+    assert!(text.contains("differs  stdout"), "{text}");
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: the replay did not reproduce the recorded outputs"
+    );
+}
+
+#[test]
+fn an_older_commit_replays_its_own_runfile() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    write_runfile(dir.path(), "CMD [\"echo\", \"version one\"]\n");
+    json(&run(
+        dir.path(),
+        &["record", "Runfile", "--repo", "proj", "--json"],
+    ));
+    let old = git(&dir.path().join("proj"), &["rev-parse", "HEAD"])
+        .trim()
+        .to_owned();
+    write_runfile(dir.path(), "CMD [\"echo\", \"version two\"]\n");
+    json(&run(
+        dir.path(),
+        &["record", "Runfile", "--repo", "proj", "--json"],
+    ));
+
+    let out = run(dir.path(), &["replay", &old]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("version one\n"),
+        "{}",
+        stdout(&out)
+    );
+    // From the repository directly, too.
+    let out = run(dir.path(), &["replay", &old, "--repo", "proj"]);
+    assert!(
+        stdout(&out).starts_with("version one\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn an_absent_image_is_pulled_by_digest_and_a_down_registry_is_e401() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let image = required_env("DSI_TEST_IMAGE");
+    std::fs::write(
+        dir.path().join("Runfile"),
+        format!("FROM {image}\nCMD [\"cat\", \"/opt/app/VERSION\"]\n"),
+    )
+    .unwrap();
+    let st = storage.display().to_string();
+    let out = run(dir.path(), &["run", "Runfile", "--ch-storage", &st]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("v1\n"));
+
+    // The registry is down (nothing listens there) and the image is not in storage.
+    let empty = dir.path().join("empty-storage");
+    let down = image.replacen(&required_env("DSI_TEST_REGISTRY"), "127.0.0.1:1", 1);
+    std::fs::write(
+        dir.path().join("down.Runfile"),
+        format!("FROM {down}\nCMD [\"true\"]\n"),
+    )
+    .unwrap();
+    let rows_before = store_counts(dir.path());
+    let out = run(
+        dir.path(),
+        &[
+            "run",
+            "down.Runfile",
+            "--ch-storage",
+            &empty.display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "down.Runfile:1:1: error: E401: image not in storage and offline: {down}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(store_counts(dir.path()), rows_before, "nothing recorded");
+}
+
+fn edit_kernel_release(dir: &Path, run_id: &str) {
+    let c = rusqlite::Connection::open(dir.join("dsi.db")).unwrap();
+    let info: String = c
+        .query_row(
+            "SELECT kernel_info FROM runs WHERE run_id = ?1",
+            [run_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    v["sections"]["kernel"]["release"] = serde_json::json!("2.6.32-recorded-elsewhere");
+    c.execute(
+        "UPDATE runs SET kernel_info = ?1 WHERE run_id = ?2",
+        [v.to_string(), run_id.to_owned()],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_different_kernel_warns_under_warn_and_refuses_under_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runfile(dir.path(), "CMD [\"true\"]\n");
+    let v = json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    let (id, commit) = (v["run_id"].as_str().unwrap(), v["commit"].as_str().unwrap());
+    edit_kernel_release(dir.path(), id);
+
+    let out = run(dir.path(), &["replay", commit, "--check", "warn"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: system differs from the recorded one: kernel release differs: recorded \"2.6.32-recorded-elsewhere\""),
+        "{}",
+        stderr(&out)
+    );
+    let (rows, _) = store_counts(dir.path());
+    let out = run(dir.path(), &["replay", commit, "--check", "strict"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: this system differs from the recorded one (check=strict): kernel release differs"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        store_counts(dir.path()).0,
+        rows,
+        "a refused replay records nothing"
+    );
+
+    // dsi diff shows it, grouped by section, and as JSON.
+    let out = run(dir.path(), &["diff", id]);
+    assert!(
+        stdout(&out).contains("kernel (1 changed, 0 added, 0 removed)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("~ release: 2.6.32-recorded-elsewhere → "),
+        "{}",
+        stdout(&out)
+    );
+    let v = json(&run(dir.path(), &["diff", id, "--now", "--json"]));
+    assert_eq!(v["identical"], false);
+    assert_eq!(v["sections"]["kernel"]["changed"][0]["key"], "release");
+}
+
+#[test]
+fn a_failing_step_is_recorded_and_its_status_is_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runfile(dir.path(), "RUN exit 3\nCMD [\"echo\", \"never\"]\n");
+    let out = run(dir.path(), &["run", "Runfile"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        "Runfile:2:1: error: E501: step 1/2 exited with status 3"
+    );
+    assert!(!stdout(&out).contains("never"));
+    let c = rusqlite::Connection::open(dir.path().join("dsi.db")).unwrap();
+    let (code, steps): (i64, String) = c
+        .query_row(
+            "SELECT exit_code, steps FROM runs WHERE function = 'producer'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(code, 3);
+    let steps: serde_json::Value = serde_json::from_str(&steps).unwrap();
+    assert_eq!(steps.as_array().unwrap().len(), 1, "CMD did not run");
+}
+
+#[test]
+fn bad_replay_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runfile(dir.path(), "CMD [\"true\"]\n");
+    let v = json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    let id = v["run_id"].as_str().unwrap();
+    let commit = v["commit"].as_str().unwrap();
+
+    let out = run(dir.path(), &["replay", commit, "--run", "ZZZZZZ"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(stderr(&out).trim(), "error: run 'ZZZZZZ' not found");
+
+    let out = run(dir.path(), &["replay", "0123abcd", "--run", id]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: commit '0123abcd' not found in the repository"
+    );
+
+    let out = run(dir.path(), &["replay", "0123abcd"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).starts_with("error: a record of commit '0123abcd' not found"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(dir.path(), &["replay", "not-a-hash", "--run", id]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).contains("is not a commit hash"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A commit without a Runfile (the repository's first commit).
+    let proj = project(dir.path());
+    let first = git(&proj, &["rev-parse", "HEAD"]).trim().to_owned();
+    let out = run(dir.path(), &["replay", &first, "--repo", "proj"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        stderr(&out).trim(),
+        format!("error: commit {first} has no Runfile")
+    );
+
+    // A corrupt stored tarball: detected before anything runs.
+    let (rows, _) = store_counts(dir.path());
+    let c = rusqlite::Connection::open(dir.path().join("dsi.db")).unwrap();
+    c.execute(
+        "UPDATE _dsi_blob_chunks SET data = zeroblob(length(data))",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let out = run(dir.path(), &["replay", commit, "--run", id]);
+    assert_eq!(out.status.code(), Some(74), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: corrupt data: stored repository of run"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("failed verification"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(store_counts(dir.path()).0, rows);
+}
+
+#[test]
+fn an_ambiguous_commit_prefix_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path());
+    // Enough objects that some 4-digit prefix is shared by a commit and another object.
+    std::fs::write(
+        proj.join("Runfile"),
+        format!("{}\nCMD [\"true\"]\n", local_from()),
+    )
+    .unwrap();
+    git(&proj, &["add", "Runfile"]);
+    git(&proj, &["commit", "-q", "-m", "runfile"]);
+    let mut prefix = None;
+    for round in 0..20 {
+        for i in 0..50 {
+            git(
+                &proj,
+                &[
+                    "commit",
+                    "-q",
+                    "--allow-empty",
+                    "-m",
+                    &format!("filler {round} {i}"),
+                ],
+            );
+        }
+        let commits = git(&proj, &["rev-list", "--all"]);
+        let objects = git(
+            &proj,
+            &[
+                "cat-file",
+                "--batch-all-objects",
+                "--batch-check=%(objectname)",
+            ],
+        );
+        let all: Vec<&str> = objects.lines().collect();
+        prefix = commits.lines().find_map(|c| {
+            let p = &c[..4];
+            (all.iter().filter(|o| o.starts_with(p)).count() > 1).then(|| p.to_owned())
+        });
+        if prefix.is_some() {
+            break;
+        }
+    }
+    let prefix = prefix.expect("a shared 4-digit prefix among ~1000 commits");
+    let out = run(dir.path(), &["replay", &prefix, "--repo", "proj"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        format!("error: commit '{prefix}' is ambiguous; give more digits")
+    );
+}
