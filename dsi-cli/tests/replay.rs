@@ -272,7 +272,7 @@ fn bad_replay_input_is_named() {
     let out = run(dir.path(), &["replay", "0123abcd"]);
     assert_eq!(out.status.code(), Some(65));
     assert!(
-        stderr(&out).starts_with("error: a record of commit '0123abcd' not found"),
+        stderr(&out).starts_with("error: no record of commit '0123abcd' in the store; "),
         "{}",
         stderr(&out)
     );
