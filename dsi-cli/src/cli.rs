@@ -65,6 +65,10 @@ pub enum Command {
     Run(RunArgs),
     /// Show how the systems of two runs (or a run and this one) differ.
     Diff(DiffArgs),
+    /// List records and replays, newest first.
+    List(ListArgs),
+    /// Show one record: every column, its Runfile, its repository's log.
+    Show(ShowArgs),
     /// Unpack a record's repository into a directory for ordinary git work.
     Checkout(CheckoutArgs),
     /// Push a record's repository (branches and tags) to a git remote.
@@ -174,6 +178,40 @@ pub struct RunArgs {
     /// for a fresh record; useful as a smoke test).
     #[arg(long)]
     pub verify: bool,
+}
+
+/// Arguments of `dsi list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only runs whose image reference starts with this.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Only runs recorded on this host.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Only runs of commits starting with this.
+    #[arg(long, value_name = "HASH")]
+    pub commit: Option<String>,
+    /// Only records (consumer) or replays (producer).
+    #[arg(long, value_name = "FUNCTION", value_parser = ["consumer", "producer"])]
+    pub function: Option<String>,
+    /// Only runs since a date (2026-11-29), a time (RFC 3339) or an age (90m, 12h, 7d).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// At most this many runs.
+    #[arg(long, short = 'n', default_value_t = 20, value_name = "N")]
+    pub limit: u64,
+    /// All matching runs.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+}
+
+/// Arguments of `dsi show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Run id (or a unique prefix).
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
 }
 
 /// Arguments of `dsi diff`.

@@ -3,10 +3,12 @@
 mod artifact;
 mod collect;
 mod diff;
+mod list;
 mod modules;
 pub(crate) mod record;
 mod replay;
 mod runfile;
+mod show;
 
 use crate::cli::{Cli, Command, RunfileCommand};
 use crate::exit::ExitStatus;
@@ -21,6 +23,8 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Replay(args) => replay::replay(&cli.global, args),
         Command::Run(args) => replay::run(&cli.global, args),
         Command::Diff(args) => diff::run(&cli.global, args),
+        Command::List(args) => list::run(&cli.global, args),
+        Command::Show(args) => show::run(&cli.global, args),
         Command::Checkout(args) => artifact::checkout(&cli.global, args),
         Command::Push(args) => artifact::push(&cli.global, args),
         Command::Pull(args) => artifact::pull(&cli.global, args),
