@@ -154,7 +154,7 @@ impl Consumer {
     }
 
     /// Records from a Runfile on disk; returns (repository dir, commit, bytes, image).
-    fn from_path(
+    fn record_path(
         &self,
         runfile: &Path,
         work: &Path,
@@ -201,7 +201,7 @@ impl Consumer {
     }
 
     /// Records from a git remote.
-    fn from_remote(
+    fn record_remote(
         &self,
         url: &str,
         work: &Path,
@@ -246,8 +246,8 @@ impl Plugin for Consumer {
         let work =
             tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
         let (dir, commit, bytes, parsed, resolved) = match &self.source {
-            Source::Path(p) => self.from_path(&p.clone(), work.path())?,
-            Source::Remote(url) => self.from_remote(&url.clone(), work.path())?,
+            Source::Path(p) => self.record_path(&p.clone(), work.path())?,
+            Source::Remote(url) => self.record_remote(&url.clone(), work.path())?,
         };
         let packed = artifact::pack(&dir, None)
             .map_err(|e| Error::io(format!("packing {}", dir.display()), e))?;

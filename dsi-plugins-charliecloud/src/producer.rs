@@ -230,18 +230,15 @@ impl Producer {
                     .map_err(|e| Error::io("creating the artifact directory", e))?;
                 // The reader verifies the digest as the archive streams: a
                 // corrupt tarball fails here, before anything runs.
-                let r =
-                    artifact::unpack_repository(reader, &dir, &Limits::default()).map_err(|e| {
-                        match e {
-                            artifact::UnpackError::Io(io)
-                                if io.kind() == std::io::ErrorKind::InvalidData =>
-                            {
-                                Error::Corrupt(format!("stored repository of run {id}: {io}"))
-                            }
-                            other => Error::InvalidData(format!(
-                                "stored repository of run {id}: {other}"
-                            )),
+                let r = artifact::unpack_stored_repository(reader, &dir, &Limits::default())
+                    .map_err(|e| match Error::from(e) {
+                        Error::Corrupt(m) => {
+                            Error::Corrupt(format!("stored repository of run {id}: {m}"))
                         }
+                        Error::InvalidData(m) => {
+                            Error::InvalidData(format!("stored repository of run {id}: {m}"))
+                        }
+                        other => other,
                     })?;
                 let recorded = text_at(t, 0, "kernel_info");
                 Ok(Opened {
@@ -349,9 +346,14 @@ impl Plugin for Producer {
         // Materialise the commit; the context directory is the Runfile's.
         let tree = match &self.into {
             Some(dir) => {
-                let busy = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+                let busy = std::fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(false);
                 if busy {
-                    return Err(Error::Refused(format!("{} exists and is not empty", dir.display())));
+                    return Err(Error::Refused(format!(
+                        "{} exists and is not empty",
+                        dir.display()
+                    )));
                 }
                 dir.clone()
             }

@@ -101,13 +101,9 @@ impl GitDriver {
     pub fn push(&self, blob: &BlobRef, content: &mut dyn Read) -> Result<Pushed> {
         let work =
             tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
-        let mut verified = VerifyingReader::new(content, *blob);
-        artifact::unpack(&mut verified, work.path(), &Limits::default()).map_err(|e| match e {
-            artifact::UnpackError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-                Error::Corrupt(io.to_string())
-            }
-            other => Error::InvalidData(other.to_string()),
-        })?;
+        let verified = VerifyingReader::new(content, *blob);
+        artifact::unpack_stored_repository(verified, work.path(), &Limits::default())
+            .map_err(Error::from)?;
         let r = git2::Repository::open(work.path()).map_err(|e| {
             Error::InvalidData(format!(
                 "blob {blob} is not a git repository: {}",

@@ -9,14 +9,20 @@
 //!   hashed, and records per-step exit status, signal and timings. The first
 //!   failing step stops the run (E501) and later steps are not run.
 //! * SIGINT, SIGTERM and SIGHUP received by dsi while a step runs are passed
-//!   to the container process; the step ends with that signal, which is
-//!   recorded, and no further step runs.
+//!   to the container's process group (each step runs in its own); the step
+//!   usually ends with that signal, which is recorded, and no further step
+//!   runs. A second such signal also ends dsi.
+//! * `RunOutcome::stdout_sha256`/`stderr_sha256` hash the bytes of all
+//!   steps' streams concatenated; each step also has its own digests.
+//! * ch-run starts with dsi's environment (plus `USER`); its
+//!   `--unset-env=*` (or `--unset-env=!(PASSENV patterns)`) keeps all of it
+//!   out of the container except what PASSENV names, and the values passed
+//!   are recorded in [`RunOutcome::passenv`].
 
 use std::io::{self, Read, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -117,7 +123,8 @@ pub struct RunOutcome {
     pub steps: Vec<StepResult>,
     /// 0, the failing step's status, or 128 + signal.
     pub exit_code: i32,
-    /// The signal that ended the run, if any.
+    /// The signal that ended the run, if any: the one that killed the
+    /// failing step, else one dsi received (and passed on) during the run.
     pub signal: Option<i32>,
     /// Wall time of all steps, in milliseconds.
     pub duration_ms: u64,
@@ -132,8 +139,56 @@ pub struct RunOutcome {
     pub failure: Option<Diagnostic>,
 }
 
-fn image_path(image_dir: &Path, path: &str) -> PathBuf {
-    image_dir.join(path.trim_start_matches('/'))
+/// Looks `path` (absolute) up in the image rooted at `root` as the container
+/// sees it: symbolic links are followed with `root` as `/` (an absolute
+/// target, or `..` above the top, never leaves the image). `None` if it does
+/// not exist or a link loop exceeds 40 links.
+fn image_lookup(root: &Path, path: &str) -> Option<std::fs::Metadata> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+
+    let mut todo: VecDeque<OsString> = VecDeque::new();
+    let push_front = |todo: &mut VecDeque<OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => todo.push_front(n.to_owned()),
+                Component::ParentDir => todo.push_front("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push_front(&mut todo, Path::new(path));
+    let mut here = root.to_path_buf();
+    let mut depth = 0usize;
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            if depth > 0 {
+                here.pop();
+                depth -= 1;
+            }
+            continue;
+        }
+        let next = here.join(&c);
+        let meta = std::fs::symlink_metadata(&next).ok()?;
+        if meta.file_type().is_symlink() {
+            links += 1;
+            if links > 40 {
+                return None;
+            }
+            let target = std::fs::read_link(&next).ok()?;
+            if target.is_absolute() {
+                here = root.to_path_buf();
+                depth = 0;
+            }
+            push_front(&mut todo, &target);
+        } else {
+            here = next;
+            depth += 1;
+        }
+    }
+    std::fs::metadata(&here).ok()
 }
 
 /// Whether `ch-run` supports `--feature=extglob` (needed by PASSENV).
@@ -151,7 +206,7 @@ pub fn ch_run_has_extglob(ch_run: &str, user: &str) -> bool {
 /// Pre-flight checks (RUNFILE.md §9 step 4) against the unpacked image.
 pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Result<(), Diagnostic> {
     for w in runfile.workdirs() {
-        if !image_path(image_dir, &w.path).is_dir() {
+        if !image_lookup(image_dir, &w.path).is_some_and(|m| m.is_dir()) {
             return Err(Diagnostic::error(
                 w.line,
                 w.col,
@@ -170,7 +225,7 @@ pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Resu
                 format!("bind source does not exist: {src}"),
             ));
         }
-        if !image_path(image_dir, &b.dst).exists() {
+        if image_lookup(image_dir, &b.dst).is_none() {
             return Err(Diagnostic::error(
                 b.line,
                 b.col,
@@ -195,21 +250,69 @@ pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Resu
     Ok(())
 }
 
-/// `fnmatch` with `*` and `?` only (PASSENV patterns).
+/// `fnmatch` with `*` and `?` only (PASSENV patterns), in O(pattern × text)
+/// time whatever the number of `*` (a Runfile may come from anyone).
 fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..]))
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was and the text position it is now matched up to.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
         }
-        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob_match(&pattern[1..], &text[1..]),
-        _ => false,
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
-/// The host variables PASSENV lets through, with their values.
+/// The environment `ch-run` starts with: dsi's own, with `USER` set to
+/// `opts.user`. (Only PASSENV lets any of it into the container.)
+fn ch_run_environment(opts: &RunOptions) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = std::env::vars_os()
+        .filter(|(k, _)| k != "USER")
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    vars.push(("USER".to_owned(), opts.user.clone()));
+    vars
+}
+
+/// The host variables PASSENV lets through, with their values, from this
+/// process's environment (names and values that are not UTF-8 are
+/// converted lossily). [`execute`] records the same for the environment it
+/// gives ch-run, where `USER` is [`RunOptions::user`].
 pub fn passed_environment(runfile: &Runfile) -> Vec<(String, String)> {
+    let vars = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    passed_environment_of(runfile, vars)
+}
+
+fn passed_environment_of(
+    runfile: &Runfile,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
     let patterns: Vec<&str> = runfile
         .passenv()
         .iter()
@@ -218,7 +321,8 @@ pub fn passed_environment(runfile: &Runfile) -> Vec<(String, String)> {
     if patterns.is_empty() {
         return Vec::new();
     }
-    let mut vars: Vec<(String, String)> = std::env::vars()
+    let mut vars: Vec<(String, String)> = vars
+        .into_iter()
         .filter(|(k, _)| {
             patterns
                 .iter()
@@ -231,55 +335,173 @@ pub fn passed_environment(runfile: &Runfile) -> Vec<(String, String)> {
 
 /// How dsi reacts to SIGINT, SIGTERM and SIGHUP.
 ///
-/// While steps run ("armed"), the first such signal is stored in `pending`
-/// (and passed on to the container by the waiting loop) instead of ending
-/// dsi, so the run can be recorded; a second one ends dsi with the default
-/// action. Outside runs ("disarmed") the default action applies at once.
+/// A thread of signal-hook's iterator receives them. While at least one run
+/// is in progress, the first such signal is recorded (every run in progress
+/// sees it) and sent on to the process group of every running container
+/// instead of ending dsi, so the run can be recorded; a second one is also
+/// sent on and then ends dsi with the default action. With no run in
+/// progress the default action applies at once.
+///
+/// Each step runs in its own process group, so the container's children
+/// (a shell's foreground command, say) get the signal too, and a terminal's
+/// Ctrl-C reaches the container once, through dsi.
 struct Interrupts {
-    pending: Arc<AtomicUsize>,
-    die: Arc<AtomicBool>,
+    state: Mutex<InterruptState>,
+}
+
+#[derive(Default)]
+struct InterruptState {
+    /// Runs in progress.
+    active: usize,
+    /// Signals received while runs were in progress (a generation counter).
+    received: u64,
+    /// The last of them.
+    last: i32,
+    /// Whether one was received since runs started (a second one is fatal).
+    interrupted: bool,
+    /// Process groups of the containers now running.
+    groups: Vec<i32>,
+}
+
+fn signal_group(group: i32, sig: i32) {
+    if let (Some(pid), Some(sig)) = (
+        rustix::process::Pid::from_raw(group),
+        rustix::process::Signal::from_named_raw(sig),
+    ) {
+        let _ = rustix::process::kill_process_group(pid, sig);
+    }
 }
 
 impl Interrupts {
-    fn get() -> &'static Interrupts {
-        static INTERRUPTS: OnceLock<Interrupts> = OnceLock::new();
-        INTERRUPTS.get_or_init(|| {
-            let i = Interrupts {
-                pending: Arc::new(AtomicUsize::new(0)),
-                die: Arc::new(AtomicBool::new(true)),
-            };
-            for sig in [SIGINT, SIGTERM, SIGHUP] {
-                // Each action only touches atomics, which is signal-safe.
-                // Registration fails only for forbidden signals, not these.
-                let _ = signal_hook::flag::register_conditional_default(sig, Arc::clone(&i.die));
-                let _ =
-                    signal_hook::flag::register_usize(sig, Arc::clone(&i.pending), sig as usize);
-                let _ = signal_hook::flag::register(sig, Arc::clone(&i.die));
-            }
-            i
-        })
+    /// The process-wide instance; `None` if the handlers cannot be installed
+    /// (then signals keep their default action).
+    fn get() -> Option<&'static Interrupts> {
+        static INTERRUPTS: OnceLock<Option<Interrupts>> = OnceLock::new();
+        INTERRUPTS
+            .get_or_init(|| {
+                let mut signals =
+                    signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).ok()?;
+                std::thread::Builder::new()
+                    .name("dsi-signals".into())
+                    .spawn(move || {
+                        for sig in signals.forever() {
+                            if let Some(i) = Interrupts::get() {
+                                i.received(sig);
+                            }
+                        }
+                    })
+                    .ok()?;
+                Some(Interrupts {
+                    state: Mutex::new(InterruptState::default()),
+                })
+            })
+            .as_ref()
     }
 
-    fn arm(&self) {
-        self.pending.store(0, Ordering::SeqCst);
-        self.die.store(false, Ordering::SeqCst);
+    fn lock(&self) -> std::sync::MutexGuard<'_, InterruptState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn received(&self, sig: i32) {
+        let mut st = self.lock();
+        if st.active > 0 {
+            for &g in &st.groups {
+                signal_group(g, sig);
+            }
+            if !st.interrupted {
+                st.interrupted = true;
+                st.received += 1;
+                st.last = sig;
+                return;
+            }
+        }
+        drop(st);
+        let _ = signal_hook::low_level::emulate_default_handler(sig);
+    }
+
+    /// Starts a run; returns its view of the signal counter.
+    fn arm(&self) -> u64 {
+        let mut st = self.lock();
+        st.active += 1;
+        st.received
     }
 
     fn disarm(&self) {
-        self.die.store(true, Ordering::SeqCst);
+        let mut st = self.lock();
+        st.active -= 1;
+        if st.active == 0 {
+            st.interrupted = false;
+        }
+    }
+
+    /// The signal received since the run that armed at `since` started.
+    fn pending(&self, since: u64) -> Option<i32> {
+        let st = self.lock();
+        (st.received > since).then_some(st.last)
+    }
+
+    /// A step's container started as process group `group`; a signal that
+    /// arrived since the run started is sent to it at once.
+    fn add_group(&self, group: i32, since: u64) {
+        let mut st = self.lock();
+        st.groups.push(group);
+        if st.received > since {
+            signal_group(group, st.last);
+        }
+    }
+
+    fn remove_group(&self, group: i32) {
+        self.lock().groups.retain(|&g| g != group);
+    }
+}
+
+/// One run's view of [`Interrupts`]; disarms when dropped.
+struct Armed {
+    interrupts: Option<&'static Interrupts>,
+    since: u64,
+}
+
+impl Armed {
+    fn new() -> Armed {
+        let interrupts = Interrupts::get();
+        let since = interrupts.map_or(0, Interrupts::arm);
+        Armed { interrupts, since }
     }
 
     fn pending(&self) -> Option<i32> {
-        match self.pending.load(Ordering::SeqCst) {
-            0 => None,
-            s => i32::try_from(s).ok(),
+        self.interrupts.and_then(|i| i.pending(self.since))
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        if let Some(i) = self.interrupts {
+            i.disarm();
         }
     }
 }
 
-/// Copies a child's output to a sink while hashing it; remembers a ch-run
-/// error line if one passes by.
-fn pump(mut from: impl Read, to: Sink, scan_ch_run: bool) -> io::Result<(String, Option<String>)> {
+/// What [`pump`] saw.
+struct Pumped {
+    /// Hex SHA-256 of this step's stream.
+    digest: String,
+    /// The run's hash of the same stream over all steps, updated.
+    total: Sha256,
+    /// A `ch-run[PID]: error: …` line, if one passed by.
+    ch_run_error: Option<String>,
+}
+
+fn ch_run_error_line(line: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(line);
+    (text.starts_with("ch-run[") && text.contains("]: error: ")).then(|| text.into_owned())
+}
+
+/// Copies a child's output to a sink while hashing it (into the step's hash
+/// and the run's `total`); remembers a ch-run error line if one passes by.
+/// A read error ends the copy (the digest then covers what was read).
+fn pump(mut from: impl Read, to: Sink, scan_ch_run: bool, mut total: Sha256) -> Pumped {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut line = Vec::new();
@@ -289,9 +511,10 @@ fn pump(mut from: impl Read, to: Sink, scan_ch_run: bool) -> io::Result<(String,
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(_) => break,
         };
         h.update(&buf[..n]);
+        total.update(&buf[..n]);
         {
             let mut sink = to.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // A closed terminal must not stop the container: keep hashing.
@@ -300,18 +523,25 @@ fn pump(mut from: impl Read, to: Sink, scan_ch_run: bool) -> io::Result<(String,
         if scan_ch_run && ch_run_error.is_none() {
             for &b in &buf[..n] {
                 if b == b'\n' {
-                    let text = String::from_utf8_lossy(&line);
-                    if text.starts_with("ch-run[") && text.contains("]: error: ") {
-                        ch_run_error = Some(text.into_owned());
-                    }
+                    ch_run_error = ch_run_error_line(&line);
                     line.clear();
+                    if ch_run_error.is_some() {
+                        break;
+                    }
                 } else if line.len() < 4096 {
                     line.push(b);
                 }
             }
         }
     }
-    Ok((hex::encode(h.finalize()), ch_run_error))
+    if scan_ch_run && ch_run_error.is_none() {
+        ch_run_error = ch_run_error_line(&line);
+    }
+    Pumped {
+        digest: hex::encode(h.finalize()),
+        total,
+        ch_run_error,
+    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -324,18 +554,15 @@ fn millis(d: Duration) -> u64 {
 /// all; a step that runs and fails is reported in [`RunOutcome::failure`].
 pub fn execute(runfile: &Runfile, opts: &RunOptions) -> Result<RunOutcome, Diagnostic> {
     let ctx = opts.argv_context();
-    let interrupts = Interrupts::get();
-    interrupts.arm();
-    let result = run_steps(runfile, opts, &ctx, interrupts);
-    interrupts.disarm();
-    result
+    let armed = Armed::new();
+    run_steps(runfile, opts, &ctx, &armed)
 }
 
 fn run_steps(
     runfile: &Runfile,
     opts: &RunOptions,
     ctx: &ArgvContext,
-    interrupts: &'static Interrupts,
+    armed: &Armed,
 ) -> Result<RunOutcome, Diagnostic> {
     let total = runfile.steps().len();
     let start = Instant::now();
@@ -346,7 +573,7 @@ fn run_steps(
     let mut exit_code = 0;
     let mut failure = None;
     for (i, step) in runfile.steps().iter().enumerate() {
-        if let Some(sig) = interrupts.pending() {
+        if let Some(sig) = armed.pending() {
             // Interrupted between steps: record it, run nothing more.
             outcome_signal = Some(sig);
             exit_code = 128 + sig;
@@ -367,6 +594,9 @@ fn run_steps(
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group: signals are passed on to the whole
+            // container (see `Interrupts`).
+            .process_group(0)
             .spawn()
             .map_err(|e| {
                 Diagnostic::error(
@@ -376,37 +606,23 @@ fn run_steps(
                     format!("cannot start {}: {e}", argv[0]),
                 )
             })?;
+        let group = child.id().cast_signed();
+        if let Some(i) = armed.interrupts {
+            i.add_group(group, armed.since);
+        }
         let out = child.stdout.take().expect("stdout is piped");
         let err = child.stderr.take().expect("stderr is piped");
         let (out_sink, err_sink) = (Arc::clone(&opts.stdout), Arc::clone(&opts.stderr));
-        let out_thread = std::thread::spawn(move || pump(out, out_sink, false));
-        let err_thread = std::thread::spawn(move || pump(err, err_sink, true));
-
-        // Pass interrupts on to the container process while waiting.
-        let done = Arc::new(AtomicBool::new(false));
-        let forwarder = {
-            let done = Arc::clone(&done);
-            let pid = child.id();
-            std::thread::spawn(move || {
-                let mut sent = false;
-                while !done.load(Ordering::Acquire) {
-                    if !sent && let Some(sig) = interrupts.pending() {
-                        let target = rustix::process::Pid::from_raw(pid.cast_signed());
-                        if let (Some(target), Some(sig)) =
-                            (target, rustix::process::Signal::from_named_raw(sig))
-                        {
-                            let _ = rustix::process::kill_process(target, sig);
-                        }
-                        sent = true;
-                    }
-                    std::thread::park_timeout(Duration::from_millis(20));
-                }
-            })
-        };
+        let out_thread = std::thread::spawn(move || pump(out, out_sink, false, all_out));
+        let err_thread = std::thread::spawn(move || pump(err, err_sink, true, all_err));
         let status = child.wait();
-        done.store(true, Ordering::Release);
-        forwarder.thread().unpark();
-        let _ = forwarder.join();
+        if let Some(i) = armed.interrupts {
+            i.remove_group(group);
+        }
+        let out = out_thread.join().expect("stdout pump does not panic");
+        let err = err_thread.join().expect("stderr pump does not panic");
+        all_out = out.total;
+        all_err = err.total;
         let status = status.map_err(|e| {
             Diagnostic::error(
                 step.line,
@@ -415,16 +631,6 @@ fn run_steps(
                 format!("waiting for step {}/{total}: {e}", i + 1),
             )
         })?;
-        let (out_digest, _) = out_thread
-            .join()
-            .expect("stdout pump does not panic")
-            .unwrap_or_default();
-        let (err_digest, ch_run_error) = err_thread
-            .join()
-            .expect("stderr pump does not panic")
-            .unwrap_or_default();
-        all_out.update(out_digest.as_bytes());
-        all_err.update(err_digest.as_bytes());
         let result = StepResult {
             line: step.line,
             kind: match step.kind {
@@ -436,24 +642,24 @@ fn run_steps(
             signal: status.signal(),
             started_at,
             duration_ms: millis(t0.elapsed()),
-            stdout_sha256: out_digest,
-            stderr_sha256: err_digest,
-            ch_run_error,
+            stdout_sha256: out.digest,
+            stderr_sha256: err.digest,
+            ch_run_error: err.ch_run_error,
         };
         let failed = !status.success();
         steps.push(result);
         if failed {
             let (code, msg) = match (status.code(), status.signal()) {
                 (Some(c), _) => (c, format!("step {}/{total} exited with status {c}", i + 1)),
-                (None, Some(s)) => {
-                    outcome_signal = Some(s);
-                    (
-                        128 + s,
-                        format!("step {}/{total} was killed by signal {s}", i + 1),
-                    )
-                }
+                (None, Some(s)) => (
+                    128 + s,
+                    format!("step {}/{total} was killed by signal {s}", i + 1),
+                ),
                 (None, None) => (1, format!("step {}/{total} failed", i + 1)),
             };
+            // The signal that ended the step, else one dsi received and
+            // passed on (the container may have exited with a status).
+            outcome_signal = status.signal().or_else(|| armed.pending());
             exit_code = code;
             failure = Some(Diagnostic::error(step.line, step.col, "E501", msg));
             break;
@@ -466,7 +672,7 @@ fn run_steps(
         duration_ms: millis(start.elapsed()),
         stdout_sha256: hex::encode(all_out.finalize()),
         stderr_sha256: hex::encode(all_err.finalize()),
-        passenv: passed_environment(runfile),
+        passenv: passed_environment_of(runfile, ch_run_environment(opts)),
         failure,
     })
 }
@@ -481,6 +687,76 @@ mod tests {
         assert!(glob_match(b"OMPI_?", b"OMPI_X"));
         assert!(!glob_match(b"OMPI_?", b"OMPI_XY"));
         assert!(glob_match(b"*", b""));
+        assert!(glob_match(b"*_*_ID", b"SLURM_JOB_ID"));
+        assert!(glob_match(b"S*?", b"SX"));
+        assert!(!glob_match(b"S*?", b"S"));
         assert!(!glob_match(b"SLURM_*", b"SECRET_TOKEN"));
+        assert!(!glob_match(b"A", b""));
+    }
+
+    #[test]
+    fn glob_is_not_exponential() {
+        let pattern = "*A".repeat(30) + "B";
+        let text = "A".repeat(200);
+        let t = Instant::now();
+        assert!(!glob_match(pattern.as_bytes(), text.as_bytes()));
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn image_lookup_follows_links_inside_the_image() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("usr/share")).unwrap();
+        std::fs::write(r.join("usr/share/f"), "x").unwrap();
+        // Absolute and escaping links resolve inside the image, not on the host.
+        std::os::unix::fs::symlink("/usr/share", r.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../usr", r.join("up")).unwrap();
+        std::os::unix::fs::symlink("/etc", r.join("hostetc")).unwrap();
+        std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
+        assert!(image_lookup(r, "/abs").unwrap().is_dir());
+        assert!(image_lookup(r, "/abs/f").unwrap().is_file());
+        assert!(image_lookup(r, "/up/share/f").unwrap().is_file());
+        assert!(image_lookup(r, "/usr/../usr/share").unwrap().is_dir());
+        assert!(image_lookup(r, "/hostetc").is_none());
+        assert!(image_lookup(r, "/loop").is_none());
+        assert!(image_lookup(r, "/nonexistent").is_none());
+        assert!(image_lookup(r, "/").unwrap().is_dir());
+    }
+
+    #[test]
+    fn pump_hashes_the_step_and_the_run_and_finds_ch_run_errors() {
+        let sink: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+        let mut total = Sha256::new();
+        total.update(b"a\n");
+        let p = pump(
+            &b"x\nch-run[12]: error: can't execve(2): /nope: No such file\ntail"[..],
+            sink.clone(),
+            true,
+            total,
+        );
+        let all = b"x\nch-run[12]: error: can't execve(2): /nope: No such file\ntail";
+        assert_eq!(sink.lock().unwrap().as_slice(), all);
+        assert_eq!(p.digest, hex::encode(Sha256::digest(all)));
+        let mut both = b"a\n".to_vec();
+        both.extend_from_slice(all);
+        assert_eq!(
+            hex::encode(p.total.finalize()),
+            hex::encode(Sha256::digest(&both))
+        );
+        assert_eq!(
+            p.ch_run_error.as_deref(),
+            Some("ch-run[12]: error: can't execve(2): /nope: No such file")
+        );
+        let p = pump(
+            &b"ch-run[3]: error: no newline"[..],
+            sink,
+            true,
+            Sha256::new(),
+        );
+        assert_eq!(
+            p.ch_run_error.as_deref(),
+            Some("ch-run[3]: error: no newline")
+        );
     }
 }

@@ -45,17 +45,10 @@ pub(crate) fn checkout(global: &GlobalArgs, args: &CheckoutArgs) -> anyhow::Resu
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let reader = run.driver.get_blob(&blob)?;
-    let result = artifact::unpack_repository(reader, dir, &Limits::default());
-    if let Err(e) = result {
+    if let Err(e) = artifact::unpack_stored_repository(reader, dir, &Limits::default()) {
         // Leave nothing half-written behind.
         let _ = std::fs::remove_dir_all(dir);
-        let err = match e {
-            artifact::UnpackError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-                Error::Corrupt(io.to_string())
-            }
-            other => Error::InvalidData(other.to_string()),
-        };
-        return Err(err.into());
+        return Err(Error::from(e).into());
     }
     let commit = run.text("commit").unwrap_or_default();
     if global.json {

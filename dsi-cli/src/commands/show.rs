@@ -22,8 +22,12 @@ fn repository_view(run: &FoundRun<'_>) -> anyhow::Result<Option<(String, Vec<Str
         return Ok(None);
     };
     let work = tempfile::tempdir()?;
-    let r =
-        artifact::unpack_repository(run.driver.get_blob(&blob)?, work.path(), &Limits::default())?;
+    let r = artifact::unpack_stored_repository(
+        run.driver.get_blob(&blob)?,
+        work.path(),
+        &Limits::default(),
+    )
+    .map_err(dsi_core::Error::from)?;
     let (Some(commit), Some(path)) = (run.text("commit"), run.text("runfile_path")) else {
         return Ok(None);
     };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 /// A variable the test services provide; panics (the test fails) without it.
-pub fn required_env(name: &str) -> String {
+pub(crate) fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
             "{name} is not set: this test needs the test services; run `cargo xtask ci`, \
@@ -19,12 +19,12 @@ pub fn required_env(name: &str) -> String {
 }
 
 /// The ch-image storage holding the test image `dsi-test` (read-only use).
-pub fn build_storage() -> String {
+pub(crate) fn build_storage() -> String {
     required_env("DSI_TEST_BUILD_STORAGE")
 }
 
 /// `dsi` running in `dir`, with USER and CH_IMAGE_STORAGE set.
-pub fn dsi(dir: &Path) -> assert_cmd::Command {
+pub(crate) fn dsi(dir: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("dsi").expect("dsi is built");
     c.current_dir(dir)
         .env(
@@ -38,12 +38,12 @@ pub fn dsi(dir: &Path) -> assert_cmd::Command {
 }
 
 /// Runs dsi and returns its output.
-pub fn run(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> Output {
     dsi(dir).args(args).output().expect("dsi runs")
 }
 
 /// Parses stdout as JSON, failing with stderr shown.
-pub fn json(out: &Output) -> serde_json::Value {
+pub(crate) fn json(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "dsi failed: {}",
@@ -53,12 +53,12 @@ pub fn json(out: &Output) -> serde_json::Value {
 }
 
 /// stderr as text.
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The FROM line pinning the local test image by its tree digest.
-pub fn local_from() -> String {
+pub(crate) fn local_from() -> String {
     let out = run(
         Path::new("."),
         &[
@@ -74,14 +74,14 @@ pub fn local_from() -> String {
 }
 
 /// Writes a Runfile (local test image) with `body` after FROM.
-pub fn write_runfile(dir: &Path, body: &str) -> PathBuf {
+pub(crate) fn write_runfile(dir: &Path, body: &str) -> PathBuf {
     let p = dir.join("Runfile");
     std::fs::write(&p, format!("{}\n{body}", local_from())).unwrap();
     p
 }
 
 /// Runs git in `dir`, asserting success; returns stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
         .args([
             "-c",
@@ -104,7 +104,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A bare repository `name.git` under `root` whose main branch holds `files`.
-pub fn bare_remote(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn bare_remote(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let work = root.join(format!("{name}-work"));
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q"]);
@@ -128,15 +128,15 @@ pub fn bare_remote(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
 }
 
 /// `git daemon` serving `base` on a free loopback port; killed on drop.
-pub struct GitDaemon {
+pub(crate) struct GitDaemon {
     child: Child,
     /// `git://127.0.0.1:PORT`
-    pub url: String,
+    pub(crate) url: String,
 }
 
 impl GitDaemon {
     /// Starts the daemon (push enabled) and waits until it accepts connections.
-    pub fn start(base: &Path) -> Self {
+    pub(crate) fn start(base: &Path) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -178,7 +178,7 @@ impl Drop for GitDaemon {
 }
 
 /// Rows and blobs in the SQLite store of `dir`.
-pub fn store_counts(dir: &Path) -> (u64, u64) {
+pub(crate) fn store_counts(dir: &Path) -> (u64, u64) {
     use dsi_core::Driver;
     let db = dir.join("dsi.db");
     if !db.exists() {

@@ -47,3 +47,25 @@ pub fn unpack_repository(
     repo::rebuild_index(&r).map_err(|e| not_repo(e.to_string()))?;
     Ok(r)
 }
+
+/// Unpacks a stored artifact (a verifying blob reader) like
+/// [`unpack_repository`]. If unpacking fails, the rest of the stream is read
+/// so that a digest mismatch — the usual cause of a garbled archive — is
+/// reported as [`UnpackError::Corrupt`] rather than as a format error.
+pub fn unpack_stored_repository<R: std::io::Read>(
+    mut reader: dsi_core::blob::VerifyingReader<R>,
+    target: &std::path::Path,
+    limits: &Limits,
+) -> Result<git2::Repository, UnpackError> {
+    let corrupt = |e: &std::io::Error| {
+        e.kind() == std::io::ErrorKind::InvalidData && e.to_string().contains("failed verification")
+    };
+    match unpack_repository(&mut reader, target, limits) {
+        Ok(r) => Ok(r),
+        Err(UnpackError::Io(e)) if corrupt(&e) => Err(UnpackError::Corrupt(e.to_string())),
+        Err(e) => match std::io::copy(&mut reader, &mut std::io::sink()) {
+            Err(d) if corrupt(&d) => Err(UnpackError::Corrupt(d.to_string())),
+            _ => Err(e),
+        },
+    }
+}

@@ -60,6 +60,22 @@ pub enum UnpackError {
     /// The stream is not a valid zstd-compressed tar, or I/O failed.
     #[error("cannot unpack archive: {0}")]
     Io(#[from] io::Error),
+    /// The stored bytes do not match their digest.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl From<UnpackError> for dsi_core::Error {
+    fn from(e: UnpackError) -> Self {
+        match e {
+            UnpackError::Corrupt(m) => dsi_core::Error::Corrupt(m),
+            UnpackError::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
+                dsi_core::Error::InvalidData(format!("cannot unpack archive: {io}"))
+            }
+            UnpackError::Io(io) => dsi_core::Error::io("unpacking an archive", io),
+            other => dsi_core::Error::InvalidData(other.to_string()),
+        }
+    }
 }
 
 /// What was unpacked.

@@ -1,10 +1,11 @@
 //! The checks V1–V5 of RUNFILE.md §8.2, done natively: SHA-256 of the stored
 //! manifest, config and layers, the build-cache State ID and worktree status
-//! through git2, and the `rftree1` tree digest. V0 (presence) is the
+//! through `git`, and the `rftree1` tree digest. V0 (presence) is the
 //! caller's.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
@@ -25,7 +26,14 @@ pub(crate) enum CheckFailure {
     /// Evidence is missing (a purged download cache); names the file.
     Missing(PathBuf),
     /// Evidence contradicts the pin: `E403` (digest) or `E404` (tree).
-    Mismatch { code: &'static str, message: String },
+    /// `in_image` when the bad evidence is in the image directory (V2, V4,
+    /// V5), which the build cache can restore; else it is in the download
+    /// cache (V1, V3), which only a fresh download replaces.
+    Mismatch {
+        code: &'static str,
+        message: String,
+        in_image: bool,
+    },
 }
 
 /// What the checks established.
@@ -51,13 +59,15 @@ fn read_json(path: &Path) -> Result<serde_json::Value, CheckFailure> {
     serde_json::from_slice(&bytes).map_err(|e| CheckFailure::Mismatch {
         code: "E403",
         message: format!("{} is not valid JSON: {e}", path.display()),
+        in_image: false,
     })
 }
 
-fn digest_mismatch(what: &str, name: &str, want: &str, have: &str) -> CheckFailure {
+fn digest_mismatch(what: &str, name: &str, want: &str, have: &str, in_image: bool) -> CheckFailure {
     CheckFailure::Mismatch {
         code: "E403",
         message: format!("{what} digest mismatch for {name}: expected {want}, have {have}"),
+        in_image,
     }
 }
 
@@ -97,7 +107,7 @@ pub(crate) fn verify(
     let fat_path = storage.dlcache().join(format!("{f}.fat.json"));
     let have = sha256_file(&fat_path)?;
     if have != pinned {
-        return Err(digest_mismatch("manifest", &name, pinned, &have));
+        return Err(digest_mismatch("manifest", &name, pinned, &have, false));
     }
     let fat = read_json(&fat_path)?;
     let (manifest_path, manifest_digest) =
@@ -117,6 +127,7 @@ pub(crate) fn verify(
                     .ok_or_else(|| CheckFailure::Mismatch {
                         code: "E403",
                         message: format!("index {name} has no linux/{arch} manifest"),
+                        in_image: false,
                     })?;
             let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
             (
@@ -138,6 +149,7 @@ pub(crate) fn verify(
             &name,
             &manifest_digest,
             &have,
+            false,
         ));
     }
     let manifest = read_json(&manifest_path)?;
@@ -151,6 +163,7 @@ pub(crate) fn verify(
             .ok_or_else(|| CheckFailure::Mismatch {
                 code: "E403",
                 message: format!("manifest of {name} has no config digest"),
+                in_image: false,
             })?;
     let config_path = dir.join("ch/config.pulled.json");
     let have = match sha256_file(&config_path) {
@@ -160,7 +173,7 @@ pub(crate) fn verify(
         Err(e) => return Err(e),
     };
     if have != config_digest {
-        return Err(digest_mismatch("config", &name, config_digest, &have));
+        return Err(digest_mismatch("config", &name, config_digest, &have, true));
     }
     ev.config_digest = Some(config_digest.to_owned());
     ev.checks.push("V2");
@@ -174,7 +187,7 @@ pub(crate) fn verify(
             let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
             let have = sha256_file(&storage.dlcache().join(format!("{hex}.tar.gz")))?;
             if have != digest {
-                return Err(digest_mismatch("layer", &name, digest, &have));
+                return Err(digest_mismatch("layer", &name, digest, &have, false));
             }
         }
         ev.checks.push("V3");
@@ -197,11 +210,13 @@ fn verify_tree(
     let have = rftree(dir).map_err(|e| CheckFailure::Mismatch {
         code: "E404",
         message: format!("cannot compute the tree digest of {name}: {e}"),
+        in_image: true,
     })?;
     if have != pinned {
         return Err(CheckFailure::Mismatch {
             code: "E404",
             message: format!("tree digest mismatch for {name}: have {have}"),
+            in_image: true,
         });
     }
     ev.tree_digest = Some(have);
@@ -236,48 +251,104 @@ fn state_id_from_text(text: &str) -> Option<String> {
     (hex.len() >= 32).then(|| hex[hex.len() - 32..].to_ascii_uppercase())
 }
 
+/// Runs `git -C DIR ARGS…` with the index file `index` and without optional
+/// locks; returns stdout on success.
+fn git(dir: &Path, index: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "--no-optional-locks",
+            "-c",
+            "core.splitIndex=false",
+            "-c",
+            "core.untrackedCache=false",
+            "-c",
+            "core.fsmonitor=false",
+        ])
+        .args(args)
+        .env("GIT_INDEX_FILE", index)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        // The repository is the image's; nothing inherited may point elsewhere.
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_COMMON_DIR")
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+        .env_remove("GIT_NAMESPACE")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(format!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// V4: the image is a clean build-cache worktree whose HEAD carries the
 /// State ID of this manifest. Without a build cache: W401, not a failure.
+///
+/// Two departures from a plain `git status`, both forced by ch-image 0.31:
+///
+/// * the `git` program is used, not libgit2: ch-image configures its build
+///   cache with `core.splitIndex=true` and `index.version=4`, and libgit2
+///   cannot read a split index ("unsupported mandatory extension: 'link'");
+/// * the status is taken against a fresh index built from HEAD in a
+///   temporary file, so every file's content is compared: ch-image restores
+///   file mtimes (e.g. on `ch-image pull` of an image already in storage,
+///   "found in build cache") and sets `core.trustctime=false`, so the
+///   image's own index reports a same-size edit as clean. This also leaves
+///   the image's index untouched.
 fn verify_unmodified(
     dir: &Path,
     name: &str,
     manifest: &serde_json::Value,
     ev: &mut Evidence,
 ) -> Result<(), CheckFailure> {
-    let Ok(repo) = git2::Repository::open(dir) else {
+    if fs::symlink_metadata(dir.join(".git")).is_err() {
         ev.no_build_cache = true;
         return Ok(());
-    };
+    }
     let modified = |what: String| CheckFailure::Mismatch {
         code: "E404",
         message: format!("image {name} modified since pull: {what}"),
+        in_image: true,
     };
-    let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .include_ignored(false)
-        .exclude_submodules(true);
-    let statuses = repo
-        .statuses(Some(&mut opts))
-        .map_err(|e| modified(format!("cannot read its status: {}", e.message())))?;
-    if let Some(s) = statuses.iter().next() {
-        return Err(modified(format!(
-            "{} ({:?})",
-            s.path().unwrap_or("?"),
-            s.status()
-        )));
-    }
-    let head = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(|e| modified(format!("no build-cache commit: {}", e.message())))?;
-    let message = head.message().unwrap_or_default();
+    let tmp = tempfile::tempdir()
+        .map_err(|e| modified(format!("cannot create a temporary index: {e}")))?;
+    let index = tmp.path().join("index");
+    let message = git(dir, &index, &["log", "-1", "--format=%B", "HEAD"])
+        .map_err(|e| modified(format!("no build-cache commit: {e}")))?;
+    let message = String::from_utf8_lossy(&message);
     let want = hex::encode_upper(pull_state_id(manifest));
-    if state_id_from_text(message).as_deref() != Some(want.as_str()) {
+    if state_id_from_text(&message).as_deref() != Some(want.as_str()) {
         return Err(modified(format!(
             "build-cache State ID is not {} (the State ID of the pinned manifest)",
             state_id_text(&pull_state_id(manifest))
         )));
+    }
+    let status = git(dir, &index, &["read-tree", "HEAD"])
+        .and_then(|_| {
+            git(
+                dir,
+                &index,
+                &[
+                    "status",
+                    "--porcelain=v1",
+                    "-z",
+                    "--untracked-files=all",
+                    "--ignore-submodules=all",
+                ],
+            )
+        })
+        .map_err(|e| modified(format!("cannot read its status: {e}")))?;
+    if let Some(first) = status.split(|b| *b == 0).find(|e| !e.is_empty()) {
+        return Err(modified(String::from_utf8_lossy(first).into_owned()));
     }
     ev.checks.push("V4");
     Ok(())

@@ -10,16 +10,28 @@
 //!   `full`) layer digests, the build-cache State ID and a clean worktree, or
 //!   the `rftree1` tree digest when one is pinned;
 //! * missing evidence (a purged download cache) → E410 offline, a fresh
-//!   download online;
+//!   download online (`ch-image pull`), then the checks again; a mismatch
+//!   they find then is handled as below;
 //! * a mismatch → for a local image E404 (storage is never touched); for a
-//!   registry image the image is deleted and restored from the build cache
-//!   (repairs a modified worktree offline) and, if that is not enough and the
-//!   network may be used, downloaded afresh (`--rebuild --always-download`,
-//!   because a plain pull would restore the same cached tree); failing after
-//!   that: E403 (digest) or E404 (tree). The fresh download is a refinement
-//!   of §8.3, which re-acquires once without saying how.
+//!   registry image whose bad evidence is inside the image (V2, V4, V5) the
+//!   image is deleted and restored from the build cache (repairs a modified
+//!   worktree offline) and, if that is not enough and the network may be
+//!   used, downloaded afresh (`--rebuild --always-download`, because a plain
+//!   pull would restore the same cached tree and keep the cached blobs);
+//!   a bad download cache (V1, V3) is only ever fixed by that fresh download
+//!   (offline, storage is left as it is). Failing after that: E403 (digest)
+//!   or E404 (tree). The fresh download is a refinement of §8.3, which
+//!   re-acquires once without saying how.
 //!
-//! `ch-image` itself never verifies a digest; dsi does.
+//! `ch-image` itself never verifies a digest; dsi does. Facts of ch-image
+//! 0.31 this relies on, observed against a real registry (see
+//! `tests/image_store.rs`): a config blob edited in `dlcache` is accepted by
+//! `ch-image pull`; `ch-image pull` of an image already in storage re-fetches
+//! missing `dlcache` files but does not repair an edited tree ("found in
+//! build cache") and restores the files' mtimes, which hides a same-size
+//! edit from the worktree's own git index (V4 therefore compares content,
+//! see `checks`); `ch-image delete` keeps the build-cache branch and
+//! `ch-image undelete` restores the original tree offline.
 
 mod ch_image;
 mod checks;
@@ -205,8 +217,30 @@ fn acquire(
     if !opts.online {
         return Err(at.error("E401", format!("image not in storage and offline: {name}")));
     }
-    run_ch_image(at, storage, ch, &["pull", &name], "ch-image pull")?;
-    Ok(Acquisition::Pulled)
+    match run_ch_image(at, storage, ch, &["pull", &name], "ch-image pull") {
+        Ok(()) => Ok(Acquisition::Pulled),
+        // The registry cannot be reached: for this image, the machine is offline.
+        Err(d) if d.code == "E402" && unreachable(&d.message) => Err(at
+            .error("E401", format!("image not in storage and offline: {name}"))
+            .with_hint(format!("the registry could not be reached: {}", d.message))),
+        Err(d) => Err(d),
+    }
+}
+
+/// Whether a ch-image failure says the registry could not be reached at all
+/// (as opposed to refusing the request).
+fn unreachable(message: &str) -> bool {
+    [
+        "Failed to establish a new connection",
+        "Connection refused",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "timed out",
+        "No route to host",
+        "Network is unreachable",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 fn resolved(
@@ -240,7 +274,7 @@ fn resolved(
 
 fn failure_diagnostic(at: At, name: &str, f: CheckFailure, online: bool) -> Diagnostic {
     match f {
-        CheckFailure::Mismatch { code, message } => at.error(code, message),
+        CheckFailure::Mismatch { code, message, .. } => at.error(code, message),
         CheckFailure::Missing(path) if !online => at.error(
             "E410",
             format!(
@@ -275,7 +309,7 @@ pub fn resolve(
         acquisition = acquire(at, image, storage, ch, opts)?;
     }
     let first = checks::verify(storage, image, opts.full);
-    let failure = match first {
+    let mut failure = match first {
         Ok(ev) => return Ok(resolved(image, storage, ev, acquisition, at)),
         Err(f) => f,
     };
@@ -283,46 +317,49 @@ pub fn resolve(
         // Storage is never modified for local images.
         return Err(failure_diagnostic(at, &name, failure, opts.online));
     }
-    match failure {
-        CheckFailure::Missing(_) if !opts.online => {
-            Err(failure_diagnostic(at, &name, failure, false))
+    if let CheckFailure::Missing(_) = failure {
+        if !opts.online {
+            return Err(failure_diagnostic(at, &name, failure, false));
         }
-        CheckFailure::Missing(_) => {
-            // A purged download cache: fetch the manifest and config again.
-            run_ch_image(at, storage, ch, &["pull", &name], "ch-image pull")?;
-            checks::verify(storage, image, opts.full)
-                .map(|ev| resolved(image, storage, ev, Acquisition::Pulled, at))
-                .map_err(|f| failure_diagnostic(at, &name, f, true))
-        }
-        CheckFailure::Mismatch { .. } => {
-            // Restore the pulled tree from the build cache (works offline).
-            if storage.has_cache_branch(&image.for_path()) {
-                run_ch_image(at, storage, ch, &["delete", &name], "ch-image delete")?;
-                run_ch_image(at, storage, ch, &["undelete", &name], "ch-image undelete")?;
-                if let Ok(ev) = checks::verify(storage, image, opts.full) {
-                    return Ok(resolved(image, storage, ev, Acquisition::Repaired, at));
-                }
+        // A purged download cache: fetch the manifest and config again.
+        run_ch_image(at, storage, ch, &["pull", &name], "ch-image pull")?;
+        failure = match checks::verify(storage, image, opts.full) {
+            Ok(ev) => return Ok(resolved(image, storage, ev, Acquisition::Pulled, at)),
+            Err(f @ CheckFailure::Missing(_)) => {
+                return Err(failure_diagnostic(at, &name, f, true));
             }
-            if !opts.online {
-                let again = checks::verify(storage, image, opts.full)
-                    .err()
-                    .unwrap_or(failure);
-                return Err(failure_diagnostic(at, &name, again, false));
-            }
-            // Download everything again, bypassing the caches that hold the bad copy.
-            if dir.is_dir() {
-                run_ch_image(at, storage, ch, &["delete", &name], "ch-image delete")?;
-            }
-            run_ch_image(
-                at,
-                storage,
-                ch,
-                &["--rebuild", "--always-download", "pull", &name],
-                "ch-image pull",
-            )?;
-            checks::verify(storage, image, opts.full)
-                .map(|ev| resolved(image, storage, ev, Acquisition::Repaired, at))
-                .map_err(|f| failure_diagnostic(at, &name, f, true))
+            // Evidence is back and shows a mismatch: repair as below.
+            Err(f) => f,
+        };
+    }
+    // A mismatch in the image: restore the pulled tree from the build cache
+    // (works offline). The build cache cannot fix the download cache.
+    let in_image = matches!(failure, CheckFailure::Mismatch { in_image: true, .. });
+    if in_image && storage.has_cache_branch(&image.for_path()) {
+        run_ch_image(at, storage, ch, &["delete", &name], "ch-image delete")?;
+        run_ch_image(at, storage, ch, &["undelete", &name], "ch-image undelete")?;
+        if let Ok(ev) = checks::verify(storage, image, opts.full) {
+            return Ok(resolved(image, storage, ev, Acquisition::Repaired, at));
         }
     }
+    if !opts.online {
+        let again = checks::verify(storage, image, opts.full)
+            .err()
+            .unwrap_or(failure);
+        return Err(failure_diagnostic(at, &name, again, false));
+    }
+    // Download everything again, bypassing the caches that hold the bad copy.
+    if dir.is_dir() {
+        run_ch_image(at, storage, ch, &["delete", &name], "ch-image delete")?;
+    }
+    run_ch_image(
+        at,
+        storage,
+        ch,
+        &["--rebuild", "--always-download", "pull", &name],
+        "ch-image pull",
+    )?;
+    checks::verify(storage, image, opts.full)
+        .map(|ev| resolved(image, storage, ev, Acquisition::Repaired, at))
+        .map_err(|f| failure_diagnostic(at, &name, f, true))
 }
