@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes:
   0   success
-  1   a run failed, or a verification did not match
+  1   a verification did not match (a failed container step exits
+      with that step's own status instead, 128+N for signal N)
   2   usage error
   65  invalid Runfile or input data
   69  image or service unavailable
