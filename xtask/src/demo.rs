@@ -23,12 +23,22 @@ const IMAGE: &str = "dsi-demo";
 fn storage() -> PathBuf {
     std::env::var_os("CH_IMAGE_STORAGE")
         .filter(|s| !s.is_empty())
-        .map_or_else(|| PathBuf::from(format!("/var/tmp/{}.ch", user())), PathBuf::from)
+        .map_or_else(
+            || PathBuf::from(format!("/var/tmp/{}.ch", user())),
+            PathBuf::from,
+        )
 }
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
     let status = Command::new("git")
-        .args(["-c", "user.name=dsi demo", "-c", "user.email=demo@localhost", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=dsi demo",
+            "-c",
+            "user.email=demo@localhost",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .current_dir(dir)
         .status()
@@ -97,11 +107,22 @@ pub(crate) fn run() -> anyhow::Result<()> {
     );
     let runfile_path = root.join("target/demo/Runfile");
     fs::write(&runfile_path, runfile)?;
-    let rf = runfile_path.strip_prefix(&root).unwrap_or(&runfile_path).display().to_string();
-    let proj = project.strip_prefix(&root).unwrap_or(&project).display().to_string();
+    let rf = runfile_path
+        .strip_prefix(&root)
+        .unwrap_or(&runfile_path)
+        .display()
+        .to_string();
+    let proj = project
+        .strip_prefix(&root)
+        .unwrap_or(&project)
+        .display()
+        .to_string();
 
     dsi(&bin, &["runfile", "check", &rf])?;
-    let recorded = dsi(&bin, &["record", &rf, "--repo", &proj, "--message", "demo run"])?;
+    let recorded = dsi(
+        &bin,
+        &["record", &rf, "--repo", &proj, "--message", "demo run"],
+    )?;
     let words: Vec<&str> = recorded.split_whitespace().collect();
     let (run_id, commit) = match words.as_slice() {
         ["recorded", "run", id, "at", "commit", c, ..] => ((*id).to_owned(), (*c).to_owned()),
@@ -111,6 +132,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     dsi(&bin, &["replay", &commit[..10], "--verify"])?;
     dsi(&bin, &["diff", &run_id[..10], "--now"])?;
     dsi(&bin, &["checkout", &run_id[..10], "target/demo/checkout"])?;
+    dsi(&bin, &["list"])?;
     println!("\ndemo finished: the record and its replays are in ./dsi.db");
     Ok(())
 }

@@ -6,9 +6,14 @@
 //!   `-D warnings`, docs with `-D warnings`, and every test, with the test
 //!   services running;
 //! * `services start|stop` — the example image, an OCI registry on loopback
-//!   (see [`services`]).
+//!   (see [`services`]);
+//! * `demo` — the main job end to end on `./dsi.db` (see [`demo`]);
+//! * `bench [--quick]` — every benchmark, written to `bench/REPORT.md` (see
+//!   [`mod@bench`]).
 
+mod bench;
 mod ci;
+mod demo;
 mod services;
 mod setup;
 mod util;
@@ -28,10 +33,24 @@ enum Task {
     Setup,
     /// Run every check CI runs: setup, fmt, clippy, docs, all tests.
     Ci,
+    /// Record an example Runfile into ./dsi.db and replay it with Charliecloud.
+    Demo,
     /// Start or stop the test services (image, registry).
     Services {
         #[command(subcommand)]
         action: ServicesAction,
+    },
+    /// Run every benchmark and write bench/REPORT.md.
+    Bench {
+        /// Few iterations (a smoke run; numbers only indicative).
+        #[arg(long)]
+        quick: bool,
+        /// Run only these sections (repeatable; default all).
+        #[arg(long, value_enum)]
+        only: Vec<bench::Section>,
+        /// Write the report here instead of bench/REPORT.md.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -48,12 +67,14 @@ fn main() -> std::process::ExitCode {
     let result = match args.task {
         Task::Setup => setup::run(),
         Task::Ci => ci::run(),
+        Task::Demo => demo::run(),
         Task::Services {
             action: ServicesAction::Start,
         } => services::start().map(|_| ()),
         Task::Services {
             action: ServicesAction::Stop,
         } => services::stop(),
+        Task::Bench { quick, only, out } => bench::run(&bench::Options { quick, only, out }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -80,7 +80,17 @@ pub(crate) fn build_image(storage: &Path, work: &Path, name: &str) -> anyhow::Re
         fs::remove_dir_all(&root)?;
     }
     // lib, lib64 and usr/lib are mount points for tests that run host binaries inside.
-    for d in ["bin", "etc", "tmp", "opt/app/bin", "home", "root", "lib", "lib64", "usr/lib"] {
+    for d in [
+        "bin",
+        "etc",
+        "tmp",
+        "opt/app/bin",
+        "home",
+        "root",
+        "lib",
+        "lib64",
+        "usr/lib",
+    ] {
         fs::create_dir_all(root.join(d))?;
     }
     let busybox = Path::new("/bin/busybox");

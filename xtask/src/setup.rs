@@ -30,6 +30,7 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("git", "git for test repositories and remotes"),
     ("curl", "talking to the test registry"),
     ("sqlite3", "inspecting SQLite stores in tests"),
+    ("time", "peak RSS of processes in cargo xtask bench"),
 ];
 
 fn installed(package: &str) -> bool {

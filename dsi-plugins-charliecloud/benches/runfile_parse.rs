@@ -1,0 +1,76 @@
+//! Runfile parse + canonicalise throughput, in Runfiles per second, for two
+//! examples of RUNFILE.md §11.1: the minimal V-1 and the 13-line V-2
+//! (directive, comments, labels, ENV, UNSETENV, WORKDIR, a continued CMD).
+//!
+//! Two measurements per Runfile: `parse` (bytes → [`Runfile`]) and
+//! `parse_canonical_digest` (parse, then the canonical text and the
+//! `runfile1+sha256:` digest). `cargo xtask bench` runs this and reads
+//! criterion's `estimates.json`; run it alone with
+//! `cargo bench -p dsi-plugins-charliecloud --bench runfile_parse`.
+//!
+//! [`Runfile`]: dsi_plugins_charliecloud::runfile::Runfile
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use dsi_plugins_charliecloud::runfile::parse;
+
+/// The `D` of RUNFILE.md §11.
+const D: &str = "127.0.0.1:5000/rf-base@sha256:14d210e7a9e06824ac3ec275952f8e625fd2f4d91e107fa4cab109663d31b155";
+
+/// V-1 minimal.
+const V1: &str = "FROM {D}\nCMD [\"/opt/app/bin/hello\", \"a\", \"b c\"]\n";
+
+/// V-2: directive, comments, labels, env, continuation (13 lines).
+const V2: &str = r#"# runfile=1
+
+# Provenance run for experiment 42 (comments and blank lines are not canonical)
+FROM {D}
+LABEL org.opencontainers.image.description="demo run" \
+      gov.lanl.dsi.experiment=42
+ENV GREETING="hi there" MODE=fast
+ENV EMPTY=
+UNSETENV APP_HOME
+WORKDIR /opt/app
+CMD echo "greeting=$GREETING mode=$MODE" && \
+    # a comment line inside a continuation is dropped
+    echo "pwd=$(pwd) app_home=${APP_HOME:-unset} empty=[$EMPTY]" && env | sort
+"#;
+
+fn runfiles() -> [(&'static str, Vec<u8>); 2] {
+    [
+        ("v1_minimal", V1.replace("{D}", D).into_bytes()),
+        ("v2_realistic", V2.replace("{D}", D).into_bytes()),
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("runfile_parse");
+    g.throughput(Throughput::Elements(1));
+    for (name, src) in runfiles() {
+        // Fail loudly, not by benchmarking the error path.
+        let parsed = parse(&src).unwrap_or_else(|e| panic!("{name}: {}", e.render(name)));
+        assert!(parsed.runfile.digest().starts_with("runfile1+sha256:"));
+        g.bench_with_input(BenchmarkId::new("parse", name), &src, |b, src| {
+            b.iter(|| parse(black_box(src)).expect("valid Runfile"));
+        });
+        g.bench_with_input(
+            BenchmarkId::new("parse_canonical_digest", name),
+            &src,
+            |b, src| {
+                b.iter(|| {
+                    let p = parse(black_box(src)).expect("valid Runfile");
+                    let canonical = p.runfile.canonical();
+                    (canonical, p.runfile.digest())
+                });
+            },
+        );
+    }
+    g.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}
