@@ -4,6 +4,7 @@
 //! caller's.
 
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -251,27 +252,19 @@ fn state_id_from_text(text: &str) -> Option<String> {
     (hex.len() >= 32).then(|| hex[hex.len() - 32..].to_ascii_uppercase())
 }
 
-/// Runs `git -C DIR ARGS…` with the index file `index` and without optional
-/// locks; returns stdout on success.
-fn git(dir: &Path, index: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+/// Runs `git` on the image's work tree (never through a shell), with nothing
+/// inherited that could point it elsewhere and without taking the optional
+/// index lock, so checking never writes to the image's repository.
+fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args([
-            "--no-optional-locks",
-            "-c",
-            "core.splitIndex=false",
-            "-c",
-            "core.untrackedCache=false",
-            "-c",
-            "core.fsmonitor=false",
-        ])
+        .args(["--no-optional-locks", "-c", "core.fsmonitor=false"])
         .args(args)
-        .env("GIT_INDEX_FILE", index)
         .env("GIT_OPTIONAL_LOCKS", "0")
-        // The repository is the image's; nothing inherited may point elsewhere.
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
         .env_remove("GIT_COMMON_DIR")
         .env_remove("GIT_OBJECT_DIRECTORY")
         .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
@@ -293,17 +286,13 @@ fn git(dir: &Path, index: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
 /// V4: the image is a clean build-cache worktree whose HEAD carries the
 /// State ID of this manifest. Without a build cache: W401, not a failure.
 ///
-/// Two departures from a plain `git status`, both forced by ch-image 0.31:
-///
-/// * the `git` program is used, not libgit2: ch-image configures its build
-///   cache with `core.splitIndex=true` and `index.version=4`, and libgit2
-///   cannot read a split index ("unsupported mandatory extension: 'link'");
-/// * the status is taken against a fresh index built from HEAD in a
-///   temporary file, so every file's content is compared: ch-image restores
-///   file mtimes (e.g. on `ch-image pull` of an image already in storage,
-///   "found in build cache") and sets `core.trustctime=false`, so the
-///   image's own index reports a same-size edit as clean. This also leaves
-///   the image's index untouched.
+/// The State ID comes from HEAD's message through git2. The status needs the
+/// `git` program: ch-image writes a split index, which libgit2 cannot read.
+/// ch-image also sets `core.trustctime=false` and restores modification times,
+/// so a plain `git status` can take a same-size edit for clean; with
+/// `core.trustctime=true` a changed inode time makes git compare contents
+/// (user space cannot set ctime), while unchanged files cost one `stat`.
+/// Staged changes (an index rewritten to match an edit) show as well.
 fn verify_unmodified(
     dir: &Path,
     name: &str,
@@ -319,12 +308,13 @@ fn verify_unmodified(
         message: format!("image {name} modified since pull: {what}"),
         in_image: true,
     };
-    let tmp = tempfile::tempdir()
-        .map_err(|e| modified(format!("cannot create a temporary index: {e}")))?;
-    let index = tmp.path().join("index");
-    let message = git(dir, &index, &["log", "-1", "--format=%B", "HEAD"])
-        .map_err(|e| modified(format!("no build-cache commit: {e}")))?;
-    let message = String::from_utf8_lossy(&message);
+    let repo = git2::Repository::open(dir)
+        .map_err(|e| modified(format!("no build-cache repository: {}", e.message())))?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(|e| modified(format!("no build-cache commit: {}", e.message())))?;
+    let message = String::from_utf8_lossy(head.message_bytes()).into_owned();
     let want = hex::encode_upper(pull_state_id(manifest));
     if state_id_from_text(&message).as_deref() != Some(want.as_str()) {
         return Err(modified(format!(
@@ -332,26 +322,87 @@ fn verify_unmodified(
             state_id_text(&pull_state_id(manifest))
         )));
     }
-    let status = git(dir, &index, &["read-tree", "HEAD"])
-        .and_then(|_| {
-            git(
-                dir,
-                &index,
-                &[
-                    "status",
-                    "--porcelain=v1",
-                    "-z",
-                    "--untracked-files=all",
-                    "--ignore-submodules=all",
-                ],
-            )
-        })
-        .map_err(|e| modified(format!("cannot read its status: {e}")))?;
+    let status = git(
+        dir,
+        &[
+            "-c",
+            "core.trustctime=true",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=all",
+        ],
+    )
+    .map_err(|e| modified(format!("cannot read its status: {e}")))?;
     if let Some(first) = status.split(|b| *b == 0).find(|e| !e.is_empty()) {
         return Err(modified(String::from_utf8_lossy(first).into_owned()));
     }
+    // git compares inode times in whole seconds: an edit in the same second as
+    // the index entry was written looks clean. Files changed at or after the
+    // index (less a margin) are compared with HEAD by content.
+    let tree = head
+        .tree()
+        .map_err(|e| modified(format!("no build-cache tree: {}", e.message())))?;
+    let since = fs::metadata(repo.path().join("index"))
+        .map(|m| m.ctime() - 2)
+        .unwrap_or(i64::MIN);
+    if let Some(path) = recently_changed_and_different(dir, &tree, since)
+        .map_err(|e| modified(format!("cannot read its files: {e}")))?
+    {
+        return Err(modified(path));
+    }
     ev.checks.push("V4");
     Ok(())
+}
+
+/// The first file or link under `root`, changed (inode time) at or after
+/// `since` (seconds), whose content or executable bit differs from `tree`.
+/// Paths git does not track (its metadata, ignored files) are skipped.
+fn recently_changed_and_different(
+    root: &Path,
+    tree: &git2::Tree<'_>,
+    since: i64,
+) -> std::io::Result<Option<String>> {
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel_dir) = stack.pop() {
+        for entry in fs::read_dir(root.join(&rel_dir))? {
+            let entry = entry?;
+            let rel = rel_dir.join(entry.file_name());
+            if rel_dir.as_os_str().is_empty()
+                && entry.file_name().to_string_lossy().starts_with(".git")
+            {
+                continue;
+            }
+            let meta = fs::symlink_metadata(entry.path())?;
+            if meta.is_dir() {
+                stack.push(rel);
+                continue;
+            }
+            if meta.ctime() < since {
+                continue;
+            }
+            let Ok(tracked) = tree.get_path(&rel) else {
+                continue; // untracked files are git status's business
+            };
+            let content = if meta.file_type().is_symlink() {
+                let target = fs::read_link(entry.path())?;
+                git2::Oid::hash_object(
+                    git2::ObjectType::Blob,
+                    target.as_os_str().as_encoded_bytes(),
+                )
+            } else {
+                git2::Oid::hash_file(git2::ObjectType::Blob, entry.path())
+            }
+            .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+            let exec_in_tree = tracked.filemode() == 0o100_755;
+            let exec_now = meta.is_file() && meta.permissions().mode() & 0o111 != 0;
+            if content != tracked.id() || (meta.is_file() && exec_in_tree != exec_now) {
+                return Ok(Some(format!("{} (changed content)", rel.display())));
+            }
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
