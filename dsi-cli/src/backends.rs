@@ -1,52 +1,42 @@
-//! Opening the back-ends named on the command line.
+//! Opening the back-ends selected by the effective settings ([`config`]).
 //!
 //! `--driver NAME` (repeatable; default `sqlite`) selects drivers, `--store`
 //! is given to each as its `store` option, and each `--option key=value` goes
 //! to every selected driver that accepts that key; a key that no selected
-//! driver accepts is an error naming it.
+//! driver accepts is an error naming it and where it came from.
 
 use anyhow::{Context, bail};
 use dsi_core::{Driver, Options, registry};
 
 use crate::cli::GlobalArgs;
-
-/// The driver used when none is named.
-pub(crate) const DEFAULT_DRIVER: &str = "sqlite";
+use crate::config;
 
 /// Builds the selected back-ends with their options.
 pub(crate) fn open(global: &GlobalArgs) -> anyhow::Result<Vec<Box<dyn Driver>>> {
-    let names: Vec<&str> = if global.drivers.is_empty() {
-        vec![DEFAULT_DRIVER]
-    } else {
-        global.drivers.iter().map(String::as_str).collect()
-    };
+    let eff = config::effective(global)?;
+    let names = &eff.drivers.0;
     let entries = names
         .iter()
         .map(|n| registry::driver(n))
         .collect::<Result<Vec<_>, _>>()?;
-    let pairs = global
-        .options
-        .iter()
-        .map(|p| Options::parse_pair(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (key, _) in &pairs {
+    for (key, _, source) in &eff.options {
         if !entries
             .iter()
             .any(|e| e.options.iter().any(|o| o.name == key))
         {
             bail!(dsi_core::Error::config(
                 names.join(", "),
-                format!("no selected driver accepts option '{key}'")
+                format!("no selected driver accepts option '{key}' (from {source})")
             ));
         }
     }
     let mut drivers = Vec::with_capacity(entries.len());
     for entry in entries {
         let mut options = Options::new();
-        if let Some(store) = &global.store {
+        if let Some((store, _)) = &eff.store {
             options.set("store", store.clone());
         }
-        for (k, v) in &pairs {
+        for (k, v, _) in &eff.options {
             if entry.options.iter().any(|o| o.name == k) {
                 options.set(k.clone(), v.clone());
             }

@@ -76,6 +76,25 @@ pub enum Command {
     Push(PushArgs),
     /// Fetch a git remote's repository and store it as a record.
     Pull(PullArgs),
+    /// Run a read-only SQL query on the store.
+    Query(QueryArgs),
+    /// Summarise the store: tables, rows, blobs, newest runs.
+    Inspect,
+    /// Verify every blob's digest and every record's references.
+    Fsck,
+    /// Show the effective settings and where each came from.
+    Config,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages into a directory (used by `cargo xtask man`).
+    #[command(hide = true)]
+    GenerateMan {
+        /// Output directory.
+        dir: PathBuf,
+    },
     /// Work with Runfiles (the linter).
     Runfile {
         /// What to do.
@@ -179,6 +198,13 @@ pub struct RunArgs {
     /// for a fresh record; useful as a smoke test).
     #[arg(long)]
     pub verify: bool,
+}
+
+/// Arguments of `dsi query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL statement (read-only), e.g. `SELECT function, count(*) FROM runs GROUP BY 1`.
+    pub sql: String,
 }
 
 /// Arguments of `dsi list`.

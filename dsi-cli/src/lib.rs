@@ -20,6 +20,7 @@ use dsi_plugins_charliecloud as _;
 mod backends;
 mod cli;
 mod commands;
+mod config;
 mod exit;
 mod output;
 mod runs;
@@ -39,6 +40,7 @@ pub const ENABLED_DRIVERS: &[&str] = &[
 
 /// Runs `dsi` with the process's arguments and returns its exit code.
 pub fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -59,4 +61,15 @@ pub fn main() -> std::process::ExitCode {
             status.into()
         }
     }
+}
+
+/// Ends the process quietly when a reader of its output goes away
+/// (`dsi list | head`), like other Unix tools: Rust ignores SIGPIPE, which
+/// turns every later write into an error (and `println!` into a panic). The
+/// registered action performs SIGPIPE's default (terminate); programs dsi
+/// starts get the default disposition too, since handlers reset on exec.
+fn restore_sigpipe() {
+    let always = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Registration fails only for forbidden signals, which SIGPIPE is not.
+    let _ = signal_hook::flag::register_conditional_default(signal_hook::consts::SIGPIPE, always);
 }

@@ -3,11 +3,16 @@
 mod artifact;
 mod collect;
 mod diff;
+mod fsck;
+mod generate;
+mod inspect;
 mod list;
 mod modules;
+mod query;
 pub(crate) mod record;
 mod replay;
 mod runfile;
+mod settings;
 mod show;
 
 use crate::cli::{Cli, Command, RunfileCommand};
@@ -24,6 +29,12 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Run(args) => replay::run(&cli.global, args),
         Command::Diff(args) => diff::run(&cli.global, args),
         Command::List(args) => list::run(&cli.global, args),
+        Command::Query(args) => query::run(&cli.global, args),
+        Command::Inspect => inspect::run(&cli.global),
+        Command::Fsck => fsck::run(&cli.global),
+        Command::Config => settings::show(&cli.global),
+        Command::Completions { shell } => generate::completions(*shell),
+        Command::GenerateMan { dir } => generate::man(dir),
         Command::Show(args) => show::run(&cli.global, args),
         Command::Checkout(args) => artifact::checkout(&cli.global, args),
         Command::Push(args) => artifact::push(&cli.global, args),

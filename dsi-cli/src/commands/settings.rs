@@ -1,0 +1,48 @@
+//! `dsi config`: the effective settings and where each came from.
+
+use serde_json::json;
+
+use crate::cli::GlobalArgs;
+use crate::config;
+use crate::exit::ExitStatus;
+use crate::output::{print_json, print_table};
+
+/// `dsi config`.
+pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let eff = config::effective(global)?;
+    if global.json {
+        print_json(&json!({
+            "driver": {"value": eff.drivers.0, "source": eff.drivers.1.to_string()},
+            "store": eff.store.as_ref().map(|(v, s)| json!({"value": v, "source": s.to_string()})),
+            "options": eff.options.iter().map(|(k, v, s)| json!({"key": k, "value": v, "source": s.to_string()})).collect::<Vec<_>>(),
+            "files": eff.files.iter().map(|(p, e)| json!({"path": p, "exists": e})).collect::<Vec<_>>(),
+        }))?;
+        return Ok(ExitStatus::Ok);
+    }
+    let mut rows = vec![vec![
+        "driver".to_owned(),
+        eff.drivers.0.join(", "),
+        eff.drivers.1.to_string(),
+    ]];
+    match &eff.store {
+        Some((v, s)) => rows.push(vec!["store".into(), v.clone(), s.to_string()]),
+        None => rows.push(vec![
+            "store".into(),
+            "(the driver's default)".into(),
+            "default".into(),
+        ]),
+    }
+    for (k, v, s) in &eff.options {
+        rows.push(vec![format!("option {k}"), v.clone(), s.to_string()]);
+    }
+    print_table(&["SETTING", "VALUE", "FROM"], &rows)?;
+    println!();
+    for (p, exists) in &eff.files {
+        println!(
+            "{} {}",
+            if *exists { "read   " } else { "absent " },
+            p.display()
+        );
+    }
+    Ok(ExitStatus::Ok)
+}
