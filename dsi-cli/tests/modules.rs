@@ -112,7 +112,7 @@ fn collect_names_an_unknown_plugin() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.starts_with("error: unknown plugin 'nope'; available: charliecloud-consumer, charliecloud-producer, git-info, hostname, system-kernel"),
+        err.starts_with("error: unknown plugin 'nope'; available: charliecloud-consumer, charliecloud-producer, csv, git-info, hostname, system-kernel"),
         "{err}"
     );
     assert!(err.contains("hint: `dsi plugins` lists"), "{err}");

@@ -11,6 +11,7 @@
 //! * the [`registry`] of every linked module, built with `inventory`;
 //! * the [`Terminal`], with the 2023 DSI semantics (load/unload, transload,
 //!   artifact handler);
+//! * the `csv` consumer plugin in [`ingest`];
 //! * the environment plugins in [`env`](mod@env) (`hostname`, `system-kernel`) and the
 //!   pure [`env::diff`] used by the replay compatibility check;
 //! * [`memory::MemoryDriver`], an in-memory back-end for tests and embedding.
@@ -46,6 +47,7 @@ pub mod conformance;
 pub mod driver;
 pub mod env;
 mod error;
+pub mod ingest;
 pub mod memory;
 mod options;
 pub mod plugin;
