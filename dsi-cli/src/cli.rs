@@ -41,7 +41,7 @@ pub struct GlobalArgs {
     pub store: Option<String>,
 
     /// A driver option, `key=value`; repeatable.
-    #[arg(long = "option", short = 'o', global = true, value_name = "KEY=VALUE")]
+    #[arg(long = "option", global = true, value_name = "KEY=VALUE")]
     pub options: Vec<String>,
 
     /// Print machine-readable JSON instead of text.
@@ -76,10 +76,18 @@ pub enum Command {
     Push(PushArgs),
     /// Fetch a git remote's repository and store it as a record.
     Pull(PullArgs),
+    /// Store other data (a CSV file) as a table.
+    Ingest {
+        /// The format.
+        #[command(subcommand)]
+        format: IngestFormat,
+    },
     /// Run a read-only SQL query on the store.
     Query(QueryArgs),
+    /// Export one run as JSON, W3C PROV-JSON or a Workflow Run RO-Crate.
+    Export(ExportArgs),
     /// Summarise the store: tables, rows, blobs, newest runs.
-    Inspect,
+    Inspect(InspectArgs),
     /// Verify every blob's digest and every record's references.
     Fsck,
     /// Show the effective settings and where each came from.
@@ -200,11 +208,78 @@ pub struct RunArgs {
     pub verify: bool,
 }
 
+/// `dsi ingest …`.
+#[derive(Debug, Subcommand)]
+pub enum IngestFormat {
+    /// A CSV file with a header row; column types are inferred (int, float, bool, text).
+    Csv(IngestCsvArgs),
+}
+
+/// Arguments of `dsi ingest csv`.
+#[derive(Debug, Args)]
+pub struct IngestCsvArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// The table to store the rows in (appended if it exists).
+    #[arg(long, value_name = "NAME")]
+    pub table: String,
+    /// Field delimiter (one byte, or \t).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+}
+
 /// Arguments of `dsi query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// The SQL statement (read-only), e.g. `SELECT function, count(*) FROM runs GROUP BY 1`.
     pub sql: String,
+}
+
+/// Arguments of `dsi inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Also write a Jupyter notebook that opens the store with pandas.
+    #[arg(long, value_name = "PATH")]
+    pub notebook: Option<PathBuf>,
+}
+
+/// Arguments of `dsi export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Run id (or a unique prefix).
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+
+    /// What to write.
+    #[arg(long, short = 'f', value_enum, default_value_t = ExportFormat::Json, value_name = "FORMAT")]
+    pub format: ExportFormat,
+
+    /// Write to this file (json, prov) or directory (ro-crate, default
+    /// ./RUN_ID.crate) instead of stdout.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// The formats of `dsi export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Every column of the run, typed, with its Runfile text.
+    Json,
+    /// W3C PROV-JSON: the run, its Runfile, image, repository and outputs, and its parent record.
+    Prov,
+    /// A Workflow Run RO-Crate (Process Run Crate 0.5) directory.
+    RoCrate,
+}
+
+impl ExportFormat {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "json",
+            ExportFormat::Prov => "prov",
+            ExportFormat::RoCrate => "ro-crate",
+        }
+    }
 }
 
 /// Arguments of `dsi list`.

@@ -1,17 +1,18 @@
 //! `dsi inspect`: a summary of every selected store — tables, row counts,
-//! blob bytes and the newest runs.
+//! blob bytes and the newest runs; with `--notebook PATH`, also a Jupyter
+//! notebook that opens the stores with pandas ([`super::notebook`]).
 
 use dsi_core::{Filter, FilterOp, Query, TableQuery};
 use dsi_plugins_charliecloud::records::{RUNS, text_at};
 use serde_json::json;
 
 use crate::backends;
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, InspectArgs};
 use crate::exit::ExitStatus;
 use crate::output::{print_json, print_table};
 
 /// `dsi inspect`.
-pub(crate) fn run(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<ExitStatus> {
     let stores = backends::open(global)?;
     let mut out = Vec::new();
     for d in &stores {
@@ -41,12 +42,28 @@ pub(crate) fn run(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
             .unwrap_or_default();
         out.push((ins, newest));
     }
+    if let Some(path) = &args.notebook {
+        let inspections: Vec<_> = out.iter().map(|(ins, _)| ins.clone()).collect();
+        super::notebook::write(path, &inspections)?;
+    }
+    let notebook = args
+        .notebook
+        .as_ref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
     if global.json {
         let v: Vec<serde_json::Value> = out
             .iter()
             .map(|(ins, newest)| json!({"store": ins, "newest_runs": newest}))
             .collect();
-        print_json(&v)?;
+        match notebook {
+            // With --notebook: {"format", "path"} like `dsi export`, and the stores.
+            Some(p) => print_json(&json!({
+                "format": "ipynb",
+                "path": p.display().to_string(),
+                "stores": v,
+            }))?,
+            None => print_json(&v)?,
+        }
         return Ok(ExitStatus::Ok);
     }
     for (i, (ins, newest)) in out.iter().enumerate() {
@@ -83,6 +100,9 @@ pub(crate) fn run(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
                 );
             }
         }
+    }
+    if let Some(p) = notebook {
+        println!("\nnotebook: {}", p.display());
     }
     Ok(ExitStatus::Ok)
 }

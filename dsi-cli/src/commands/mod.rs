@@ -3,11 +3,14 @@
 mod artifact;
 mod collect;
 mod diff;
+mod export;
 mod fsck;
 mod generate;
+mod ingest;
 mod inspect;
 mod list;
 mod modules;
+mod notebook;
 mod query;
 pub(crate) mod record;
 mod replay;
@@ -15,7 +18,7 @@ mod runfile;
 mod settings;
 mod show;
 
-use crate::cli::{Cli, Command, RunfileCommand};
+use crate::cli::{Cli, Command, IngestFormat, RunfileCommand};
 use crate::exit::ExitStatus;
 
 /// Runs the parsed command.
@@ -30,7 +33,11 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(&cli.global, args),
         Command::List(args) => list::run(&cli.global, args),
         Command::Query(args) => query::run(&cli.global, args),
-        Command::Inspect => inspect::run(&cli.global),
+        Command::Ingest {
+            format: IngestFormat::Csv(args),
+        } => ingest::csv(&cli.global, args),
+        Command::Export(args) => export::run(&cli.global, args),
+        Command::Inspect(args) => inspect::run(&cli.global, args),
         Command::Fsck => fsck::run(&cli.global),
         Command::Config => settings::show(&cli.global),
         Command::Completions { shell } => generate::completions(*shell),
