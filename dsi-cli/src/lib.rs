@@ -12,6 +12,10 @@
 
 // One line per linked back-end or plugin crate: without a reference, the
 // linker drops the crate and its registrations with it.
+#[cfg(feature = "parquet")]
+use dsi_driver_parquet as _;
+#[cfg(feature = "s3")]
+use dsi_driver_s3 as _;
 #[cfg(feature = "sqlite")]
 use dsi_driver_sqlite as _;
 // The Charliecloud plugins are the point of the binary: always linked.
@@ -34,6 +38,10 @@ use clap::Parser;
 /// Charliecloud plugins, plus one per enabled driver feature.
 pub const ENABLED_DRIVERS: &[&str] = &[
     "git",
+    #[cfg(feature = "parquet")]
+    "parquet",
+    #[cfg(feature = "s3")]
+    "s3",
     #[cfg(feature = "sqlite")]
     "sqlite",
 ];

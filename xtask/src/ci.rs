@@ -23,7 +23,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     // Build the tests before starting services, so a compile error fails fast.
     sh(cargo().args(["test", "--workspace", "--all-features", "--no-run"]))?;
-    let env = services::start()?;
+    let mut env = services::start()?;
+    env.insert("DSI_TEST_PYTHON".into(), crate::python::ensure()?.display().to_string());
     let result = test(&env);
     services::stop()?;
     result?;

@@ -70,7 +70,7 @@ fn dsi(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
 
 /// `cargo xtask demo`.
 pub(crate) fn run() -> anyhow::Result<()> {
-    crate::setup::run()?;
+    crate::setup::packages()?;
     let root = project_root();
     let storage = storage();
     if storage.join("img").join(IMAGE).is_dir() {
@@ -80,7 +80,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
         fs::create_dir_all(&work)?;
         build_image(&storage, &work, IMAGE)?;
     }
-    sh(cargo().args(["build", "--quiet", "-p", "dsi-cli"]))?;
+    // The main job needs only the SQLite back-end: skip the Parquet, S3 and
+    // DataFusion builds on a fresh machine.
+    sh(cargo().args(["build", "--quiet", "-p", "dsi-cli", "--no-default-features", "--features", "sqlite"]))?;
     let bin = root.join("target/debug/dsi");
 
     // The example project: input data, an output directory, a Runfile.

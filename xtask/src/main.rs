@@ -14,6 +14,8 @@
 mod bench;
 mod ci;
 mod demo;
+mod python;
+mod s3;
 mod services;
 mod setup;
 mod util;

@@ -56,7 +56,9 @@ fn random_hex(n: usize) -> anyhow::Result<String> {
 /// environment for the tests.
 pub(crate) fn start(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     if !have("s3s-fs") {
-        bail!("s3s-fs (the S3 test server) is not on PATH: install it with `{INSTALL_HINT}` (or run cargo xtask setup)");
+        bail!(
+            "s3s-fs (the S3 test server) is not on PATH: install it with `{INSTALL_HINT}` (or run cargo xtask setup)"
+        );
     }
     stop(dir);
     let data = dir.join("data");
@@ -120,12 +122,20 @@ pub(crate) fn stop(dir: &Path) {
     };
     let pid = pid.trim();
     // Only a process that is still s3s-fs (the pid may have been reused).
-    let ours = fs::read_to_string(format!("/proc/{pid}/comm"))
-        .is_ok_and(|comm| comm.trim() == "s3s-fs");
+    let ours =
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "s3s-fs");
     if ours {
         let _ = Command::new("kill").arg(pid).status();
+        // Wait (up to 5 s) until it is gone; a zombie (our own unreaped
+        // child) counts as gone.
+        let alive = || {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+            })
+        };
         for _ in 0..50 {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
+            if !alive() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));

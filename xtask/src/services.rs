@@ -1,5 +1,5 @@
 //! Test services and fixtures: the example image, a real OCI registry on
-//! loopback.
+//! loopback, and a real S3 server (s3s-fs, see `s3`).
 //!
 //! `cargo xtask services start` builds the image with `ch-image` (from
 //! Debian's `busybox-static`), starts Debian's `docker-registry` on a free
@@ -296,6 +296,7 @@ fn stop_pid(pidfile: &Path) {
 pub(crate) fn stop() -> anyhow::Result<()> {
     let dir = services_dir();
     stop_pid(&dir.join("registry").join("pid"));
+    crate::s3::stop(&dir.join("s3"));
     Ok(())
 }
 
@@ -335,6 +336,8 @@ pub(crate) fn start() -> anyhow::Result<BTreeMap<String, String>> {
         "DSI_TEST_BUILD_STORAGE".into(),
         storage.display().to_string(),
     );
+
+    env.extend(crate::s3::start(&dir.join("s3"))?);
 
     let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     write(&env_file(), &text)?;

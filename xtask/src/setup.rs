@@ -31,6 +31,14 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("curl", "talking to the test registry"),
     ("sqlite3", "inspecting SQLite stores in tests"),
     ("time", "peak RSS of processes in cargo xtask bench"),
+    (
+        "git-annex",
+        "DataLad's storage layer, for the DataLad peer in cargo xtask bench",
+    ),
+    (
+        "strace",
+        "the phase breakdown of dsi replay in cargo xtask bench",
+    ),
 ];
 
 fn installed(package: &str) -> bool {
@@ -47,8 +55,15 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// `cargo xtask setup`: installs whatever is missing.
+/// `cargo xtask setup`: everything the tests need (Debian packages, the S3
+/// server binary).
 pub(crate) fn run() -> anyhow::Result<()> {
+    packages()?;
+    crate::s3::install()
+}
+
+/// The Debian packages only (all the demo needs); installs what is missing.
+pub(crate) fn packages() -> anyhow::Result<()> {
     let missing: Vec<&str> = PACKAGES
         .iter()
         .map(|(p, _)| *p)

@@ -1,0 +1,288 @@
+//! Every command, in human and `--json` mode, on every driver (sqlite,
+//! parquet, s3), the way ripgrep's tests loop over its engines; the same
+//! record stored through all three reads back identically; the Parquet
+//! dataset is read by engines no one here wrote (pyarrow, DuckDB).
+//!
+//! Needs the test services (registry, S3 server) and `DSI_TEST_PYTHON`.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// The global flags selecting one driver's store for this test.
+fn store_flags(driver: &str, dir: &Path) -> Vec<String> {
+    match driver {
+        "sqlite" => vec![
+            "--driver".into(),
+            "sqlite".into(),
+            "--store".into(),
+            dir.join("dsi.db").display().to_string(),
+        ],
+        "parquet" => vec![
+            "--driver".into(),
+            "parquet".into(),
+            "--store".into(),
+            dir.join("dsi-data").display().to_string(),
+        ],
+        "s3" => {
+            let bucket = required_env("DSI_TEST_S3_BUCKET");
+            required_env("AWS_ENDPOINT_URL");
+            let prefix = dir
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "");
+            vec![
+                "--driver".into(),
+                "s3".into(),
+                "--store".into(),
+                format!("s3://{bucket}/cli-{prefix}"),
+            ]
+        }
+        other => panic!("no store for {other}"),
+    }
+}
+
+fn run_with(dir: &Path, flags: &[String], args: &[&str]) -> std::process::Output {
+    let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
+    all.extend_from_slice(args);
+    run(dir, &all)
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}", stderr(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The whole user journey on one driver.
+fn every_command(driver: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = store_flags(driver, d);
+    std::fs::create_dir_all(d.join("proj/out")).unwrap();
+    std::fs::write(d.join("proj/out/.gitkeep"), "").unwrap();
+    git(&d.join("proj"), &["init", "-q"]);
+    git(&d.join("proj"), &["add", "."]);
+    git(&d.join("proj"), &["commit", "-q", "-m", "layout"]);
+    write_runfile(
+        d,
+        "LABEL dsi.outputs=\"out/r.txt\"\nBIND out:/out\nCMD [\"/bin/sh\", \"-c\", \"/opt/app/bin/hello x | tee /out/r.txt\"]\n",
+    );
+
+    // record / run / replay
+    let rec = json(&run_with(
+        d,
+        &f,
+        &["--json", "record", "Runfile", "--repo", "proj"],
+    ));
+    let (id, commit) = (
+        rec["run_id"].as_str().unwrap().to_owned(),
+        rec["commit"].as_str().unwrap().to_owned(),
+    );
+    assert!(ok(&run_with(d, &f, &["replay", &commit[..8]])).contains("hello argv: x"));
+    let rep = json(&run_with(d, &f, &["--json", "replay", &commit, "--verify"]));
+    assert_eq!(rep["verify"]["ok"], true, "{rep}");
+    assert_eq!(rep["parent_run_id"], id.as_str());
+    let human_run = ok(&run_with(d, &f, &["run", "Runfile", "--repo", "proj"]));
+    assert!(human_run.starts_with("recorded run "), "{human_run}");
+
+    // list / show / diff / query
+    let list = json(&run_with(d, &f, &["--json", "list", "--all"]));
+    assert_eq!(list.as_array().unwrap().len(), 5, "{list}");
+    let human = ok(&run_with(d, &f, &["list", "--function", "consumer"]));
+    assert_eq!(human.lines().count(), 3, "header + 2 records: {human}");
+    let show = json(&run_with(d, &f, &["--json", "show", &id[..12]]));
+    assert_eq!(show["run"]["run_id"], id.as_str());
+    assert!(
+        show["runfile"]
+            .as_str()
+            .unwrap()
+            .contains("CMD [\"/bin/sh\"")
+    );
+    assert!(ok(&run_with(d, &f, &["show", &id])).contains(&format!("Runfile at {commit}")));
+    assert_eq!(
+        json(&run_with(d, &f, &["--json", "diff", &id, "--now"]))["identical"],
+        true
+    );
+    assert!(ok(&run_with(d, &f, &["diff", &id])).contains("no differences"));
+    let q = json(&run_with(
+        d,
+        &f,
+        &[
+            "--json",
+            "query",
+            "SELECT count(*) AS n FROM runs WHERE function = 'producer'",
+        ],
+    ));
+    assert_eq!(q[0]["n"], 3, "{q}");
+    assert!(
+        ok(&run_with(
+            d,
+            &f,
+            &["query", "SELECT count(*) AS n FROM runs"]
+        ))
+        .contains('5')
+    );
+
+    // checkout / push / pull
+    assert!(ok(&run_with(d, &f, &["checkout", &id, "co"])).starts_with("checked out run"));
+    std::fs::create_dir(d.join("srv")).unwrap();
+    git(&d.join("srv"), &["init", "-q", "--bare", "r.git"]);
+    let url = format!("file://{}", d.join("srv/r.git").display());
+    assert_eq!(
+        json(&run_with(d, &f, &["--json", "push", "--remote", &url, &id]))["refs"][0],
+        "refs/heads/main"
+    );
+    let pulled = json(&run_with(d, &f, &["--json", "pull", "--remote", &url]));
+    assert_eq!(pulled["commit"].as_str().unwrap().len(), 40);
+
+    // ingest / collect / inspect / fsck / export
+    std::fs::write(d.join("t.csv"), "a,b\n1,x\n2,y\n").unwrap();
+    assert_eq!(
+        json(&run_with(
+            d,
+            &f,
+            &["--json", "ingest", "csv", "t.csv", "--table", "t"]
+        ))["rows"],
+        2
+    );
+    assert!(ok(&run_with(d, &f, &["collect", "hostname"])).starts_with("stored 1 row in hostname"));
+    let ins = json(&run_with(d, &f, &["--json", "inspect"]));
+    let tables: Vec<&str> = ins[0]["store"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        tables.contains(&"runs") && tables.contains(&"t") && tables.contains(&"hostname"),
+        "{tables:?}"
+    );
+    assert!(ok(&run_with(d, &f, &["inspect"])).contains("newest runs:"));
+    let fsck = json(&run_with(d, &f, &["--json", "fsck"]));
+    assert_eq!(fsck["problems"].as_array().unwrap().len(), 0, "{fsck}");
+    assert!(ok(&run_with(d, &f, &["fsck"])).contains("no problems"));
+    let ex = json(&run_with(d, &f, &["export", &id, "--format", "json"]));
+    assert_eq!(ex["run_id"], id.as_str());
+}
+
+#[test]
+fn every_command_on_sqlite() {
+    every_command("sqlite");
+}
+
+#[test]
+fn every_command_on_parquet() {
+    every_command("parquet");
+}
+
+#[test]
+fn every_command_on_s3() {
+    every_command("s3");
+}
+
+#[test]
+fn the_same_record_reads_back_identically_from_every_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_runfile(d, "CMD [\"true\"]\n");
+    let mut all: Vec<String> = Vec::new();
+    for driver in ["sqlite", "parquet", "s3"] {
+        all.extend(store_flags(driver, d));
+    }
+    let rec = json(&run_with(d, &all, &["--json", "record", "Runfile"]));
+    assert_eq!(
+        rec["stores"],
+        serde_json::json!(["sqlite", "parquet", "s3"])
+    );
+    let id = rec["run_id"].as_str().unwrap();
+    let shows: Vec<serde_json::Value> = ["sqlite", "parquet", "s3"]
+        .iter()
+        .map(|drv| json(&run_with(d, &store_flags(drv, d), &["--json", "show", id])))
+        .collect();
+    assert_eq!(shows[0], shows[1], "sqlite and parquet differ");
+    assert_eq!(shows[0], shows[2], "sqlite and s3 differ");
+    for drv in ["sqlite", "parquet", "s3"] {
+        let fsck = json(&run_with(d, &store_flags(drv, d), &["--json", "fsck"]));
+        assert_eq!(fsck["blobs"], 1, "{drv}: {fsck}");
+    }
+}
+
+#[test]
+fn the_parquet_dataset_is_read_by_pyarrow_and_duckdb() {
+    let python = required_env("DSI_TEST_PYTHON");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = store_flags("parquet", d);
+    write_runfile(d, "CMD [\"true\"]\n");
+    ok(&run_with(d, &f, &["run", "Runfile"]));
+    ok(&run_with(d, &f, &["run", "Runfile"]));
+    let ours = json(&run_with(d, &f, &["--json", "list", "--all"]));
+    let mut ids: Vec<String> = ours
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+
+    let script = r#"
+import json, sys
+import pyarrow.dataset as ds, duckdb
+root = sys.argv[1]
+t = ds.dataset(root + "/runs", format="parquet", partitioning="hive").to_table()
+con = duckdb.connect()
+q = f"SELECT run_id, exit_code, \"commit\", container_run_commands.sha256 AS blob FROM read_parquet('{root}/runs/**/*.parquet', hive_partitioning=true) ORDER BY run_id"
+rows = con.execute(q).fetchall()
+desc = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{root}/runs/**/*.parquet', hive_partitioning=true)").fetchall()}
+print(json.dumps({
+  "pyarrow_ids": sorted(t.column("run_id").to_pylist()),
+  "pyarrow_types": {f.name: str(f.type) for f in t.schema},
+  "duckdb_ids": [r[0] for r in rows],
+  "duckdb_exit_codes": [r[1] for r in rows],
+  "duckdb_blobs": sorted({r[3] for r in rows if r[3]}),
+  "duckdb_commits": sorted({r[2] for r in rows if r[2]}),
+  "duckdb_types": desc,
+}))
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, &d.join("dsi-data").display().to_string()])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pyarrow_ids"], serde_json::json!(ids));
+    assert_eq!(v["duckdb_ids"], serde_json::json!(ids));
+    assert_eq!(v["pyarrow_types"]["exit_code"], "int64");
+    assert_eq!(v["pyarrow_types"]["recorded_at"], "timestamp[us, tz=UTC]");
+    assert_eq!(
+        v["pyarrow_types"]["date"]
+            .as_str()
+            .map(|s| s.starts_with("string") || s.starts_with("date")),
+        Some(true)
+    );
+    assert_eq!(v["duckdb_types"]["exit_code"], "BIGINT");
+    assert_eq!(v["duckdb_types"]["recorded_at"], "TIMESTAMP WITH TIME ZONE");
+    assert_eq!(
+        v["duckdb_blobs"].as_array().unwrap().len(),
+        v["duckdb_commits"].as_array().unwrap().len(),
+        "one repository blob per commit: {v}"
+    );
+    let codes: Vec<serde_json::Value> = v["duckdb_exit_codes"].as_array().unwrap().clone();
+    assert_eq!(
+        codes.iter().filter(|c| c.is_null()).count(),
+        2,
+        "two records"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == serde_json::json!(0)).count(),
+        2,
+        "two replays"
+    );
+}
