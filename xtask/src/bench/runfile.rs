@@ -1,0 +1,126 @@
+//! Section "Runfile parsing": criterion's estimates for
+//! `benches/runfile_parse.rs`, read from
+//! `target/criterion/<group>/<bench>/new/*.json`, never from its output.
+
+use std::fmt::Write as _;
+use std::fs;
+
+use anyhow::Context;
+
+use super::Plan;
+use super::criterion_home;
+use super::fmt::{fmt_range, fmt_rate, fmt_secs, table};
+use super::json::Json;
+use super::measure::Stats;
+
+/// A criterion result: per-iteration seconds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Estimate {
+    /// Criterion's median point estimate and its confidence interval.
+    pub(super) median: f64,
+    pub(super) lower: f64,
+    pub(super) upper: f64,
+    /// Fastest and slowest sample (mean iteration time within a sample).
+    pub(super) min: f64,
+    pub(super) max: f64,
+    pub(super) samples: usize,
+}
+
+/// Reads `<criterion>/<group>/<function>[/<param>]/new/{estimates,sample}.json`.
+pub(super) fn criterion_estimate(id: &str) -> anyhow::Result<Estimate> {
+    let dir = criterion_home().join(id).join("new");
+    let read = |name: &str| -> anyhow::Result<Json> {
+        let path = dir.join(name);
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        Json::parse(&text).with_context(|| format!("parsing {}", path.display()))
+    };
+    let estimates = read("estimates.json")?;
+    let median = estimates
+        .get("median")
+        .context("estimates.json: no median")?;
+    let num = |v: Option<&Json>, what: &str| -> anyhow::Result<f64> {
+        v.and_then(Json::as_f64)
+            .with_context(|| format!("estimates.json: no {what} for {id}"))
+    };
+    let point = num(median.get("point_estimate"), "median point estimate")?;
+    let ci = median.get("confidence_interval");
+    let lower = num(ci.and_then(|c| c.get("lower_bound")), "lower bound")?;
+    let upper = num(ci.and_then(|c| c.get("upper_bound")), "upper bound")?;
+    let sample = read("sample.json")?;
+    let floats = |key: &str| -> anyhow::Result<Vec<f64>> {
+        sample
+            .get(key)
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(Json::as_f64).collect())
+            .with_context(|| format!("sample.json: no {key} for {id}"))
+    };
+    let per_iter: Vec<f64> = floats("times")?
+        .iter()
+        .zip(floats("iters")?)
+        .filter(|(_, i)| *i > 0.0)
+        .map(|(t, i)| t / i * 1e-9)
+        .collect();
+    let range = Stats::of(&per_iter);
+    Ok(Estimate {
+        median: point * 1e-9,
+        lower: lower * 1e-9,
+        upper: upper * 1e-9,
+        min: range.min,
+        max: range.max,
+        samples: range.n,
+    })
+}
+
+pub(super) fn section(plan: Plan) -> anyhow::Result<String> {
+    let cases = [
+        ("v1_minimal", "V-1 minimal (2 lines)"),
+        ("v2_realistic", "V-2 realistic (13 lines)"),
+    ];
+    let benches = [
+        ("parse", "`parse`"),
+        (
+            "parse_canonical_digest",
+            "`parse` + `.canonical()` + `.digest()`",
+        ),
+    ];
+    let mut rows = Vec::new();
+    let mut base = None;
+    for (case, case_label) in cases {
+        for (bench, bench_label) in benches {
+            let e = criterion_estimate(&format!("runfile_parse/{bench}/{case}"))?;
+            let base = *base.get_or_insert(e.median);
+            rows.push(vec![
+                case_label.to_owned(),
+                bench_label.to_owned(),
+                fmt_secs(e.median),
+                fmt_range(e.lower, e.upper),
+                fmt_range(e.min, e.max),
+                fmt_rate(1.0 / e.median),
+                format!("{:.2}", e.median / base),
+            ]);
+        }
+    }
+    let samples = if plan.quick { "10" } else { "100" };
+    let mut s = String::from("## Runfile parsing\n\n");
+    let _ = writeln!(
+        s,
+        "RUNFILE.md §11.1 examples through `runfile::parse` (and the canonical text and \
+         digest), criterion in-process, {samples} samples each. Time per Runfile; \
+         min–max over samples; ratio = median / median of the first row.\n"
+    );
+    s.push_str(&table(
+        &[
+            "Runfile",
+            "Work",
+            "Median",
+            "95% CI of median",
+            "Min – max",
+            "Runfiles/s (median)",
+            "Ratio",
+        ],
+        2,
+        &rows,
+    ));
+    Ok(s)
+}
