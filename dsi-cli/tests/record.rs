@@ -175,24 +175,32 @@ fn file_contains(path: &Path, needle: &str) -> bool {
 fn credentials_in_a_remote_url_are_never_stored_or_shown() {
     let dir = tempfile::tempdir().unwrap();
     let runfile = format!("{}\nCMD [\"true\"]\n", local_from());
-    bare_remote(dir.path(), "runs", &[("Runfile", &runfile)]);
-    let daemon = GitDaemon::start(dir.path());
-    let with_secret = daemon.url.replace("git://", "git://alice:pa55w0rd-XYZ@") + "/runs.git";
+    let bare = bare_remote(dir.path(), "runs", &[("Runfile", &runfile)]);
+    // Served over (dumb) HTTP, with user and password in the URL.
+    git(&bare, &["update-server-info"]);
+    let http = HttpServer::start(dir.path());
+    let with_secret = http.url.replace("http://", "http://alice:pa55w0rd-XYZ@") + "/runs.git";
     let out = run(dir.path(), &["record", &with_secret, "--json"]);
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(!all.contains("pa55w0rd-XYZ"), "{all}");
     assert!(out.status.success(), "{all}");
+    // A push of another history to it: a static HTTP server takes no pushes,
+    // and the refusal names the remote, not the secret.
+    write_runfile(dir.path(), "CMD [\"echo\", \"other\"]\n");
+    let other = json(&run(dir.path(), &["record", "Runfile", "--json"]));
     let out = run(
         dir.path(),
         &[
             "push",
             "--remote",
             &with_secret,
-            json(&out)["run_id"].as_str().unwrap(),
+            other["run_id"].as_str().unwrap(),
         ],
     );
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(!all.contains("pa55w0rd-XYZ"), "{all}");
+    assert_eq!(out.status.code(), Some(69), "{all}");
+    assert!(all.contains(&format!("{}/runs.git", http.url)), "{all}");
 
     // Unreachable, with credentials: one line, exit 69, no secret.
     let out = run(

@@ -127,35 +127,22 @@ impl GitDriver {
                 "the repository in blob {blob} has no branches or tags"
             )));
         }
-        let mut remote = r
-            .remote_anonymous(&self.url)
-            .map_err(|e| self.fail(e.message()))?;
-        let rejected = std::cell::RefCell::new(Vec::new());
-        let mut cb = repo::remote_callbacks();
-        cb.push_update_reference(|name, status| {
-            if let Some(s) = status {
-                rejected.borrow_mut().push(format!("{name}: {s}"));
-            }
-            Ok(())
-        });
-        let mut po = git2::PushOptions::new();
-        po.remote_callbacks(cb);
+        // `git push --porcelain` reports each ref; a rejected one starts with '!'.
+        let secrets = self.secrets();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let specs: Vec<String> = refs.iter().map(|r| format!("{r}:{r}")).collect();
-        remote.push(&specs, Some(&mut po)).map_err(|e| {
-            self.fail(format!(
-                "pushing to {}: {}",
-                repo::strip_credentials(&self.url),
-                e.message()
-            ))
-        })?;
-        drop(po);
-        let rejected = rejected.into_inner();
+        let mut args = vec!["push", "--porcelain", "--", self.url.as_str()];
+        args.extend(specs.iter().map(String::as_str));
+        let shown = repo::strip_credentials(&self.url);
+        let report = repo::git_network(Some(work.path()), &args, &secrets)
+            .map_err(|e| self.fail(format!("pushing to {shown}: {}", e.0)))?;
+        let rejected: Vec<String> = report
+            .lines()
+            .filter(|l| l.starts_with('!'))
+            .map(|l| l.trim_start_matches('!').trim().replace('\t', " "))
+            .collect();
         if !rejected.is_empty() {
-            return Err(self.fail(format!(
-                "{} refused {}",
-                repo::strip_credentials(&self.url),
-                rejected.join("; ")
-            )));
+            return Err(self.fail(format!("{shown} refused {}", rejected.join("; "))));
         }
         Ok(Pushed { refs })
     }

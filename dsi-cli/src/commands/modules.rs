@@ -37,7 +37,7 @@ fn show(global: &GlobalArgs, modules: Vec<ModuleJson>) -> anyhow::Result<ExitSta
                 vec![
                     m.name.to_owned(),
                     m.function.clone(),
-                    opts.join(" "),
+                    compact(&opts),
                     m.summary.to_owned(),
                 ]
             })
@@ -45,6 +45,28 @@ fn show(global: &GlobalArgs, modules: Vec<ModuleJson>) -> anyhow::Result<ExitSta
         print_table(&["NAME", "FUNCTION", "OPTIONS", "SUMMARY"], &rows)?;
     }
     Ok(ExitStatus::Ok)
+}
+
+/// The options column: all of them when short, else the first few and a
+/// count (`dsi drivers --json` lists every option with its help).
+fn compact(opts: &[String]) -> String {
+    let all = opts.join(" ");
+    if all.chars().count() <= 32 {
+        return all;
+    }
+    let mut shown = String::new();
+    let mut n = 0;
+    for o in opts {
+        if shown.chars().count() + o.chars().count() > 24 {
+            break;
+        }
+        if !shown.is_empty() {
+            shown.push(' ');
+        }
+        shown.push_str(o);
+        n += 1;
+    }
+    format!("{shown} +{} more", opts.len() - n)
 }
 
 /// `dsi plugins`.

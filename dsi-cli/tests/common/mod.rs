@@ -195,3 +195,53 @@ pub(crate) fn store_counts(dir: &Path) -> (u64, u64) {
         .map_or(0, |t| t.rows);
     (rows, ins.blobs)
 }
+
+/// A static HTTP server (`python3 -m http.server`) on a free loopback port
+/// serving `root` (git's dumb HTTP protocol); killed on drop.
+pub(crate) struct HttpServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub(crate) url: String,
+}
+
+impl HttpServer {
+    /// Starts the server and waits until it accepts connections.
+    pub(crate) fn start(root: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+                "--directory",
+            ])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        HttpServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -58,26 +58,44 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     out
 }
 
-/// Credentials for remotes: ssh through the agent, https through git's
-/// credential helpers, with a bounded number of attempts.
-pub(crate) fn remote_callbacks<'a>() -> git2::RemoteCallbacks<'a> {
-    let mut cb = git2::RemoteCallbacks::new();
-    let mut attempts = 0;
-    cb.credentials(move |url, username, allowed| {
-        attempts += 1;
-        if attempts > 3 {
-            return Err(git2::Error::from_str("authentication failed"));
-        }
-        if allowed.contains(git2::CredentialType::SSH_KEY) {
-            return git2::Cred::ssh_key_from_agent(username.unwrap_or("git"));
-        }
-        if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
-            let cfg = git2::Config::open_default()?;
-            return git2::Cred::credential_helper(&cfg, url, username);
-        }
-        git2::Cred::default()
-    });
-    cb
+/// Runs the `git` program for a network operation (never through a shell):
+/// it brings the user's whole git setup — ssh through the agent and
+/// `~/.ssh/config`, https through credential helpers, proxies, certificate
+/// settings — without dsi linking TLS or ssh code of its own. Prompts are
+/// disabled (no terminal input); stderr is returned redacted on failure.
+pub(crate) fn git_network(
+    dir: Option<&Path>,
+    args: &[&str],
+    secrets: &[&str],
+) -> Result<String, GitError> {
+    let mut cmd = std::process::Command::new("git");
+    if let Some(d) = dir {
+        cmd.arg("-C").arg(d);
+    }
+    let out = cmd
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "true")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| GitError(format!("cannot run git: {e}")))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    // git's last `fatal:`/`error:` line says what went wrong.
+    let reason = stderr
+        .lines()
+        .rev()
+        .find_map(|l| {
+            l.strip_prefix("fatal: ")
+                .or_else(|| l.strip_prefix("error: "))
+        })
+        .unwrap_or_else(|| stderr.trim());
+    Err(GitError(redact(reason.trim(), secrets)))
 }
 
 /// The author and committer for commits dsi makes: git's configuration
@@ -172,16 +190,25 @@ pub fn commit_file(
         .map_err(e("committing"))
 }
 
-/// Clones `url` into `dir`. Errors never contain the URL's credentials.
+/// Clones `url` into `dir` with the `git` program. Errors never contain the
+/// URL's credentials.
 pub fn clone(url: &str, dir: &Path) -> Result<Repository, GitError> {
     let secrets = url_secrets(url);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let mut fo = git2::FetchOptions::new();
-    fo.remote_callbacks(remote_callbacks());
-    git2::build::RepoBuilder::new()
-        .fetch_options(fo)
-        .clone(url, dir)
-        .map_err(|e| git_err(&format!("cloning {}", strip_credentials(url)), &e, &secrets))
+    let target = dir.to_string_lossy();
+    git_network(
+        None,
+        &["clone", "--quiet", "--no-hardlinks", "--", url, &target],
+        &secrets,
+    )
+    .map_err(|e| GitError(format!("cloning {}: {}", strip_credentials(url), e.0)))?;
+    Repository::open(dir).map_err(|e| {
+        git_err(
+            &format!("opening the clone of {}", strip_credentials(url)),
+            &e,
+            &secrets,
+        )
+    })
 }
 
 /// Resolves a full or abbreviated hexadecimal commit hash.
