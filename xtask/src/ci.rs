@@ -24,10 +24,15 @@ pub(crate) fn run() -> anyhow::Result<()> {
     // Build the tests before starting services, so a compile error fails fast.
     sh(cargo().args(["test", "--workspace", "--all-features", "--no-run"]))?;
     let mut env = services::start()?;
-    env.insert("DSI_TEST_PYTHON".into(), crate::python::ensure()?.display().to_string());
+    env.insert(
+        "DSI_TEST_PYTHON".into(),
+        crate::python::ensure()?.display().to_string(),
+    );
     let result = test(&env);
     services::stop()?;
     result?;
+    // The parser's fuzz target builds and survives a short run.
+    crate::fuzz::run(30)?;
     eprintln!("xtask: ci passed");
     Ok(())
 }

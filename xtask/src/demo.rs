@@ -82,7 +82,15 @@ pub(crate) fn run() -> anyhow::Result<()> {
     }
     // The main job needs only the SQLite back-end: skip the Parquet, S3 and
     // DataFusion builds on a fresh machine.
-    sh(cargo().args(["build", "--quiet", "-p", "dsi-cli", "--no-default-features", "--features", "sqlite"]))?;
+    sh(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "dsi-cli",
+        "--no-default-features",
+        "--features",
+        "sqlite",
+    ]))?;
     let bin = root.join("target/debug/dsi");
 
     // The example project: input data, an output directory, a Runfile.

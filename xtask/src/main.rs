@@ -7,6 +7,7 @@
 //!   services running;
 //! * `services start|stop` — the example image, an OCI registry on loopback
 //!   (see [`services`]);
+//! * `fuzz [--seconds N]` — fuzz the Runfile parser (see [`fuzz`]);
 //! * `demo` — the main job end to end on `./dsi.db` (see [`demo`]);
 //! * `bench [--quick]` — every benchmark, written to `bench/REPORT.md` (see
 //!   [`mod@bench`]).
@@ -14,6 +15,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod fuzz;
 mod python;
 mod s3;
 mod services;
@@ -37,6 +39,12 @@ enum Task {
     Ci,
     /// Record an example Runfile into ./dsi.db and replay it with Charliecloud.
     Demo,
+    /// Fuzz the Runfile parser (cargo fuzz, stable toolchain, no sanitizer).
+    Fuzz {
+        /// How long to run.
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+    },
     /// Start or stop the test services (image, registry).
     Services {
         #[command(subcommand)]
@@ -70,6 +78,7 @@ fn main() -> std::process::ExitCode {
         Task::Setup => setup::run(),
         Task::Ci => ci::run(),
         Task::Demo => demo::run(),
+        Task::Fuzz { seconds } => fuzz::run(seconds),
         Task::Services {
             action: ServicesAction::Start,
         } => services::start().map(|_| ()),

@@ -36,11 +36,30 @@ pub(crate) fn ensure() -> anyhow::Result<PathBuf> {
         return Ok(python);
     }
     let base = std::env::var("DSI_PYTHON").unwrap_or_else(|_| "python3".into());
-    sh(Command::new(&base).args(["-m", "venv", "--clear"]).arg(&venv))
-        .with_context(|| format!("creating a venv with {base} (set DSI_PYTHON to another interpreter)"))?;
-    sh(Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]).args(PACKAGES))?;
+    sh(Command::new(&base)
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))
+    .with_context(|| {
+        format!("creating a venv with {base} (set DSI_PYTHON to another interpreter)")
+    })?;
+    sh(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(PACKAGES))?;
     // The notebook test executes with this venv's kernel.
-    sh(Command::new(&python).args(["-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"]))?;
+    sh(Command::new(&python).args([
+        "-m",
+        "ipykernel",
+        "install",
+        "--sys-prefix",
+        "--name",
+        "python3",
+    ]))?;
     fs::write(&stamp, wanted)?;
     Ok(python)
 }

@@ -59,7 +59,8 @@ fn is_root() -> bool {
 /// server binary).
 pub(crate) fn run() -> anyhow::Result<()> {
     packages()?;
-    crate::s3::install()
+    crate::s3::install()?;
+    crate::fuzz::install()
 }
 
 /// The Debian packages only (all the demo needs); installs what is missing.
