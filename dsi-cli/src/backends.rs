@@ -33,7 +33,7 @@ pub(crate) fn open(global: &GlobalArgs) -> anyhow::Result<Vec<Box<dyn Driver>>> 
     let mut drivers = Vec::with_capacity(entries.len());
     for entry in entries {
         let mut options = Options::new();
-        if let Some((store, _)) = &eff.store {
+        if let Some((_, store, _)) = eff.stores.iter().find(|(d, _, _)| d == entry.name) {
             options.set("store", store.clone());
         }
         for (k, v, _) in &eff.options {

@@ -32,13 +32,13 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Back-end driver to use; repeat to write to several at once.
+    /// Back-end driver to use (NAME or NAME=STORE); repeat to write to several at once.
     #[arg(long = "driver", global = true, value_name = "NAME")]
     pub drivers: Vec<String>,
 
-    /// Where the back-end keeps its data (path or URL).
-    #[arg(long, global = true, value_name = "PATH|URL")]
-    pub store: Option<String>,
+    /// Where the back-end keeps its data (path or URL); one per --driver, in order.
+    #[arg(long = "store", global = true, value_name = "PATH|URL")]
+    pub stores: Vec<String>,
 
     /// A driver option, `key=value`; repeatable.
     #[arg(long = "option", global = true, value_name = "KEY=VALUE")]
@@ -47,6 +47,14 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Log more to stderr (-v: what dsi does, -vv: each step, -vvv: everything).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Log only errors; no progress display.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 /// The commands.

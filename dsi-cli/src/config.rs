@@ -3,6 +3,10 @@
 //! (default `~/.config/dsi/config.toml`), then built-in defaults. The first
 //! that sets a value wins; `dsi config` shows each value and where it came from.
 //!
+//! Several drivers take one store each: `--driver sqlite --driver parquet
+//! --store a.db --store data/` pairs them in order; `--driver parquet=data/`
+//! names both at once.
+//!
 //! ```toml
 //! driver = ["sqlite"]          # or a single name: driver = "parquet"
 //! store = "/scratch/lab/dsi.db"
@@ -76,8 +80,8 @@ impl OneOrMany {
 pub(crate) struct Effective {
     /// Drivers to load.
     pub(crate) drivers: (Vec<String>, Source),
-    /// The store, if any was named.
-    pub(crate) store: Option<(String, Source)>,
+    /// Stores named for drivers: (driver, store, source).
+    pub(crate) stores: Vec<(String, String, Source)>,
     /// Driver options.
     pub(crate) options: Vec<(String, String, Source)>,
     /// The configuration files consulted, and whether each exists.
@@ -134,8 +138,21 @@ pub(crate) fn effective(global: &GlobalArgs) -> anyhow::Result<Effective> {
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
 
-    let drivers = if !global.drivers.is_empty() {
-        (global.drivers.clone(), Source::Flag)
+    // `--driver NAME=STORE` names a driver and its store at once.
+    let mut flag_stores: Vec<(String, String)> = Vec::new();
+    let flag_drivers: Vec<String> = global
+        .drivers
+        .iter()
+        .map(|d| match d.split_once('=') {
+            Some((name, store)) => {
+                flag_stores.push((name.to_owned(), store.to_owned()));
+                name.to_owned()
+            }
+            None => d.clone(),
+        })
+        .collect();
+    let drivers = if !flag_drivers.is_empty() {
+        (flag_drivers, Source::Flag)
     } else if let Some(v) = env("DSI_DRIVER") {
         (
             v.split(',').map(|s| s.trim().to_owned()).collect(),
@@ -150,19 +167,64 @@ pub(crate) fn effective(global: &GlobalArgs) -> anyhow::Result<Effective> {
         (vec![DEFAULT_DRIVER.to_owned()], Source::Default)
     };
 
-    let store = if let Some(s) = &global.store {
-        Some((s.clone(), Source::Flag))
-    } else if let Some(s) = env("DSI_STORE") {
-        Some((s, Source::Env("DSI_STORE".into())))
-    } else {
-        loaded
-            .iter()
-            .find_map(|(p, c)| c.store.clone().map(|s| (s, Source::File(p.clone()))))
+    // Stores: `--driver NAME=STORE`, then `--store` (one per driver, in
+    // order, or one for a single driver), then DSI_STORE, then the files.
+    let names = &drivers.0;
+    let pair = |values: Vec<String>,
+                source: Source|
+     -> anyhow::Result<Vec<(String, String, Source)>> {
+        match (values.len(), names.len()) {
+            (0, _) => Ok(Vec::new()),
+            (v, d) if v == d => Ok(names
+                .iter()
+                .cloned()
+                .zip(values)
+                .map(|(n, s)| (n, s, source.clone()))
+                .collect()),
+            (1, _) => Err(anyhow::anyhow!(dsi_core::Error::config(
+                names.join(", "),
+                format!(
+                    "one store ({source}) for {} drivers: give one --store per --driver, in order, or --driver NAME=STORE",
+                    names.len()
+                )
+            ))),
+            (v, d) => Err(anyhow::anyhow!(dsi_core::Error::config(
+                names.join(", "),
+                format!(
+                    "{v} stores for {d} drivers: give one --store per --driver, in the same order"
+                )
+            ))),
+        }
     };
+    let mut stores: Vec<(String, String, Source)> = flag_stores
+        .into_iter()
+        .map(|(n, s)| (n, s, Source::Flag))
+        .collect();
+    if stores.is_empty() {
+        stores = if !global.stores.is_empty() {
+            pair(global.stores.clone(), Source::Flag)?
+        } else if let Some(s) = env("DSI_STORE") {
+            pair(vec![s], Source::Env("DSI_STORE".into()))?
+        } else if let Some((p, s)) = loaded
+            .iter()
+            .find_map(|(p, c)| c.store.clone().map(|s| (p.clone(), s)))
+        {
+            pair(vec![s], Source::File(p))?
+        } else {
+            Vec::new()
+        };
+    } else if !global.stores.is_empty() {
+        anyhow::bail!(dsi_core::Error::config(
+            names.join(", "),
+            "give stores either as --driver NAME=STORE or with --store, not both"
+        ));
+    }
 
     let mut options: Vec<(String, String, Source)> = Vec::new();
     for pair in &global.options {
-        let (k, v) = dsi_core::Options::parse_pair(pair)?;
+        let (k, v) = dsi_core::Options::parse_pair(pair).map_err(|_| {
+            dsi_core::Error::config("--option", format!("'{pair}' must have the form key=value"))
+        })?;
         options.push((k, v, Source::Flag));
     }
     for (p, c) in &loaded {
@@ -174,7 +236,7 @@ pub(crate) fn effective(global: &GlobalArgs) -> anyhow::Result<Effective> {
     }
     Ok(Effective {
         drivers,
-        store,
+        stores,
         options,
         files: consulted,
     })

@@ -26,6 +26,7 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+mod logging;
 mod output;
 mod runs;
 
@@ -62,6 +63,7 @@ pub fn main() -> std::process::ExitCode {
             return code.into();
         }
     };
+    logging::init(cli.global.verbose, cli.global.quiet);
     match commands::run(&cli) {
         Ok(status) => status.into(),
         Err(e) => {

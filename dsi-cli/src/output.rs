@@ -28,7 +28,16 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> io::Result<(
         }
         writeln!(out, "{}", text.trim_end())
     };
+    // The header is bold on a colour terminal.
+    let bold = crate::logging::colour_stdout();
+    if bold {
+        write!(out, "\x1b[1m")?;
+    }
     line(&mut out, &mut header.iter().copied())?;
+    if bold {
+        // Reset after the header line (the line's newline is already written).
+        write!(out, "\x1b[0m")?;
+    }
     for r in rows {
         line(&mut out, &mut r.iter().map(String::as_str))?;
     }

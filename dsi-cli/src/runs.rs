@@ -31,12 +31,13 @@ pub(crate) fn find<'a>(
     backends: &'a [Box<dyn Driver>],
     prefix: &str,
 ) -> anyhow::Result<FoundRun<'a>> {
-    let prefix = prefix.trim().to_ascii_uppercase();
-    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    let given = prefix.trim();
+    if given.is_empty() || !given.bytes().all(|b| b.is_ascii_alphanumeric()) {
         bail!(Error::InvalidData(format!(
-            "'{prefix}' is not a run id (26 letters and digits, or a prefix)"
+            "'{given}' is not a run id (26 letters and digits, or a prefix)"
         )));
     }
+    let prefix = given.to_ascii_uppercase();
     let query = Query::Table(
         TableQuery::new(RUNS)
             .filter(Filter::new("run_id", FilterOp::StartsWith, prefix.as_str()))
@@ -73,14 +74,12 @@ pub(crate) fn find<'a>(
         }
     }
     if !empty_stores.is_empty() && empty_stores.len() == backends.len() {
-        bail!(Error::NotFound {
-            what: format!(
-                "run '{prefix}' (no runs recorded yet in {})",
-                empty_stores.join(", ")
-            )
-        });
+        bail!(Error::InvalidData(format!(
+            "run '{given}' not found: no runs recorded yet in the {} store",
+            empty_stores.join(", ")
+        )));
     }
     bail!(Error::NotFound {
-        what: format!("run '{prefix}'")
+        what: format!("run '{given}'")
     })
 }

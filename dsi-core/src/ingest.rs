@@ -169,6 +169,7 @@ impl CsvReader {
 
     /// Reads the whole file into a table.
     pub fn read(&self) -> Result<Table> {
+        let _span = tracing::info_span!("reading CSV", file = %self.path.display()).entered();
         // Pass 1: the narrowest type each column's values fit.
         let mut kinds: Vec<Kind> = Vec::new();
         let names = self.scan(|_, fields| {

@@ -896,6 +896,7 @@ impl Driver for Dataset {
     }
 
     fn put(&self, collection: &Collection) -> Result<()> {
+        let _span = tracing::info_span!("writing rows", store = %self.location()).entered();
         self.block_on(self.put_async(collection))
     }
 
@@ -908,6 +909,8 @@ impl Driver for Dataset {
     }
 
     fn put_blob(&self, blob: &BlobRef, content: &mut dyn Read) -> Result<BlobPut> {
+        let _span =
+            tracing::info_span!("uploading blob", blob = %blob, bytes = blob.len()).entered();
         self.block_on(blobs::put(self, blob, content))
     }
 

@@ -127,6 +127,7 @@ impl SqliteDriver {
                 Error::IncompatibleStore(format!("{}: {msg}", path.display()))
             }
         })?;
+        tracing::debug!(store = %path.display(), "opened SQLite store");
         Ok(SqliteDriver {
             path,
             conn: Arc::new(Mutex::new(conn)),

@@ -585,6 +585,12 @@ fn run_steps(
             ));
             break;
         }
+        tracing::debug!(
+            "step {}/{total} (line {}): {}",
+            i + 1,
+            step.line,
+            runfile.to_ch_run_argv(i, ctx).join(" ")
+        );
         let argv = runfile.to_ch_run_argv(i, ctx);
         let started_at = Timestamp::now();
         let t0 = Instant::now();

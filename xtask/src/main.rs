@@ -7,6 +7,7 @@
 //!   services running;
 //! * `services start|stop` — the example image, an OCI registry on loopback
 //!   (see [`services`]);
+//! * `man` — the man pages of `dsi`, into `target/man`;
 //! * `fuzz [--seconds N]` — fuzz the Runfile parser (see [`fuzz`]);
 //! * `demo` — the main job end to end on `./dsi.db` (see [`demo`]);
 //! * `bench [--quick]` — every benchmark, written to `bench/REPORT.md` (see
@@ -39,6 +40,8 @@ enum Task {
     Ci,
     /// Record an example Runfile into ./dsi.db and replay it with Charliecloud.
     Demo,
+    /// Write the man pages of `dsi` (from its clap definitions) into target/man.
+    Man,
     /// Fuzz the Runfile parser (cargo fuzz, stable toolchain, no sanitizer).
     Fuzz {
         /// How long to run.
@@ -72,12 +75,29 @@ enum ServicesAction {
     Stop,
 }
 
+/// `cargo xtask man`: builds `dsi` and has it write its man pages.
+fn man() -> anyhow::Result<()> {
+    let dir = util::project_root().join("target/man");
+    util::run(
+        util::cargo()
+            .args(["run", "--quiet", "-p", "dsi-cli", "--", "generate-man"])
+            .arg(&dir),
+    )?;
+    eprintln!(
+        "xtask: man pages in {} (try: man -l {}/dsi.1)",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let result = match args.task {
         Task::Setup => setup::run(),
         Task::Ci => ci::run(),
         Task::Demo => demo::run(),
+        Task::Man => man(),
         Task::Fuzz { seconds } => fuzz::run(seconds),
         Task::Services {
             action: ServicesAction::Start,

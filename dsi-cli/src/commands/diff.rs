@@ -2,8 +2,6 @@
 //! were recorded on (or a run's and today's), grouped by section; colour on
 //! a terminal unless `NO_COLOR` is set; `--json` for scripts.
 
-use std::io::IsTerminal;
-
 use anyhow::Context;
 use dsi_core::env::{KernelDiff, KernelInfo, collect_kernel_info, diff};
 use serde_json::json;
@@ -39,10 +37,6 @@ fn side_of(run: &runs::FoundRun<'_>) -> anyhow::Result<Side> {
     })
 }
 
-fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 fn paint(on: bool, code: &str, text: &str) -> String {
     if on {
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -52,7 +46,7 @@ fn paint(on: bool, code: &str, text: &str) -> String {
 }
 
 fn print_human(a: &Side, b: &Side, d: &KernelDiff) {
-    let c = colour();
+    let c = crate::logging::colour_stdout();
     println!("{} {}", paint(c, "1", "from"), a.label);
     println!("{} {}", paint(c, "1", "to  "), b.label);
     if d.is_empty() {

@@ -13,7 +13,7 @@ pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
     if global.json {
         print_json(&json!({
             "driver": {"value": eff.drivers.0, "source": eff.drivers.1.to_string()},
-            "store": eff.store.as_ref().map(|(v, s)| json!({"value": v, "source": s.to_string()})),
+            "stores": eff.stores.iter().map(|(d, v, s)| json!({"driver": d, "value": v, "source": s.to_string()})).collect::<Vec<_>>(),
             "options": eff.options.iter().map(|(k, v, s)| json!({"key": k, "value": v, "source": s.to_string()})).collect::<Vec<_>>(),
             "files": eff.files.iter().map(|(p, e)| json!({"path": p, "exists": e})).collect::<Vec<_>>(),
         }))?;
@@ -24,13 +24,15 @@ pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
         eff.drivers.0.join(", "),
         eff.drivers.1.to_string(),
     ]];
-    match &eff.store {
-        Some((v, s)) => rows.push(vec!["store".into(), v.clone(), s.to_string()]),
-        None => rows.push(vec![
+    if eff.stores.is_empty() {
+        rows.push(vec![
             "store".into(),
-            "(the driver's default)".into(),
+            "(each driver's default)".into(),
             "default".into(),
-        ]),
+        ]);
+    }
+    for (d, v, s) in &eff.stores {
+        rows.push(vec![format!("store ({d})"), v.clone(), s.to_string()]);
     }
     for (k, v, s) in &eff.options {
         rows.push(vec![format!("option {k}"), v.clone(), s.to_string()]);

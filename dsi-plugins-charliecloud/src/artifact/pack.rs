@@ -190,6 +190,7 @@ pub struct PackedRepo {
 /// Packs `root` into a temporary file in `tmp_dir` (or the system default),
 /// hashing as it writes.
 pub fn pack(root: &Path, tmp_dir: Option<&Path>) -> io::Result<PackedRepo> {
+    let _span = tracing::info_span!("packing repository", dir = %root.display()).entered();
     let tmp = match tmp_dir {
         Some(d) => tempfile::NamedTempFile::new_in(d)?,
         None => tempfile::NamedTempFile::new()?,

@@ -166,6 +166,7 @@ pub fn unpack(
     target: &Path,
     limits: &Limits,
 ) -> Result<UnpackStats, UnpackError> {
+    let _span = tracing::info_span!("unpacking repository", target = %target.display()).entered();
     let mut dec = zstd::stream::read::Decoder::new(input)?;
     dec.window_log_max(limits.max_window_log)?;
     let mut archive = tar::Archive::new(dec);

@@ -105,6 +105,8 @@ impl ChImage {
     /// A refusal because the storage is locked by another process is retried
     /// with back-off (0.25 s doubling, six tries) before it is returned.
     pub fn run(&self, storage: &Path, args: &[&str]) -> std::io::Result<ChImageOutput> {
+        let _span = tracing::info_span!("ch-image", command = %args.join(" ")).entered();
+        tracing::debug!(storage = %storage.display(), "running ch-image {}", args.join(" "));
         let mut delay = Duration::from_millis(250);
         let mut attempt = 0;
         loop {

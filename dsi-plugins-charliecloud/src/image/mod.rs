@@ -303,6 +303,7 @@ pub fn resolve(
 ) -> Result<ResolvedImage, Diagnostic> {
     let at = At { line: from_line };
     let name = image.name();
+    let _span = tracing::info_span!("verifying image", image = %name).entered();
     let dir = storage.img_dir(&image.for_path());
     let mut acquisition = Acquisition::Present;
     if !dir.is_dir() {

@@ -1,0 +1,184 @@
+//! The command line's surface: golden `--help` texts and error lines (update
+//! them with `DSI_UPDATE_GOLDEN=1 cargo test -p dsi-cli --test surface`),
+//! shell completions, and no terminal decoration when output is not a
+//! terminal.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dsi(dir: &Path) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("dsi"));
+    c.current_dir(dir)
+        .env("USER", "root")
+        .env("COLUMNS", "100")
+        .env_remove("DSI_DRIVER")
+        .env_remove("DSI_STORE");
+    c
+}
+
+fn golden_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// Compares `actual` with the golden file, or rewrites it when asked.
+fn golden(name: &str, actual: &str) {
+    let path = golden_path(name);
+    if std::env::var_os("DSI_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run with DSI_UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "{name} changed; if intended, run with DSI_UPDATE_GOLDEN=1"
+    );
+}
+
+#[test]
+fn help_texts_are_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, args) in [
+        ("help.txt", vec!["--help"]),
+        ("help-record.txt", vec!["record", "--help"]),
+        ("help-replay.txt", vec!["replay", "--help"]),
+        ("help-list.txt", vec!["list", "--help"]),
+        ("help-export.txt", vec!["export", "--help"]),
+    ] {
+        let out = dsi(dir.path()).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        golden(name, &String::from_utf8(out.stdout).unwrap());
+    }
+}
+
+#[test]
+fn error_lines_are_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("bad.Runfile"),
+        "FROM 127.0.0.1:5000/rf-base:v1\nCMD true\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("ragged.csv"), "a,b\n1\n").unwrap();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("unknown driver", vec!["--driver", "postgres", "list"]),
+        ("unknown plugin", vec!["collect", "--print", "nope"]),
+        (
+            "option no driver takes",
+            vec!["--option", "colour=red", "list"],
+        ),
+        ("malformed option", vec!["--option", "novalue", "list"]),
+        (
+            "missing Runfile",
+            vec!["runfile", "check", "missing.Runfile"],
+        ),
+        ("invalid Runfile", vec!["runfile", "check", "bad.Runfile"]),
+        ("unknown run", vec!["show", "ZZZZ"]),
+        ("not a run id", vec!["show", "no-such-run!"]),
+        (
+            "ragged CSV",
+            vec!["ingest", "csv", "ragged.csv", "--table", "t"],
+        ),
+        ("store is a directory", vec!["--store", ".", "list"]),
+        ("bad --since", vec!["list", "--since", "last tuesday"]),
+        ("write SQL refused", vec!["query", "CREATE TABLE x (a)"]),
+    ];
+    let mut text = String::new();
+    for (what, args) in cases {
+        let out = dsi(d).args(&args).output().unwrap();
+        let err = String::from_utf8(out.stderr)
+            .unwrap()
+            .replace(&d.display().to_string(), "$DIR");
+        text.push_str(&format!(
+            "## {what}: dsi {}\nexit {}\n{err}\n",
+            args.join(" "),
+            out.status.code().unwrap_or(-1)
+        ));
+    }
+    golden("errors.txt", &text);
+}
+
+#[test]
+fn completions_are_generated_and_bash_loads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = dsi(dir.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains("replay") && script.contains("record"),
+            "{shell}"
+        );
+    }
+    let bin = assert_cmd::cargo::cargo_bin("dsi");
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "source <('{}' completions bash) && complete -p dsi",
+                bin.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let registered = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        registered.contains("-F _dsi") && registered.trim_end().ends_with(" dsi"),
+        "{registered}"
+    );
+}
+
+#[test]
+fn no_colour_or_progress_when_output_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "a\n1\n").unwrap();
+    for args in [
+        vec!["-vv", "ingest", "csv", "t.csv", "--table", "t"],
+        vec!["list"],
+        vec!["drivers"],
+        vec!["-v", "inspect"],
+    ] {
+        let out = dsi(dir.path()).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !bytes.contains(&0x1b),
+                "{args:?}: escape sequence on {name}"
+            );
+            assert!(
+                !bytes.contains(&b'\r'),
+                "{args:?}: carriage return (a progress bar) on {name}"
+            );
+        }
+    }
+    // -vv shows what happened, as plain lines.
+    let out = dsi(dir.path())
+        .args(["-vv", "ingest", "csv", "t.csv", "--table", "u"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("opened SQLite store"), "{err}");
+    // -q silences warnings.
+    let out = dsi(dir.path()).args(["-q", "list"]).output().unwrap();
+    assert!(out.stderr.is_empty());
+}
