@@ -182,3 +182,38 @@ fn no_colour_or_progress_when_output_is_not_a_terminal() {
     let out = dsi(dir.path()).args(["-q", "list"]).output().unwrap();
     assert!(out.stderr.is_empty());
 }
+
+#[test]
+fn progress_shows_on_a_terminal() {
+    // `script` gives dsi a pseudo-terminal, as an interactive shell would.
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("a,b,c\n");
+    for i in 0..200_000 {
+        csv.push_str(&format!("{i},{}.5,x{i}\n", i / 2));
+    }
+    std::fs::write(dir.path().join("big.csv"), csv).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("dsi");
+    let out = Command::new("script")
+        .args([
+            "-qfec",
+            &format!("'{}' ingest csv big.csv --table big", bin.display()),
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .env("USER", "root")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("reading CSV"),
+        "a progress line for the running step: {text:?}"
+    );
+    assert!(text.contains("\r\x1b[2K"), "redrawn in place: {text:?}");
+    assert!(text.contains("stored 200000 rows in table big"), "{text:?}");
+}
