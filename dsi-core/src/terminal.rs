@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::driver::{Driver, DriverFunction, Inspection, Query};
 use crate::error::{Error, ModuleKind, Result};
-use crate::options::Options;
+use crate::options::{OptionSpec, Options};
 use crate::plugin::{Context, Plugin};
 use crate::registry;
 use crate::table::Collection;
@@ -82,6 +82,8 @@ pub struct ModuleInfo {
     pub function: String,
     /// One-line summary.
     pub summary: String,
+    /// The options it accepts.
+    pub options: Vec<OptionSpec>,
 }
 
 /// The DSI core: loaded plugins, loaded drivers and the middleware.
@@ -109,6 +111,7 @@ impl Terminal {
                     name: e.name.into(),
                     function: e.function.to_string(),
                     summary: e.summary.into(),
+                    options: e.options.to_vec(),
                 })
                 .collect(),
             ModuleKind::Driver => registry::drivers()?
@@ -118,6 +121,7 @@ impl Terminal {
                     name: e.name.into(),
                     function: e.function.to_string(),
                     summary: e.summary.into(),
+                    options: e.options.to_vec(),
                 })
                 .collect(),
         })

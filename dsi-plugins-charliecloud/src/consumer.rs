@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::artifact::{self, repo};
 use crate::diagnostic_error::RunfileError;
 use crate::image::{self, ResolvedImage};
-use crate::records::{Identity, RunRow, new_run_id};
+use crate::records::{Identity, RunRow, kernel_columns, new_run_id};
 use crate::runfile::{self, Parsed};
 use crate::settings::{IMAGE_OPTIONS, ImageSettings};
 
@@ -252,12 +252,6 @@ impl Plugin for Consumer {
         let packed = artifact::pack(&dir, None)
             .map_err(|e| Error::io(format!("packing {}", dir.display()), e))?;
         let blob = packed.blob;
-        let kernel = collect_kernel_info();
-        let kernel_columns = (
-            kernel.get_str("kernel", "release").map(str::to_owned),
-            kernel.get_str("kernel", "architecture").map(str::to_owned),
-            kernel.to_json(),
-        );
         let row = RunRow {
             run_id: new_run_id(),
             function: "consumer",
@@ -275,7 +269,7 @@ impl Plugin for Consumer {
             runfile_digest: Some(parsed.runfile.digest()),
             container_run_commands: Some(blob),
             identity: Some(Identity::current()),
-            kernel: Some(kernel_columns),
+            kernel: Some(kernel_columns(&collect_kernel_info())),
             ..RunRow::default()
         };
         let mut c = Collection::of(row.to_table()?);

@@ -36,7 +36,7 @@ use crate::artifact::{self, Limits, repo};
 use crate::compat::{self, CompatResult, Policy};
 use crate::diagnostic_error::RunfileError;
 use crate::image;
-use crate::records::{Identity, RUNS, RunRow, new_run_id, text_at};
+use crate::records::{Identity, RUNS, RunRow, kernel_columns, new_run_id, text_at};
 use crate::runfile::{self, Diagnostic, Runfile};
 use crate::runtime::{self, RunOptions, Sink};
 use crate::settings::{IMAGE_OPTIONS, ImageSettings};
@@ -452,11 +452,7 @@ impl Plugin for Producer {
             compat_check: Some(self.policy.to_string()),
             compat_result: Some(serde_json::to_string(&compat).unwrap_or_default()),
             identity: Some(Identity::current()),
-            kernel: Some((
-                now.get_str("kernel", "release").map(str::to_owned),
-                now.get_str("kernel", "architecture").map(str::to_owned),
-                now.to_json(),
-            )),
+            kernel: Some(kernel_columns(&now)),
         };
         let mut c = Collection::of(row.to_table()?);
         for b in blobs {

@@ -110,8 +110,19 @@ pub struct RunRow {
     pub compat_result: Option<String>,
     /// POSIX identity and host.
     pub identity: Option<Identity>,
-    /// `kernel_release`, `architecture`, `kernel_info`.
+    /// `kernel_release`, `architecture`, `kernel_info` (see [`kernel_columns`]).
     pub kernel: Option<(Option<String>, Option<String>, String)>,
+}
+
+/// The `kernel_release`, `architecture` and `kernel_info` values of a row.
+pub fn kernel_columns(
+    info: &dsi_core::env::KernelInfo,
+) -> (Option<String>, Option<String>, String) {
+    (
+        info.get_str("kernel", "release").map(str::to_owned),
+        info.get_str("kernel", "architecture").map(str::to_owned),
+        info.to_json(),
+    )
 }
 
 /// POSIX identity and host name of the recording process.

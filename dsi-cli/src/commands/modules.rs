@@ -1,22 +1,12 @@
 //! `dsi plugins` and `dsi drivers`: what this build contains.
 
-use dsi_core::{OptionSpec, registry};
-use serde::Serialize;
+use dsi_core::{ModuleInfo, ModuleKind, Terminal};
 
 use crate::cli::GlobalArgs;
 use crate::exit::ExitStatus;
 use crate::output::{print_json, print_table};
 
-/// One module in the JSON listing.
-#[derive(Serialize)]
-struct ModuleJson {
-    name: &'static str,
-    function: String,
-    summary: &'static str,
-    options: &'static [OptionSpec],
-}
-
-fn show(global: &GlobalArgs, modules: Vec<ModuleJson>) -> anyhow::Result<ExitStatus> {
+fn show(global: &GlobalArgs, modules: Vec<ModuleInfo>) -> anyhow::Result<ExitStatus> {
     if global.json {
         print_json(&modules)?;
     } else {
@@ -35,10 +25,10 @@ fn show(global: &GlobalArgs, modules: Vec<ModuleJson>) -> anyhow::Result<ExitSta
                     })
                     .collect();
                 vec![
-                    m.name.to_owned(),
+                    m.name.clone(),
                     m.function.clone(),
                     compact(&opts),
-                    m.summary.to_owned(),
+                    m.summary.clone(),
                 ]
             })
             .collect();
@@ -71,28 +61,16 @@ fn compact(opts: &[String]) -> String {
 
 /// `dsi plugins`.
 pub(crate) fn plugins(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
-    let list = registry::plugins()?
-        .into_iter()
-        .map(|e| ModuleJson {
-            name: e.name,
-            function: e.function.to_string(),
-            summary: e.summary,
-            options: e.options,
-        })
-        .collect();
-    show(global, list)
+    show(
+        global,
+        Terminal::list_available_modules(ModuleKind::Plugin)?,
+    )
 }
 
 /// `dsi drivers`.
 pub(crate) fn drivers(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
-    let list = registry::drivers()?
-        .into_iter()
-        .map(|e| ModuleJson {
-            name: e.name,
-            function: e.function.to_string(),
-            summary: e.summary,
-            options: e.options,
-        })
-        .collect();
-    show(global, list)
+    show(
+        global,
+        Terminal::list_available_modules(ModuleKind::Driver)?,
+    )
 }

@@ -14,6 +14,14 @@ use super::model::{Form, Instruction, Runfile};
 /// but §3.1 forbids DEL in a Runfile, so a raw DEL would make the canonical
 /// form unparsable (and canonicalisation not idempotent).
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    push_python_json_string(out, s, false);
+}
+
+/// A JSON string as Python's `json.dumps` writes it: `ensure_ascii=False`
+/// escapes only `"`, `\`, control characters (and DEL, see above);
+/// `ensure_ascii=True` also escapes every non-ASCII character, as UTF-16
+/// code units. Shared with the image module's State ID serialiser.
+pub(crate) fn push_python_json_string(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -24,8 +32,11 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
             '\r' => out.push_str("\\r"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+            c if (c as u32) < 0x20 || c == '\u{7f}' || (ensure_ascii && (c as u32) > 0x7e) => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
             }
             c => out.push(c),
         }

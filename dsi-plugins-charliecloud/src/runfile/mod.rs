@@ -65,6 +65,7 @@ mod model;
 mod parser;
 
 pub use argv::ArgvContext;
+pub(crate) use canonical::push_python_json_string;
 pub use diagnostic::{Diagnostic, Severity};
 pub use image_ref::{ImageRef, for_path};
 pub use model::{Bind, EnvOp, PassEnv, Runfile, Step, StepKind, Workdir};
