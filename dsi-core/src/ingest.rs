@@ -11,7 +11,8 @@
 //!
 //! Refused, with the file, line and column named: invalid UTF-8, a row with
 //! a different number of fields than the header, a field longer than
-//! `max_field_bytes`, a missing or duplicate column name. Nothing is
+//! `max_field_bytes`, a missing or duplicate column name, a NUL in a column
+//! name. Nothing is
 //! returned for a file that fails, so nothing of it is stored.
 
 use std::path::{Path, PathBuf};
@@ -125,6 +126,9 @@ impl CsvReader {
         for (i, n) in names.iter().enumerate() {
             if n.trim().is_empty() {
                 return Err(self.bad(1, format!("column {} has no name", i + 1)));
+            }
+            if n.contains('\0') {
+                return Err(self.bad(1, format!("column {} name contains a NUL character", i + 1)));
             }
             if names[..i].contains(n) {
                 return Err(self.bad(1, format!("column name '{n}' appears twice")));
@@ -347,6 +351,20 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("more than the limit of 1048576")
+        );
+    }
+
+    #[test]
+    fn a_nul_in_a_column_name_is_refused_naming_the_file() {
+        // Found by the csv_reader fuzz target (fuzz/regressions/csv_reader/):
+        // the error came from the table model and named neither file nor line.
+        let (d, r) = reader(b"a,b\x0b\0\n1,2\n");
+        assert_eq!(
+            r.read().unwrap_err().to_string(),
+            format!(
+                "{}:1: column 2 name contains a NUL character",
+                d.path().join("in.csv").display()
+            )
         );
     }
 

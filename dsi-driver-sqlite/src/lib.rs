@@ -111,6 +111,10 @@ impl SqliteDriver {
             Connection::open_with_flags(&path, flags).map_err(|e| ctx("opening database", e))?;
         conn.busy_timeout(busy_timeout)
             .map_err(|e| ctx("setting busy timeout", e))?;
+        // SQLite counts ATTACH as read-only, yet it creates the file it
+        // names: dsi never attaches, so no query may either.
+        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
+            .map_err(|e| ctx("limiting attached databases", e))?;
         schema::initialise(&conn).map_err(|e| match e {
             schema::InitError::Sqlite(e) => {
                 if let rusqlite::Error::SqliteFailure(f, _) = &e

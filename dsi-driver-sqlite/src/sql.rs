@@ -339,12 +339,28 @@ pub(crate) fn get_table(conn: &Connection, q: &TableQuery) -> SqlResult<Table> {
 /// column, otherwise from the values (integers and floats together become
 /// floats; anything mixed with text becomes text).
 pub(crate) fn run_query(conn: &Connection, sql: &str) -> SqlResult<Table> {
-    let mut stmt = conn.prepare(sql).map_err(db("preparing the query"))?;
-    if !stmt.readonly() {
-        return Err(SqlError::Dsi(Error::Refused(
+    let refused = || {
+        SqlError::Dsi(Error::Refused(
             "only read-only SQL is accepted; records are written by dsi commands".into(),
-        )));
+        ))
+    };
+    let mut stmt = conn.prepare(sql).map_err(db("preparing the query"))?;
+    // SQLite counts transaction control (BEGIN, SAVEPOINT, …) as read-only;
+    // an open transaction would block every later put on this connection.
+    if !stmt.readonly() || !conn.is_autocommit() {
+        return Err(refused());
     }
+    let result = query_rows(&mut stmt);
+    drop(stmt);
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(refused());
+    }
+    result
+}
+
+/// Runs a prepared query and converts its rows.
+fn query_rows(stmt: &mut rusqlite::Statement<'_>) -> SqlResult<Table> {
     let meta: Vec<(String, Option<DataType>)> = stmt
         .columns()
         .iter()
@@ -484,6 +500,30 @@ mod tests {
         assert_eq!(infer_type(&[Integer(1), Text("a".into())]), DataType::Text);
         assert_eq!(infer_type(&[Blob(vec![1])]), DataType::Bytes);
         assert_eq!(infer_type(&[Null]), DataType::Int);
+    }
+
+    #[test]
+    fn queries_cannot_attach_files_or_leave_a_transaction_open() {
+        // Regression: ATTACH and BEGIN count as read-only in SQLite, so
+        // `dsi query "ATTACH 'x.db' AS x"` created x.db, and BEGIN left a
+        // transaction open that made every later put on the connection fail.
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::SqliteDriver::open(dir.path().join("dsi.db")).unwrap();
+        let attach = format!(
+            "ATTACH DATABASE '{}' AS x",
+            dir.path().join("x.db").display()
+        );
+        let conn = db.conn();
+        assert!(run_query(&conn, &attach).is_err());
+        assert!(!dir.path().join("x.db").exists(), "ATTACH created a file");
+        for sql in ["BEGIN", "BEGIN IMMEDIATE", "SAVEPOINT s"] {
+            match run_query(&conn, sql) {
+                Err(SqlError::Dsi(Error::Refused(_))) => {}
+                other => panic!("{sql}: {other:?}"),
+            }
+            assert!(conn.is_autocommit(), "{sql} left a transaction open");
+        }
+        assert_eq!(run_query(&conn, "SELECT 1 AS one").unwrap().num_rows(), 1);
     }
 
     #[test]

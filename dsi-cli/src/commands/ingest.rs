@@ -2,6 +2,7 @@
 //! consumer plugin (`csv`), as the DSI readers do.
 
 use dsi_core::{Interaction, ModuleKind, Options, Terminal};
+use dsi_plugins_charliecloud::records::RUNS;
 use serde_json::json;
 
 use crate::backends;
@@ -11,6 +12,15 @@ use crate::output::print_json;
 
 /// `dsi ingest csv`.
 pub(crate) fn csv(global: &GlobalArgs, args: &IngestCsvArgs) -> anyhow::Result<ExitStatus> {
+    // The records' table: foreign rows there would have no run id and no
+    // repository, and fsck would fail on the store from then on (a Parquet
+    // or S3 dataset never rewrites a file, so they could not be removed).
+    if args.table.eq_ignore_ascii_case(RUNS) {
+        anyhow::bail!(dsi_core::Error::InvalidData(format!(
+            "table '{}' holds dsi's records (written by dsi record and dsi replay); ingest into another table",
+            args.table
+        )));
+    }
     let mut o = Options::new()
         .with("path", args.file.display().to_string())
         .with("table", args.table.clone());

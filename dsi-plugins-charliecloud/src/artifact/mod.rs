@@ -24,7 +24,7 @@ pub mod repo;
 mod unpack;
 
 pub use pack::{PackedRepo, ZSTD_LEVEL, pack, pack_to};
-pub use unpack::{Limits, UnpackError, UnpackStats, unpack};
+pub use unpack::{Limits, RATIO_GRACE_BYTES, UnpackError, UnpackStats, unpack};
 
 /// Unpacks a packed repository into `target` and rebuilds its index from
 /// HEAD, so that the result is an ordinary, clean git repository.

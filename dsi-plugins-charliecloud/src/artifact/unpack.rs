@@ -4,8 +4,10 @@
 //! components, paths that pass through a symlink, symlinks whose target is
 //! absolute or leaves the target directory, hard links to anything outside
 //! it or not yet unpacked, device, fifo and other special entries, duplicate
-//! entries, more entries or more bytes than the [`Limits`], and zstd frames
-//! whose window exceeds the limit. Inside `.git`, `hooks/` and `config` are
+//! entries, more entries or more bytes than the [`Limits`], zstd frames
+//! whose window exceeds the limit, and streams that expand more than the
+//! limit's ratio (a decompression bomb is stopped after
+//! [`RATIO_GRACE_BYTES`], not after `max_bytes`). Inside `.git`, `hooks/` and `config` are
 //! never taken from the archive: hooks would run on the recipient's machine
 //! and a config can name commands; a minimal config is written instead.
 //!
@@ -14,10 +16,17 @@
 //! before the bad one may already be there, but nothing is ever written
 //! outside it.
 
+use std::cell::Cell;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+
+/// Decompressed bytes that are always accepted, whatever the compression
+/// ratio (small repositories of very compressible text never hit
+/// [`Limits::max_ratio`]).
+pub const RATIO_GRACE_BYTES: u64 = 64 << 20;
 
 /// Bounds on what an archive may unpack to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +37,12 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Largest zstd window, as a power of two (27 = 128 MiB).
     pub max_window_log: u32,
+    /// Most decompressed (tar) bytes per compressed byte read, checked once
+    /// more than [`RATIO_GRACE_BYTES`] have come out. Git objects are
+    /// compressed already, so real repositories stay far below it; a
+    /// zstd bomb (kilobytes that expand to gigabytes) is stopped early
+    /// instead of filling the disk up to `max_bytes`.
+    pub max_ratio: u64,
 }
 
 impl Default for Limits {
@@ -36,6 +51,7 @@ impl Default for Limits {
             max_entries: 1_000_000,
             max_bytes: 64 << 30,
             max_window_log: 27,
+            max_ratio: 1024,
         }
     }
 }
@@ -133,6 +149,22 @@ fn link_stays_inside(link: &Path, target: &Path) -> bool {
     true
 }
 
+/// Whether a symlink target has a `..` after a normal component: `a/..`
+/// resolves through `a`, which may itself be a symlink (`a -> .` makes
+/// `b -> a/..` point at the parent of the target directory), so the lexical
+/// check of [`link_stays_inside`] only holds for targets without it.
+fn climbs_after_descending(target: &Path) -> bool {
+    let mut descended = false;
+    for c in target.components() {
+        match c {
+            Component::Normal(_) => descended = true,
+            Component::ParentDir if descended => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Refuses a path whose existing parents include a symlink, or that exists.
 fn check_parents(root: &Path, rel: &Path, raw: &Path) -> Result<(), UnpackError> {
     let mut cur = root.to_path_buf();
@@ -159,6 +191,60 @@ fn in_git(rel: &Path, first: &str) -> bool {
         && c.next().is_some_and(|x| x.as_os_str() == first)
 }
 
+/// Counts the bytes read through it, and remembers whether reading failed
+/// (so that the layers above can tell the input's errors from their own).
+struct Counted<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+    failed: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failed.set(true);
+            }
+        })?;
+        self.count.set(self.count.get().saturating_add(n as u64));
+        Ok(n)
+    }
+}
+
+/// The decompressed stream; fails (and sets `tripped`) once it has grown
+/// past [`RATIO_GRACE_BYTES`] and more than `max_ratio` times the
+/// compressed bytes read.
+/// Errors of the decoder itself (not of the input) become `InvalidData`:
+/// the archive is bad, not the disk.
+struct RatioGuard<R> {
+    inner: R,
+    out: u64,
+    compressed: Rc<Cell<u64>>,
+    input_failed: Rc<Cell<bool>>,
+    max_ratio: u64,
+    tripped: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for RatioGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf).map_err(|e| {
+            if self.input_failed.get() || e.kind() == io::ErrorKind::Interrupted {
+                e
+            } else {
+                io::Error::new(io::ErrorKind::InvalidData, format!("bad zstd stream: {e}"))
+            }
+        })?;
+        self.out = self.out.saturating_add(n as u64);
+        if self.out > RATIO_GRACE_BYTES
+            && self.out > self.compressed.get().saturating_mul(self.max_ratio)
+        {
+            self.tripped.set(true);
+            return Err(io::Error::other("decompression ratio limit exceeded"));
+        }
+        Ok(n)
+    }
+}
+
 /// Unpacks a zstd-compressed tar stream into `target` (which must exist and
 /// should be empty).
 pub fn unpack(
@@ -167,13 +253,50 @@ pub fn unpack(
     limits: &Limits,
 ) -> Result<UnpackStats, UnpackError> {
     let _span = tracing::info_span!("unpacking repository", target = %target.display()).entered();
-    let mut dec = zstd::stream::read::Decoder::new(input)?;
+    let compressed = Rc::new(Cell::new(0));
+    let tripped = Rc::new(Cell::new(false));
+    let input_failed = Rc::new(Cell::new(false));
+    let counted = Counted {
+        inner: input,
+        count: Rc::clone(&compressed),
+        failed: Rc::clone(&input_failed),
+    };
+    let mut dec = zstd::stream::read::Decoder::new(counted)?;
     dec.window_log_max(limits.max_window_log)?;
-    let mut archive = tar::Archive::new(dec);
+    let guarded = RatioGuard {
+        inner: dec,
+        out: 0,
+        compressed,
+        input_failed: Rc::clone(&input_failed),
+        max_ratio: limits.max_ratio.max(1),
+        tripped: Rc::clone(&tripped),
+    };
+    match unpack_tar(tar::Archive::new(guarded), target, limits, &input_failed) {
+        Err(_) if tripped.get() => Err(UnpackError::Limit {
+            limit: format!("a {}:1 compression ratio", limits.max_ratio.max(1)),
+        }),
+        result => result,
+    }
+}
+
+fn unpack_tar(
+    mut archive: tar::Archive<impl Read>,
+    target: &Path,
+    limits: &Limits,
+    input_failed: &Cell<bool>,
+) -> Result<UnpackStats, UnpackError> {
+    // A malformed tar header is bad data too, unless reading the input failed.
+    let bad_tar = |e: io::Error| {
+        if input_failed.get() || e.kind() == io::ErrorKind::InvalidData {
+            e
+        } else {
+            io::Error::new(io::ErrorKind::InvalidData, format!("bad tar stream: {e}"))
+        }
+    };
     let mut stats = UnpackStats::default();
     let mut saw_git = false;
     for entry in archive.entries()? {
-        let mut entry = entry?;
+        let mut entry = entry.map_err(bad_tar)?;
         let raw = entry.path()?.into_owned();
         stats.entries += 1;
         if stats.entries > limits.max_entries {
@@ -182,7 +305,21 @@ pub fn unpack(
             });
         }
         let rel = clean_path(&raw)?;
-        if rel.as_os_str() == ".git" {
+        let kind = entry.header().entry_type();
+        // Git reads hooks and config through `.git`: a `.git` that is a
+        // symlink (to another directory of the archive) or a file (`gitdir:
+        // elsewhere`) would bring both in past the filter below.
+        if rel.as_os_str() == ".git" && kind != tar::EntryType::Directory {
+            return Err(refused(&raw, "'.git' must be a directory"));
+        }
+        if rel.file_name().is_some_and(|n| n == ".git") && kind == tar::EntryType::Symlink {
+            return Err(refused(&raw, "a symlink named '.git'"));
+        }
+        if rel
+            .components()
+            .next()
+            .is_some_and(|c| c.as_os_str() == ".git")
+        {
             saw_git = true;
         }
         if in_git(&rel, "hooks") || in_git(&rel, "config") {
@@ -190,7 +327,6 @@ pub fn unpack(
         }
         check_parents(target, &rel, &raw)?;
         let dest = target.join(&rel);
-        let kind = entry.header().entry_type();
         match kind {
             tar::EntryType::Directory => {
                 fs::create_dir_all(&dest)?;
@@ -222,6 +358,15 @@ pub fn unpack(
                 let link = entry
                     .link_name()?
                     .ok_or_else(|| refused(&raw, "symlink without a target"))?;
+                if climbs_after_descending(&link) {
+                    return Err(refused(
+                        &raw,
+                        format!(
+                            "symlink target '{}' has '..' after a name (it could leave the target directory through another symlink)",
+                            link.display()
+                        ),
+                    ));
+                }
                 if !link_stays_inside(&rel, &link) {
                     return Err(refused(
                         &raw,
@@ -282,7 +427,10 @@ pub fn unpack(
     // all of it (and checks its digest); bounded, since after the tar's end
     // marker a hostile stream could still expand to any size.
     let mut rest = archive.into_inner();
-    let trailing = io::copy(&mut (&mut rest).take(limits.max_bytes + 1), &mut io::sink())?;
+    let trailing = io::copy(
+        &mut (&mut rest).take(limits.max_bytes.saturating_add(1)),
+        &mut io::sink(),
+    )?;
     if trailing > limits.max_bytes {
         return Err(UnpackError::Limit {
             limit: format!("{} bytes", limits.max_bytes),
@@ -308,8 +456,158 @@ mod tests {
         assert!(!link_stays_inside(Path::new("l"), Path::new("/etc/passwd")));
         assert!(link_stays_inside(
             Path::new("a/b/l"),
-            Path::new("../../c/../d")
+            Path::new("../../c/d")
         ));
+        assert!(climbs_after_descending(Path::new("../../c/../d")));
+        assert!(climbs_after_descending(Path::new("a/..")));
+        assert!(!climbs_after_descending(Path::new("../../c/./d")));
+    }
+
+    /// A zstd tar of raw entries (path, type, link target, content), written
+    /// without the tar crate's path checks.
+    fn raw_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (path, kind, link, data) in entries {
+            let mut h = tar::Header::new_old();
+            h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+            h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.resize(out.len() + 1024, 0);
+        zstd::encode_all(&out[..], 1).unwrap()
+    }
+
+    #[test]
+    fn a_symlink_cannot_climb_out_through_another_symlink() {
+        // Regression: `a -> .` then `.git -> a/..` passed the lexical check,
+        // and the final `.git/config` write landed in the parent directory.
+        use tar::EntryType::{Directory, Regular, Symlink};
+        let parent = tempfile::tempdir().unwrap();
+        let target = parent.path().join("t");
+        fs::create_dir(&target).unwrap();
+        let bad = raw_tar(&[("a", Symlink, ".", b""), ("b", Symlink, "a/..", b"")]);
+        let e = unpack(&bad[..], &target, &Limits::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refusing archive entry 'b': symlink target 'a/..' has '..' after a name \
+             (it could leave the target directory through another symlink)"
+        );
+        let names: Vec<_> = fs::read_dir(parent.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["t"]);
+
+        // `.git` must be a real directory: as a symlink or a `gitdir:` file it
+        // would bring in the hooks and config the filter leaves out.
+        for (entries, reason) in [
+            (
+                raw_tar(&[("g", Directory, "", b""), (".git", Symlink, "g", b"")]),
+                "refusing archive entry '.git': '.git' must be a directory",
+            ),
+            (
+                raw_tar(&[(".git", Regular, "", b"gitdir: g\n")]),
+                "refusing archive entry '.git': '.git' must be a directory",
+            ),
+            (
+                raw_tar(&[
+                    ("sub", Directory, "", b""),
+                    ("sub/.git", Symlink, "../g", b""),
+                ]),
+                "refusing archive entry 'sub/.git': a symlink named '.git'",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let e = unpack(&entries[..], dir.path(), &Limits::default()).unwrap_err();
+            assert_eq!(e.to_string(), reason);
+        }
+    }
+
+    /// A tar whose one file is `frames` MiB of zeros, as concatenated zstd
+    /// frames: a few hundred bytes per 64 MiB.
+    fn zero_bomb(frames: usize) -> Vec<u8> {
+        let size = (frames as u64) << 20;
+        let mut h = tar::Header::new_gnu();
+        h.set_path("big").unwrap();
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        let mut out = zstd::encode_all(&h.as_bytes()[..], 1).unwrap();
+        let frame = zstd::encode_all(&vec![0u8; 1 << 20][..], 1).unwrap();
+        for _ in 0..frames {
+            out.extend_from_slice(&frame);
+        }
+        out.extend(zstd::encode_all(&[0u8; 1024][..], 1).unwrap());
+        out
+    }
+
+    #[test]
+    fn a_zstd_bomb_stops_at_the_ratio_limit_not_at_max_bytes() {
+        // Regression: with only `max_bytes` (64 GiB by default), a stored
+        // record of a few kilobytes could make checkout, show and replay
+        // write gigabytes.
+        let bomb = zero_bomb(256);
+        assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+        let dir = tempfile::tempdir().unwrap();
+        let e = unpack(&bomb[..], dir.path(), &Limits::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "archive exceeds the limit of a 1024:1 compression ratio"
+        );
+        let written = fs::metadata(dir.path().join("big")).map_or(0, |m| m.len());
+        assert!(written <= RATIO_GRACE_BYTES, "{written} bytes written");
+
+        // Trailing data after the end of the archive is bounded the same way.
+        let mut trailing = zstd::encode_all(&[0u8; 1024][..], 1).unwrap();
+        let frame = zstd::encode_all(&vec![0u8; 1 << 20][..], 1).unwrap();
+        for _ in 0..256 {
+            trailing.extend_from_slice(&frame);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let e = unpack(&trailing[..], dir.path(), &Limits::default()).unwrap_err();
+        assert!(matches!(e, UnpackError::Limit { .. }), "{e}");
+
+        // Below the grace, any ratio is accepted.
+        let small = zero_bomb(2);
+        let dir = tempfile::tempdir().unwrap();
+        let stats = unpack(&small[..], dir.path(), &Limits::default()).unwrap();
+        assert_eq!(stats.bytes, 2 << 20);
+    }
+
+    #[test]
+    fn garbage_is_bad_data_not_an_io_error() {
+        // Regression: a stored blob that is not a zstd tar was reported as
+        // an I/O error (exit 74) with zstd's bare message.
+        let dir = tempfile::tempdir().unwrap();
+        let mut bad_sum = raw_tar(&[("f", tar::EntryType::Regular, "", b"x")]);
+        bad_sum = zstd::decode_all(&bad_sum[..]).unwrap();
+        bad_sum[148] ^= 1;
+        let bad_sum = zstd::encode_all(&bad_sum[..], 1).unwrap();
+        for (input, message) in [
+            (
+                b"not zstd at all".to_vec(),
+                "cannot unpack archive: bad zstd stream: Unknown frame descriptor",
+            ),
+            (
+                bad_sum,
+                "cannot unpack archive: bad tar stream: archive header checksum mismatch",
+            ),
+        ] {
+            let e = unpack(&input[..], dir.path(), &Limits::default()).unwrap_err();
+            assert_eq!(e.to_string(), message);
+            assert!(matches!(
+                dsi_core::Error::from(e),
+                dsi_core::Error::InvalidData(_)
+            ));
+        }
     }
 
     #[test]
