@@ -49,7 +49,6 @@ pub const ENABLED_DRIVERS: &[&str] = &[
 
 /// Runs `dsi` with the process's arguments and returns its exit code.
 pub fn main() -> std::process::ExitCode {
-    restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -66,20 +65,12 @@ pub fn main() -> std::process::ExitCode {
     logging::init(cli.global.verbose, cli.global.quiet);
     match commands::run(&cli) {
         Ok(status) => status.into(),
+        // The reader of our output went away (`dsi list | head`): end
+        // quietly with the status of a process killed by SIGPIPE.
+        Err(e) if output::stdout_closed(&e) => std::process::ExitCode::from(141),
         Err(e) => {
             let status = exit::report(&e);
             status.into()
         }
     }
-}
-
-/// Ends the process quietly when a reader of its output goes away
-/// (`dsi list | head`), like other Unix tools: Rust ignores SIGPIPE, which
-/// turns every later write into an error (and `println!` into a panic). The
-/// registered action performs SIGPIPE's default (terminate); programs dsi
-/// starts get the default disposition too, since handlers reset on exec.
-fn restore_sigpipe() {
-    let always = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    // Registration fails only for forbidden signals, which SIGPIPE is not.
-    let _ = signal_hook::flag::register_conditional_default(signal_hook::consts::SIGPIPE, always);
 }

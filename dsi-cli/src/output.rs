@@ -1,9 +1,75 @@
-//! Output helpers: aligned text tables for people, JSON for scripts.
+//! Output helpers: aligned text tables for people, JSON for scripts, and
+//! the one way to write to stdout ([`stdout`], [`outln!`]), which turns a
+//! closed stdout (`dsi list | head`) into [`StdoutClosed`] so that dsi ends
+//! quietly instead of panicking.
+//!
+//! dsi leaves SIGPIPE ignored, as Rust sets it up: with SIGPIPE's default
+//! action, a write to a socket the S3 server had closed killed dsi without
+//! a word (hyper writes with `writev`, which has no `MSG_NOSIGNAL`).
 
 use std::io::{self, Write};
 
 use dsi_core::Collection;
 use serde::Serialize;
+
+/// Why a write to stdout failed: its reader went away. [`crate::main`]
+/// ends the process quietly on it, as a process killed by SIGPIPE would.
+#[derive(Debug)]
+pub(crate) struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Whether an error chain ends in a closed stdout.
+pub(crate) fn stdout_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<StdoutClosed>()
+            || c.downcast_ref::<io::Error>()
+                .and_then(|e| e.get_ref())
+                .is_some_and(|inner| inner.is::<StdoutClosed>())
+    })
+}
+
+/// Locked stdout whose broken-pipe errors carry [`StdoutClosed`].
+pub(crate) struct Stdout(io::StdoutLock<'static>);
+
+/// Locked stdout for a run of writes.
+pub(crate) fn stdout() -> Stdout {
+    Stdout(io::stdout().lock())
+}
+
+fn mark(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        e
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(mark)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(mark)
+    }
+}
+
+/// `println!` that returns the write's error (see [`stdout`]) instead of
+/// panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!($crate::output::stdout(), $($arg)*)
+    }};
+}
+pub(crate) use outln;
 
 /// Writes rows as left-aligned columns separated by two spaces, with a header.
 pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
@@ -13,7 +79,7 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> io::Result<(
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut out = io::stdout().lock();
+    let mut out = stdout();
     let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
         let mut text = String::new();
         for (i, (cell, w)) in cells.zip(&widths).enumerate() {
@@ -46,7 +112,7 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> io::Result<(
 
 /// Writes a value as pretty JSON followed by a newline.
 pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = stdout();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
@@ -87,7 +153,7 @@ pub(crate) fn print_collection(c: &Collection, json: bool) -> anyhow::Result<()>
     if json {
         return print_json(&collection_json(c));
     }
-    let mut out = io::stdout().lock();
+    let mut out = stdout();
     for t in c.tables() {
         let n = t.num_rows();
         writeln!(

@@ -217,3 +217,26 @@ fn progress_shows_on_a_terminal() {
     assert!(text.contains("\r\x1b[2K"), "redrawn in place: {text:?}");
     assert!(text.contains("stored 200000 rows in table big"), "{text:?}");
 }
+
+#[test]
+fn a_closed_stdout_ends_dsi_quietly_with_the_sigpipe_status() {
+    // `dsi … | head`: the reader is gone before dsi writes. dsi ignores
+    // SIGPIPE (a socket closed by a server must give an error, not kill it),
+    // so the write fails and dsi ends with 128 + SIGPIPE and no message.
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["plugins"][..], &["completions", "bash"], &["list"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsi"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("DSI_DRIVER")
+            .env_remove("DSI_STORE")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}

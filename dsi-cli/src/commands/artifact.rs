@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::cli::{CheckoutArgs, GlobalArgs, PullArgs, PushArgs};
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::print_json;
 use crate::{backends, runs};
 
@@ -54,11 +55,11 @@ pub(crate) fn checkout(global: &GlobalArgs, args: &CheckoutArgs) -> anyhow::Resu
     if global.json {
         print_json(&json!({"run_id": run.id(), "commit": commit, "dir": dir}))?;
     } else {
-        println!(
+        outln!(
             "checked out run {} (commit {commit}) into {}",
             run.id(),
             dir.display()
-        );
+        )?;
     }
     Ok(ExitStatus::Ok)
 }
@@ -83,11 +84,11 @@ pub(crate) fn push(global: &GlobalArgs, args: &PushArgs) -> anyhow::Result<ExitS
     if global.json {
         print_json(&json!({"run_id": run.id(), "remote": shown, "refs": pushed.refs}))?;
     } else {
-        println!(
+        outln!(
             "pushed run {} to {shown}: {}",
             run.id(),
             pushed.refs.join(", ")
-        );
+        )?;
     }
     Ok(ExitStatus::Ok)
 }
@@ -109,12 +110,12 @@ pub(crate) fn pull(global: &GlobalArgs, args: &PullArgs) -> anyhow::Result<ExitS
             &json!({"run_id": id, "commit": commit, "remote": repo::strip_credentials(&args.remote)}),
         )?;
     } else {
-        println!(
+        outln!(
             "pulled {} as run {} at commit {}",
             repo::strip_credentials(&args.remote),
             id.unwrap_or_default(),
             commit.unwrap_or_else(|| "(none)".into())
-        );
+        )?;
     }
     Ok(ExitStatus::Ok)
 }

@@ -8,6 +8,7 @@ use crate::backends;
 use crate::cli::{CollectArgs, GlobalArgs};
 use crate::exit::ExitStatus;
 use crate::output;
+use crate::output::outln;
 
 /// The plugins run when none is named.
 const DEFAULT_PLUGINS: &[&str] = &["hostname", "system-kernel"];
@@ -45,12 +46,12 @@ pub(crate) fn run(global: &GlobalArgs, args: &CollectArgs) -> anyhow::Result<Exi
     if global.json {
         output::print_json(&serde_json::json!({"tables": tables, "backends": backends}))?;
     } else {
-        println!(
+        outln!(
             "stored 1 row in {} ({} back-end{})",
             tables.join(", "),
             backends,
             if backends == 1 { "" } else { "s" }
-        );
+        )?;
     }
     Ok(ExitStatus::Ok)
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::backends;
 use crate::cli::{DiffArgs, GlobalArgs};
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::print_json;
 use crate::runs;
 
@@ -45,13 +46,12 @@ fn paint(on: bool, code: &str, text: &str) -> String {
     }
 }
 
-fn print_human(a: &Side, b: &Side, d: &KernelDiff) {
+fn print_human(a: &Side, b: &Side, d: &KernelDiff) -> std::io::Result<()> {
     let c = crate::logging::colour_stdout();
-    println!("{} {}", paint(c, "1", "from"), a.label);
-    println!("{} {}", paint(c, "1", "to  "), b.label);
+    outln!("{} {}", paint(c, "1", "from"), a.label)?;
+    outln!("{} {}", paint(c, "1", "to  "), b.label)?;
     if d.is_empty() {
-        println!("no differences");
-        return;
+        return outln!("no differences");
     }
     let show = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
@@ -64,26 +64,27 @@ fn print_human(a: &Side, b: &Side, d: &KernelDiff) {
             s.added.len(),
             s.removed.len()
         );
-        println!("\n{} ({counts})", paint(c, "1;36", name));
+        outln!("\n{} ({counts})", paint(c, "1;36", name))?;
         if let Some(a) = &s.availability {
-            println!("  {} {} → {}", paint(c, "33", "!"), a.before, a.after);
+            outln!("  {} {} → {}", paint(c, "33", "!"), a.before, a.after)?;
         }
         for ch in &s.changed {
-            println!(
+            outln!(
                 "  {} {}: {} → {}",
                 paint(c, "33", "~"),
                 ch.key,
                 show(&ch.before),
                 show(&ch.after)
-            );
+            )?;
         }
         for e in &s.removed {
-            println!("  {} {}: {}", paint(c, "31", "-"), e.key, show(&e.value));
+            outln!("  {} {}: {}", paint(c, "31", "-"), e.key, show(&e.value))?;
         }
         for e in &s.added {
-            println!("  {} {}: {}", paint(c, "32", "+"), e.key, show(&e.value));
+            outln!("  {} {}: {}", paint(c, "32", "+"), e.key, show(&e.value))?;
         }
     }
+    Ok(())
 }
 
 /// `dsi diff`.
@@ -104,7 +105,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &DiffArgs) -> anyhow::Result<ExitSt
             &json!({"from": a.label, "to": b.label, "identical": d.is_empty(), "blocking": blocking, "sections": d.sections}),
         )?;
     } else {
-        print_human(&a, &b, &d);
+        print_human(&a, &b, &d)?;
     }
     Ok(ExitStatus::Ok)
 }

@@ -27,6 +27,7 @@ use serde_json::{Map, json};
 use crate::backends;
 use crate::cli::{ExportArgs, ExportFormat, GlobalArgs};
 use crate::exit::{ExitStatus, one_line};
+use crate::output::outln;
 use crate::output::print_json;
 use crate::runs::{self, FoundRun};
 
@@ -222,13 +223,13 @@ fn report(
             "run_id": run.id(),
         }))
     } else {
-        println!(
+        outln!(
             "exported {} {} as {} to {}",
             run.verb(),
             run.id(),
             format.name(),
             shown.display()
-        );
+        )?;
         Ok(())
     }
 }

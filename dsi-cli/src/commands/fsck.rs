@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::backends;
 use crate::cli::GlobalArgs;
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::print_json;
 
 /// `dsi fsck`.
@@ -61,9 +62,9 @@ pub(crate) fn run(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
         print_json(&json!({"blobs": checked_blobs, "runs": checked_rows, "problems": problems}))?;
     } else {
         for p in &problems {
-            println!("problem: {p}");
+            outln!("problem: {p}")?;
         }
-        println!(
+        outln!(
             "checked {checked_blobs} blob{} and {checked_rows} run{}: {}",
             if checked_blobs == 1 { "" } else { "s" },
             if checked_rows == 1 { "" } else { "s" },
@@ -72,7 +73,7 @@ pub(crate) fn run(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
             } else {
                 format!("{} problem(s)", problems.len())
             }
-        );
+        )?;
     }
     Ok(if problems.is_empty() {
         ExitStatus::Ok

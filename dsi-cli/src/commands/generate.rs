@@ -13,7 +13,10 @@ use crate::exit::ExitStatus;
 /// `dsi completions SHELL`: the completion script on stdout.
 pub(crate) fn completions(shell: Shell) -> anyhow::Result<ExitStatus> {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "dsi", &mut std::io::stdout());
+    // Generated into memory: clap_complete panics on a failed write.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "dsi", &mut script);
+    std::io::Write::write_all(&mut crate::output::stdout(), &script)?;
     Ok(ExitStatus::Ok)
 }
 

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::backends;
 use crate::cli::{GlobalArgs, IngestCsvArgs};
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::print_json;
 
 /// `dsi ingest csv`.
@@ -51,12 +52,12 @@ pub(crate) fn csv(global: &GlobalArgs, args: &IngestCsvArgs) -> anyhow::Result<E
             .iter()
             .map(|c| format!("{} {}", c.name(), c.data_type()))
             .collect();
-        println!(
+        outln!(
             "stored {} rows in table {} ({})",
             t.num_rows(),
             args.table,
             types.join(", ")
-        );
+        )?;
     }
     Ok(ExitStatus::Ok)
 }

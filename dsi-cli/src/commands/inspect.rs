@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::backends;
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::{print_json, print_table};
 
 /// `dsi inspect`.
@@ -68,9 +69,9 @@ pub(crate) fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Exi
     }
     for (i, (ins, newest)) in out.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!()?;
         }
-        println!("{} store at {}", ins.driver, ins.location);
+        outln!("{} store at {}", ins.driver, ins.location)?;
         let rows: Vec<Vec<String>> = ins
             .tables
             .iter()
@@ -84,11 +85,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Exi
             })
             .collect();
         print_table(&["TABLE", "ROWS", "COLUMNS", "FILES"], &rows)?;
-        println!("blobs: {} ({} bytes)", ins.blobs, ins.blob_bytes);
+        outln!("blobs: {} ({} bytes)", ins.blobs, ins.blob_bytes)?;
         if !newest.is_empty() {
-            println!("newest runs:");
+            outln!("newest runs:")?;
             for n in newest {
-                println!(
+                outln!(
                     "  {}  {:<8}  {}  {}",
                     n["run_id"].as_str().unwrap_or(""),
                     n["function"].as_str().unwrap_or(""),
@@ -97,12 +98,12 @@ pub(crate) fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Exi
                         .as_str()
                         .map(|c| &c[..c.len().min(10)])
                         .unwrap_or("")
-                );
+                )?;
             }
         }
     }
     if let Some(p) = notebook {
-        println!("\nnotebook: {}", p.display());
+        outln!("\nnotebook: {}", p.display())?;
     }
     Ok(ExitStatus::Ok)
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::backends;
 use crate::cli::{GlobalArgs, ListArgs};
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::{print_json, print_table};
 
 /// The filters of `dsi list` as a table query.
@@ -99,7 +100,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<ExitSt
         return Ok(ExitStatus::Ok);
     }
     let Some(t) = table else {
-        println!("no runs recorded yet");
+        outln!("no runs recorded yet")?;
         return Ok(ExitStatus::Ok);
     };
     let rows: Vec<Vec<String>> = (0..n)

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::backends;
 use crate::cli::{GlobalArgs, RecordArgs};
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::print_json;
 
 /// Whether the argument names a git remote rather than a file.
@@ -117,7 +118,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &RecordArgs) -> anyhow::Result<Exit
     if global.json {
         print_json(&r.json)?;
     } else {
-        println!("recorded run {} at commit {}", r.run_id, r.commit);
+        outln!("recorded run {} at commit {}", r.run_id, r.commit)?;
     }
     Ok(ExitStatus::Ok)
 }

@@ -15,6 +15,7 @@ use crate::backends;
 use crate::cli::{GlobalArgs, ImageArgs, ReplayArgs, RunArgs};
 use crate::commands::record;
 use crate::exit::{Diagnosed, ExitStatus};
+use crate::output::outln;
 use crate::output::print_json;
 use crate::runs;
 
@@ -93,25 +94,25 @@ fn verify(parent: &Table, replay: &Table) -> Value {
     json!({"ok": ok, "items": items})
 }
 
-fn print_verification(v: &Value) {
+fn print_verification(v: &Value) -> std::io::Result<()> {
     if let Some(note) = v["note"].as_str() {
-        println!("verification: {note}");
-        return;
+        return outln!("verification: {note}");
     }
-    println!("verification against the recorded run:");
+    outln!("verification against the recorded run:")?;
     for item in v["items"].as_array().into_iter().flatten() {
         let short = |x: &Value| {
             x.as_str()
                 .map_or("(none)".to_owned(), |s| s.chars().take(12).collect())
         };
-        println!(
+        outln!(
             "  {:<8} {}  (recorded {}, replayed {})",
             item["status"].as_str().unwrap_or(""),
             item["what"].as_str().unwrap_or(""),
             short(&item["recorded"]),
             short(&item["replayed"])
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// The run a replay of `parent` is verified against: `parent` itself if it
@@ -213,7 +214,7 @@ fn replay_with(
         }
         print_json(&v)?;
     } else {
-        println!(
+        outln!(
             "replayed commit {} as run {}: exit {} in {} ms",
             get("commit").unwrap_or_default(),
             get("run_id").unwrap_or_default(),
@@ -221,9 +222,9 @@ fn replay_with(
             row.get(0, "duration_ms")
                 .and_then(|v| v.as_int())
                 .unwrap_or(0)
-        );
+        )?;
         if let Some(ver) = &verification {
-            print_verification(ver);
+            print_verification(ver)?;
         }
     }
     if let Some((d, code)) = failure {
@@ -306,10 +307,11 @@ pub(crate) fn replay(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<E
 pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let recorded = record::record(global, &args.record)?;
     if !global.json {
-        println!(
+        outln!(
             "recorded run {} at commit {}",
-            recorded.run_id, recorded.commit
-        );
+            recorded.run_id,
+            recorded.commit
+        )?;
     }
     let stores = backends::open(global)?;
     let mut o = producer_options(

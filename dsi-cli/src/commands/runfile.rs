@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::cli::{GlobalArgs, RunfileCheckArgs, RunfilePinArgs};
 use crate::exit::{Diagnosed, ExitStatus};
+use crate::output::outln;
 use crate::output::print_json;
 
 /// A diagnostic as JSON.
@@ -88,12 +89,12 @@ pub(crate) fn check(global: &GlobalArgs, args: &RunfileCheckArgs) -> anyhow::Res
         }))?;
     } else {
         let n = rf.steps().len();
-        println!(
+        outln!(
             "{name}: valid Runfile, {n} step{}, image {}, {}",
             if n == 1 { "" } else { "s" },
             rf.image().name(),
             rf.digest()
-        );
+        )?;
     }
     Ok(ExitStatus::Ok)
 }
@@ -123,7 +124,7 @@ pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<
     if global.json {
         print_json(&json!({"image": args.image, "tree": tree, "from": from}))?;
     } else {
-        println!("{from}");
+        outln!("{from}")?;
     }
     Ok(ExitStatus::Ok)
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 use crate::cli::GlobalArgs;
 use crate::config;
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::{print_json, print_table};
 
 /// `dsi config`.
@@ -38,13 +39,13 @@ pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
         rows.push(vec![format!("option {k}"), v.clone(), s.to_string()]);
     }
     print_table(&["SETTING", "VALUE", "FROM"], &rows)?;
-    println!();
+    outln!()?;
     for (p, exists) in &eff.files {
-        println!(
+        outln!(
             "{} {}",
             if *exists { "read   " } else { "absent " },
             p.display()
-        );
+        )?;
     }
     Ok(ExitStatus::Ok)
 }

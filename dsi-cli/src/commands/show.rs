@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::backends;
 use crate::cli::{GlobalArgs, ShowArgs};
 use crate::exit::ExitStatus;
+use crate::output::outln;
 use crate::output::print_json;
 use crate::runs::{self, FoundRun};
 
@@ -79,7 +80,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<ExitSt
         if v.is_null() || matches!(c.name(), "kernel_info" | "steps" | "compat_result") {
             continue;
         }
-        println!("{:width$}  {v}", c.name());
+        outln!("{:width$}  {v}", c.name())?;
     }
     if let Some(compat) = found
         .text("compat_result")
@@ -102,19 +103,19 @@ pub(crate) fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<ExitSt
                     .unwrap_or_default()
             )
         };
-        println!(
+        outln!(
             "{:width$}  {verdict} (check={})",
             "compatibility",
             compat["policy"].as_str().unwrap_or("")
-        );
+        )?;
     }
     if let Some(steps) = found
         .text("steps")
         .and_then(|s| serde_json::from_str::<Vec<serde_json::Value>>(&s).ok())
     {
-        println!("\nsteps:");
+        outln!("\nsteps:")?;
         for s in steps {
-            println!(
+            outln!(
                 "  {}/{} line {} {}: exit {} in {} ms",
                 s["step"],
                 s["of"],
@@ -122,17 +123,17 @@ pub(crate) fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<ExitSt
                 s["kind"].as_str().unwrap_or(""),
                 s["exit_code"],
                 s["duration_ms"]
-            );
+            )?;
         }
     }
     if let Some((runfile, log)) = view {
-        println!("\nRunfile at {}:", found.text("commit").unwrap_or_default());
+        outln!("\nRunfile at {}:", found.text("commit").unwrap_or_default())?;
         for line in runfile.lines() {
-            println!("  {line}");
+            outln!("  {line}")?;
         }
-        println!("\nlog:");
+        outln!("\nlog:")?;
         for l in log {
-            println!("  {l}");
+            outln!("  {l}")?;
         }
     }
     Ok(ExitStatus::Ok)
