@@ -28,7 +28,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         "DSI_TEST_PYTHON".into(),
         crate::python::ensure()?.display().to_string(),
     );
-    let result = test(&env);
+    let result = test(&env).and_then(|()| crate::reliability::quick());
     services::stop()?;
     result?;
     // The parser's fuzz target builds and survives a short run.

@@ -11,13 +11,17 @@
 //! * `fuzz [--seconds N]` — fuzz the Runfile parser (see [`fuzz`]);
 //! * `demo` — the main job end to end on `./dsi.db` (see [`demo`]);
 //! * `bench [--quick]` — every benchmark, written to `bench/REPORT.md` (see
-//!   [`mod@bench`]).
+//!   [`mod@bench`]);
+//! * `reliability [--quick]` — crash safety, concurrency, hostile input and
+//!   fuzzing on every driver, written to `bench/RELIABILITY.md` (see
+//!   [`reliability`]).
 
 mod bench;
 mod ci;
 mod demo;
 mod fuzz;
 mod python;
+mod reliability;
 mod s3;
 mod services;
 mod setup;
@@ -65,6 +69,20 @@ enum Task {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Crash safety, concurrency, hostile input and fuzzing; writes bench/RELIABILITY.md.
+    Reliability {
+        /// Fewer repetitions and 10 s per fuzz target (what CI runs); the
+        /// report then goes to target/reliability/RELIABILITY.md.
+        #[arg(long)]
+        quick: bool,
+        /// Run only these sections (repeatable; default all); the report
+        /// then goes to target/reliability/RELIABILITY.md.
+        #[arg(long, value_enum)]
+        only: Vec<reliability::Section>,
+        /// Write the report here.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +124,9 @@ fn main() -> std::process::ExitCode {
             action: ServicesAction::Stop,
         } => services::stop(),
         Task::Bench { quick, only, out } => bench::run(&bench::Options { quick, only, out }),
+        Task::Reliability { quick, only, out } => {
+            reliability::run(&reliability::Options { quick, only, out })
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -72,14 +72,57 @@ pub(crate) fn start(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         .and_then(|l| l.local_addr())
         .context("finding a free port")?
         .port();
-    let access_key = format!("dsi{}", random_hex(8)?);
-    let secret_key = random_hex(20)?;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let env = BTreeMap::from([
+        ("DSI_TEST_S3_ENDPOINT".to_owned(), endpoint.clone()),
+        ("DSI_TEST_S3_BUCKET".to_owned(), BUCKET.to_owned()),
+        (
+            "AWS_ACCESS_KEY_ID".to_owned(),
+            format!("dsi{}", random_hex(8)?),
+        ),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), random_hex(20)?),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ENDPOINT_URL".to_owned(), endpoint),
+        ("AWS_ALLOW_HTTP".to_owned(), "true".to_owned()),
+    ]);
+    serve(dir, &env)?;
+    eprintln!(
+        "xtask: s3s-fs listening on {} (bucket {BUCKET})",
+        env["DSI_TEST_S3_ENDPOINT"]
+    );
+    Ok(env)
+}
+
+/// Starts s3s-fs again after [`stop`], on the port, credentials and data
+/// of an earlier [`start`] in `dir` (what it returned): a server restart.
+pub(crate) fn restart(dir: &Path, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    stop(dir);
+    serve(dir, env)
+}
+
+/// Runs s3s-fs over `dir/data` as `env` describes, until it listens.
+fn serve(dir: &Path, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let var = |k: &str| {
+        env.get(k)
+            .map(String::as_str)
+            .with_context(|| format!("{k} missing from the S3 server's environment"))
+    };
+    let endpoint = var("DSI_TEST_S3_ENDPOINT")?;
+    let port: u16 = endpoint
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .with_context(|| format!("no port in {endpoint}"))?;
     let log = dir.join("s3s-fs.log");
-    let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("opening {}", log.display()))?;
     let mut child = Command::new("s3s-fs")
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--access-key", &access_key, "--secret-key", &secret_key])
-        .arg(&data)
+        .args(["--access-key", var("AWS_ACCESS_KEY_ID")?])
+        .args(["--secret-key", var("AWS_SECRET_ACCESS_KEY")?])
+        .arg(dir.join("data"))
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
@@ -101,17 +144,7 @@ pub(crate) fn start(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let endpoint = format!("http://127.0.0.1:{port}");
-    eprintln!("xtask: s3s-fs listening on {endpoint} (bucket {BUCKET})");
-    Ok(BTreeMap::from([
-        ("DSI_TEST_S3_ENDPOINT".to_owned(), endpoint.clone()),
-        ("DSI_TEST_S3_BUCKET".to_owned(), BUCKET.to_owned()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), access_key),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), secret_key),
-        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-        ("AWS_ENDPOINT_URL".to_owned(), endpoint),
-        ("AWS_ALLOW_HTTP".to_owned(), "true".to_owned()),
-    ]))
+    Ok(())
 }
 
 /// Stops the s3s-fs started by [`start`] in `dir` (nothing if none runs).
