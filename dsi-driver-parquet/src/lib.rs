@@ -98,6 +98,7 @@ mod prune;
 mod read;
 #[cfg(feature = "sql")]
 mod sql;
+mod top;
 mod write;
 
 use std::collections::{BTreeMap, HashMap};
@@ -805,6 +806,9 @@ impl Dataset {
             return Err(Error::NotFound {
                 what: format!("table '{}'", q.table),
             });
+        }
+        if q.order_by.is_some() && q.limit.is_some() {
+            return self.read_top(q, &files).await;
         }
         let table = self.read_files(&q.table, &files, &q.filters).await?;
         q.apply(table)

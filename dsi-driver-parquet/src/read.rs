@@ -11,7 +11,8 @@ use dsi_core::{DataType, Error, Filter, Result, Table};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
 use parquet::arrow::parquet_to_arrow_schema;
 use parquet::file::FOOTER_SIZE;
 use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader};
@@ -32,6 +33,26 @@ pub(crate) struct FileRef {
     pub(crate) date: Option<String>,
     /// Where the file is once renamed, when `path` is a temporary name.
     pub(crate) fallback: Option<Path>,
+}
+
+/// What part of a file to decode (all of it by default).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Part {
+    /// Only these row groups.
+    pub(crate) row_groups: Option<Vec<usize>>,
+    /// Only these columns (those the file has).
+    pub(crate) columns: Option<Vec<String>>,
+    /// Only these rows (ranges of row numbers in the file, ascending).
+    pub(crate) rows: Option<Vec<std::ops::Range<usize>>>,
+}
+
+impl Part {
+    fn row_groups(row_groups: Option<Vec<usize>>) -> Self {
+        Part {
+            row_groups,
+            ..Part::default()
+        }
+    }
 }
 
 /// What dsi keeps of a file's footer.
@@ -249,7 +270,7 @@ impl Dataset {
             .await
     }
 
-    async fn file_bytes(&self, f: &FileRef) -> Result<Bytes> {
+    pub(crate) async fn file_bytes(&self, f: &FileRef) -> Result<Bytes> {
         if f.size == 0 {
             return Ok(Bytes::new());
         }
@@ -283,7 +304,7 @@ impl Dataset {
         let decoded: Vec<(Arc<FileMeta>, Table)> = stream::iter(wanted)
             .map(|(f, rgs)| async move {
                 let bytes = self.file_bytes(f).await?;
-                self.decode(table, f, bytes, rgs)
+                self.decode(table, f, bytes, &Part::row_groups(rgs))
             })
             .buffered(FETCH_CONCURRENCY)
             .try_collect()
@@ -303,12 +324,13 @@ impl Dataset {
         Ok(out)
     }
 
-    fn decode(
+    /// Decodes the `part` of a file.
+    pub(crate) fn decode(
         &self,
         table: &str,
         f: &FileRef,
         bytes: Bytes,
-        row_groups: Option<Vec<usize>>,
+        part: &Part,
     ) -> Result<(Arc<FileMeta>, Table)> {
         let what = "decoding a data file";
         let perr = |e: parquet::errors::ParquetError| self.err(what, parquet_err(&f.path, e));
@@ -320,10 +342,34 @@ impl Dataset {
                 FileMeta::new(Arc::clone(builder.metadata())).map_err(perr)?,
             ),
         };
-        let schema = builder.schema().clone();
-        let builder = match row_groups {
-            Some(rgs) => builder.with_row_groups(rgs),
+        let mut builder = match &part.row_groups {
+            Some(rgs) => builder.with_row_groups(rgs.clone()),
             None => builder,
+        };
+        if let Some(names) = &part.columns {
+            let mask =
+                ProjectionMask::columns(builder.parquet_schema(), names.iter().map(String::as_str));
+            builder = builder.with_projection(mask);
+        }
+        if let Some(ranges) = &part.rows {
+            let total = usize::try_from(meta.rows).unwrap_or(usize::MAX);
+            builder = builder.with_row_selection(RowSelection::from_consecutive_ranges(
+                ranges.iter().cloned(),
+                total,
+            ));
+        }
+        let schema = match &part.columns {
+            // The projected columns that the file has, in file order.
+            Some(names) => Arc::new(Schema::new(
+                builder
+                    .schema()
+                    .fields()
+                    .iter()
+                    .filter(|f| names.iter().any(|n| n == f.name()))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )),
+            None => builder.schema().clone(),
         };
         let reader = builder.build().map_err(perr)?;
         let named = |e: Error| match e {

@@ -162,6 +162,26 @@ fn from_sql(t: DataType, v: ValueRef<'_>, table: &str, column: &str) -> SqlResul
     })
 }
 
+/// Indexes a timestamp column when it is created: records are listed
+/// newest first (`ORDER BY recorded_at DESC LIMIT n`) and filtered by time,
+/// which without an index reads every row of the table.
+fn index_if_timestamp(conn: &Connection, table: &str, column: &str, ty: DataType) -> SqlResult<()> {
+    if ty != DataType::Timestamp {
+        return Ok(());
+    }
+    conn.execute(
+        &format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+            quote(&format!("_dsi_index:{table}:{column}")),
+            quote(table),
+            quote(column)
+        ),
+        [],
+    )
+    .map_err(db(format!("indexing column '{column}' of '{table}'")))?;
+    Ok(())
+}
+
 /// Appends a table's rows inside the caller's transaction, creating the
 /// table or adding new columns as needed.
 pub(crate) fn put_table(conn: &Connection, table: &Table) -> SqlResult<()> {
@@ -184,6 +204,9 @@ pub(crate) fn put_table(conn: &Connection, table: &Table) -> SqlResult<()> {
                 [],
             )
             .map_err(db(format!("creating table '{name}'")))?;
+            for c in table.columns() {
+                index_if_timestamp(conn, name, c.name(), c.data_type())?;
+            }
         }
         Some(existing) => {
             for c in table.columns() {
@@ -209,6 +232,7 @@ pub(crate) fn put_table(conn: &Connection, table: &Table) -> SqlResult<()> {
                             [],
                         )
                         .map_err(db(format!("adding column '{}' to '{name}'", c.name())))?;
+                        index_if_timestamp(conn, name, c.name(), c.data_type())?;
                     }
                 }
             }
@@ -500,6 +524,57 @@ mod tests {
         assert_eq!(infer_type(&[Integer(1), Text("a".into())]), DataType::Text);
         assert_eq!(infer_type(&[Blob(vec![1])]), DataType::Bytes);
         assert_eq!(infer_type(&[Null]), DataType::Int);
+    }
+
+    #[test]
+    fn timestamp_columns_are_indexed_and_newest_first_uses_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::SqliteDriver::open(dir.path().join("dsi.db")).unwrap();
+        let conn = db.conn();
+        let t = Table::from_columns(
+            "runs",
+            vec![
+                dsi_core::Column::new("id", DataType::Int, vec![Value::Int(1)]).unwrap(),
+                dsi_core::Column::new(
+                    "at",
+                    DataType::Timestamp,
+                    vec![Value::Timestamp(Timestamp::from_micros(0))],
+                )
+                .unwrap(),
+            ],
+        )
+        .unwrap();
+        put_table(&conn, &t).unwrap();
+        // A timestamp column added later is indexed too.
+        let later = Table::from_columns(
+            "runs",
+            vec![
+                dsi_core::Column::new(
+                    "done",
+                    DataType::Timestamp,
+                    vec![Value::Timestamp(Timestamp::from_micros(1))],
+                )
+                .unwrap(),
+            ],
+        )
+        .unwrap();
+        put_table(&conn, &later).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'runs' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["_dsi_index:runs:at", "_dsi_index:runs:done"]);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT * FROM \"runs\" ORDER BY \"at\" DESC LIMIT 20",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("_dsi_index:runs:at"), "{plan}");
     }
 
     #[test]
