@@ -17,7 +17,17 @@
 //!   goes;
 //! * **Pack and unpack throughput** ([`artifact`]) — the `pack_unpack`
 //!   example over generated 1 GiB and 100 MiB git repositories: MB/s and
-//!   peak RSS.
+//!   peak RSS;
+//! * **Start-up** ([`startup`]) — `dsi --help` next to the Python DSI's
+//!   `dsi --help` ([`pydsi`]: LANL's `dsi-workflow` from PyPI);
+//! * **Environment capture into SQLite** ([`capture`]) — `dsi collect` next
+//!   to the Python DSI's `Hostname` + `SystemKernel` + `Sqlite` ingest, one
+//!   record in a fresh process and 1,000 captures into one store;
+//! * **Bulk CSV** ([`bulk`]) — a 100,000-row CSV through `dsi ingest csv`
+//!   into SQLite, Parquet and S3, next to the Python DSI's `Csv` reader and
+//!   the `sqlite3`/pyarrow floors, then a filtered count and a full read back;
+//! * **Scaling with store size** ([`scaling`]) — `dsi list`, a filtered list
+//!   and a SQL count over 10k, 100k and 1M `runs` rows in every driver.
 //!
 //! Peer comparisons alternate within one invocation so that drift (thermal,
 //! page cache, other load) hits every peer alike. Each section starts with a
@@ -25,17 +35,23 @@
 //! those sections and replaces them in an existing report, keeping the
 //! others. The test services are started if needed (and stopped again
 //! afterwards); DataLad is installed into a venv under `target/bench-venv`
-//! ([`datalad`]).
+//! ([`datalad`]), the Python DSI and pyarrow into `target/bench-pydsi`
+//! ([`pydsi`]).
 
 mod artifact;
+mod bulk;
+mod capture;
 mod datalad;
 mod fmt;
-mod json;
 mod measure;
+mod pydsi;
 mod record;
 mod rftree;
 mod runfile;
 mod runtime;
+mod scaling;
+mod startup;
+mod stores;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -64,16 +80,28 @@ pub(crate) enum Section {
     Replay,
     /// Pack and unpack of 1 GiB and 100 MiB repositories.
     Pack,
+    /// `dsi --help` versus the Python DSI's `dsi --help`.
+    Startup,
+    /// `dsi collect` versus the Python DSI's environment capture.
+    Capture,
+    /// A 100,000-row CSV: ingest, filtered count, read back.
+    Bulk,
+    /// `dsi list` and queries over 10k, 100k and 1M rows per driver.
+    Scaling,
 }
 
 impl Section {
-    const ALL: [Section; 6] = [
+    const ALL: [Section; 10] = [
         Section::Runfile,
         Section::Rftree,
         Section::Runtime,
         Section::Record,
         Section::Replay,
         Section::Pack,
+        Section::Startup,
+        Section::Capture,
+        Section::Bulk,
+        Section::Scaling,
     ];
 
     /// The section's heading in the report (after `## `).
@@ -85,6 +113,10 @@ impl Section {
             Section::Record => "Record, end to end",
             Section::Replay => "Replay",
             Section::Pack => "Pack and unpack throughput",
+            Section::Startup => "Start-up",
+            Section::Capture => "Environment capture into SQLite",
+            Section::Bulk => "Bulk CSV: ingest, filtered count, read back",
+            Section::Scaling => "Scaling with store size",
         }
     }
 }
@@ -183,6 +215,7 @@ pub(crate) fn run(opts: &Options) -> anyhow::Result<()> {
 
     let mut services = Services::default();
     let mut peers = datalad::DataLad::default();
+    let mut py = pydsi::PyDsi::default();
     let mut sections: Vec<(Section, String)> = Vec::new();
     let result = (|| -> anyhow::Result<()> {
         // The criterion sections share one `cargo bench`: no duration of their own.
@@ -240,6 +273,28 @@ pub(crate) fn run(opts: &Options) -> anyhow::Result<()> {
         if wanted(Section::Pack) {
             let (t0, load) = (Some(Instant::now()), loadavg());
             stamped(Section::Pack, t0, load, artifact::section(plan)?);
+        }
+        if wanted(Section::Startup) {
+            let (t0, load) = (Some(Instant::now()), loadavg());
+            stamped(Section::Startup, t0, load, startup::section(plan, &mut py)?);
+        }
+        if wanted(Section::Capture) {
+            let (t0, load) = (Some(Instant::now()), loadavg());
+            stamped(Section::Capture, t0, load, capture::section(plan, &mut py)?);
+        }
+        if wanted(Section::Bulk) {
+            let (t0, load) = (Some(Instant::now()), loadavg());
+            let text = bulk::section(plan, &mut services, &mut py)?;
+            stamped(Section::Bulk, t0, load, text);
+        }
+        if wanted(Section::Scaling) {
+            let (t0, load) = (Some(Instant::now()), loadavg());
+            stamped(
+                Section::Scaling,
+                t0,
+                load,
+                scaling::section(plan, &mut services)?,
+            );
         }
         Ok(())
     })();
@@ -380,7 +435,17 @@ fn build(wanted: &dyn Fn(Section) -> bool) -> anyhow::Result<()> {
     .filter(|(s, _)| wanted(*s))
     .map(|(_, e)| e)
     .collect();
-    let dsi = wanted(Section::Record) || wanted(Section::Replay);
+    let dsi = [
+        Section::Record,
+        Section::Replay,
+        Section::Startup,
+        Section::Capture,
+        Section::Bulk,
+        Section::Scaling,
+    ]
+    .into_iter()
+    .any(wanted);
+    let gen_runs = wanted(Section::Scaling);
     if examples.is_empty() && !dsi {
         return Ok(());
     }
@@ -392,6 +457,9 @@ fn build(wanted: &dyn Fn(Section) -> bool) -> anyhow::Result<()> {
     }
     if dsi {
         cmd.args(["-p", "dsi-cli", "--bin", "dsi"]);
+    }
+    if gen_runs {
+        cmd.args(["--example", "gen_runs"]);
     }
     sh(&mut cmd)
 }

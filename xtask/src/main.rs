@@ -20,6 +20,7 @@ mod bench;
 mod ci;
 mod demo;
 mod fuzz;
+mod json;
 mod python;
 mod reliability;
 mod s3;

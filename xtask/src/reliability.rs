@@ -34,7 +34,6 @@ mod faults;
 mod fuzzing;
 mod harness;
 mod hostile;
-mod json;
 mod report;
 
 use std::collections::BTreeMap;

@@ -26,11 +26,11 @@ use anyhow::{Context, bail};
 
 use super::datalad::{CALL_FMT, DataLad, git_identity};
 use super::fmt::{fmt_kib, fmt_range, fmt_secs, table};
-use super::json::Json;
 use super::measure::{
     Prepared, Sample, Stats, alternate_prepared, copy_command, measure, measure_seq, secs_stats,
 };
 use super::{Plan, Services, bench_data, dsi_binary, fresh_dir, rftree};
+use crate::json::{self, Json};
 use crate::util::have;
 
 /// What every dsi process needs.
@@ -307,7 +307,7 @@ pub(super) fn replay_section(
     fresh_dir(&work)?;
     fs::write(work.join("Runfile"), env.runfile(None))?;
     let recorded = measure(&env.dsi(&work, &["--json", "record", "Runfile"]), false)?;
-    let recorded = Json::parse(&String::from_utf8_lossy(&recorded.stdout))?;
+    let recorded = json::parse(&String::from_utf8_lossy(&recorded.stdout))?;
     let text = |j: &Json, key: &str| -> anyhow::Result<String> {
         j.get(key)
             .and_then(Json::as_str)
@@ -330,7 +330,7 @@ pub(super) fn replay_section(
         ),
         false,
     )?;
-    let check = Json::parse(&String::from_utf8_lossy(&check.stdout))?;
+    let check = json::parse(&String::from_utf8_lossy(&check.stdout))?;
     let argv: Vec<String> = check
         .get("steps")
         .and_then(Json::as_array)

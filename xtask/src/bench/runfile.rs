@@ -10,8 +10,8 @@ use anyhow::Context;
 use super::Plan;
 use super::criterion_home;
 use super::fmt::{fmt_range, fmt_rate, fmt_secs, table};
-use super::json::Json;
 use super::measure::Stats;
+use crate::json::{self, Json};
 
 /// A criterion result: per-iteration seconds.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +33,7 @@ pub(super) fn criterion_estimate(id: &str) -> anyhow::Result<Estimate> {
         let path = dir.join(name);
         let text =
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        Json::parse(&text).with_context(|| format!("parsing {}", path.display()))
+        json::parse(&text).with_context(|| format!("parsing {}", path.display()))
     };
     let estimates = read("estimates.json")?;
     let median = estimates

@@ -12,7 +12,7 @@ use std::sync::{Barrier, Mutex};
 use std::time::Instant;
 
 use super::harness::{Ctx, Driver, Row};
-use super::json::Json;
+use crate::json;
 
 /// Every driver.
 pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
@@ -60,10 +60,10 @@ fn one(ctx: &Ctx, driver: Driver) -> anyhow::Result<Row> {
                             if !out.status.success() {
                                 return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
                             }
-                            let v = Json::parse(&String::from_utf8_lossy(&out.stdout))
+                            let v = json::parse(&String::from_utf8_lossy(&out.stdout))
                                 .map_err(|e| format!("{e:#}"))?;
-                            v.get("run_id")
-                                .str()
+                            v["run_id"]
+                                .as_str()
                                 .map(str::to_owned)
                                 .ok_or_else(|| "no run_id printed".to_owned())
                         });

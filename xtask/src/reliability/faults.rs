@@ -31,6 +31,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
+use crate::json::Items as _;
+
 use super::harness::{Ctx, Driver, Rng, Row, Store, message, ms};
 
 const SECTION: &str = "Faults";
@@ -181,15 +183,15 @@ fn settled(
         return Ok(());
     }
     let raw = String::from_utf8_lossy(&out.stdout).into_owned();
-    let v = super::json::Json::parse(&raw)?;
+    let v = crate::json::parse(&raw)?;
     let have = v
         .items()
         .first()
-        .map(|s| s.get("store").get("tables").items())
+        .map(|s| s["store"]["tables"].items())
         .unwrap_or_default()
         .iter()
-        .find(|t| t.get("name").str() == Some("runs"))
-        .and_then(|t| t.get("rows").u64())
+        .find(|t| t["name"].as_str() == Some("runs"))
+        .and_then(|t| t["rows"].as_u64())
         .unwrap_or(0);
     if have != runs {
         problems.push(format!("{what}: {have} runs stored, expected {runs}"));
@@ -390,10 +392,9 @@ fn registry_unreachable(ctx: &Ctx) -> anyhow::Result<Row> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let v = super::json::Json::parse(&String::from_utf8_lossy(&out.stdout))?;
-    let commit = v
-        .get("commit")
-        .str()
+    let v = crate::json::parse(&String::from_utf8_lossy(&out.stdout))?;
+    let commit = v["commit"]
+        .as_str()
         .context("dsi record --json printed no commit")?
         .to_owned();
     let before = state(ctx, &store, &empty)?;

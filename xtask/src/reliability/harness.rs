@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::json::Json;
+use crate::json::{self, Items as _};
 
 /// How much of everything to run.
 #[derive(Debug, Clone, Copy)]
@@ -202,30 +202,26 @@ impl Ctx {
     /// `dsi --json inspect`: fails if the store does not open.
     pub(crate) fn inspect(&self, store: &Store) -> anyhow::Result<StoreState> {
         let raw = self.ok(Some(store), &["--json", "inspect"])?;
-        let v = Json::parse(&raw).context("parsing dsi inspect --json")?;
-        let s = v
-            .items()
-            .first()
-            .context("no store in dsi inspect")?
-            .get("store");
+        let v = json::parse(&raw).context("parsing dsi inspect --json")?;
+        let s = &v.items().first().context("no store in dsi inspect")?["store"];
         let mut tables = BTreeMap::new();
         let mut columns = BTreeMap::new();
-        for t in s.get("tables").items() {
-            let name = t.get("name").str().unwrap_or_default().to_owned();
-            tables.insert(name.clone(), t.get("rows").u64().unwrap_or(0));
+        for t in s["tables"].items() {
+            let name = t["name"].as_str().unwrap_or_default().to_owned();
+            tables.insert(name.clone(), t["rows"].as_u64().unwrap_or(0));
             columns.insert(
                 name,
-                t.get("columns")
+                t["columns"]
                     .items()
                     .iter()
-                    .filter_map(|c| c.get("name").str().map(str::to_owned))
+                    .filter_map(|c| c["name"].as_str().map(str::to_owned))
                     .collect(),
             );
         }
         Ok(StoreState {
             tables,
             columns,
-            blobs: s.get("blobs").u64().unwrap_or(0),
+            blobs: s["blobs"].as_u64().unwrap_or(0),
             raw,
         })
     }
@@ -234,7 +230,7 @@ impl Ctx {
     pub(crate) fn fsck(&self, store: &Store) -> anyhow::Result<Fsck> {
         let out = self.output(Some(store), &["--json", "fsck"])?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let v = Json::parse(&text).with_context(|| {
+        let v = json::parse(&text).with_context(|| {
             format!(
                 "dsi fsck printed no JSON ({}): {}",
                 out.status,
@@ -243,13 +239,12 @@ impl Ctx {
         })?;
         Ok(Fsck {
             exit: out.status.code(),
-            blobs: v.get("blobs").u64().unwrap_or(0),
-            runs: v.get("runs").u64().unwrap_or(0),
-            problems: v
-                .get("problems")
+            blobs: v["blobs"].as_u64().unwrap_or(0),
+            runs: v["runs"].as_u64().unwrap_or(0),
+            problems: v["problems"]
                 .items()
                 .iter()
-                .filter_map(|p| p.str().map(str::to_owned))
+                .filter_map(|p| p.as_str().map(str::to_owned))
                 .collect(),
         })
     }
@@ -257,10 +252,10 @@ impl Ctx {
     /// Every run id in a store (`dsi --json list --all`), in list order.
     pub(crate) fn run_ids(&self, store: &Store) -> anyhow::Result<Vec<String>> {
         let raw = self.ok(Some(store), &["--json", "list", "--all"])?;
-        Ok(Json::parse(&raw)?
+        Ok(json::parse(&raw)?
             .items()
             .iter()
-            .map(|r| r.get("run_id").str().unwrap_or_default().to_owned())
+            .map(|r| r["run_id"].as_str().unwrap_or_default().to_owned())
             .collect())
     }
 }

@@ -27,7 +27,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::harness::{Ctx, Driver, Part, Row, Store, message};
-use super::json::Json;
+use crate::json::{self, Items as _};
 use crate::util::{cargo, run as sh};
 
 const SECTION: &str = "Hostile input";
@@ -101,23 +101,22 @@ fn artifacts(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let mut lines = Vec::new();
     for l in text.lines() {
-        let v = Json::parse(l).with_context(|| format!("parsing {}", log.display()))?;
+        let v = json::parse(l).with_context(|| format!("parsing {}", log.display()))?;
         lines.push(Logged {
-            driver: v.get("driver").str().unwrap_or_default().into(),
-            case: v.get("case").str().unwrap_or_default().into(),
-            command: v.get("command").str().unwrap_or_default().into(),
-            exit: v.get("exit").u64(),
-            message: v.get("message").str().unwrap_or_default().into(),
-            ok: v.get("ok").bool().unwrap_or(false),
-            problems: v
-                .get("problems")
+            driver: v["driver"].as_str().unwrap_or_default().into(),
+            case: v["case"].as_str().unwrap_or_default().into(),
+            command: v["command"].as_str().unwrap_or_default().into(),
+            exit: v["exit"].as_u64(),
+            message: v["message"].as_str().unwrap_or_default().into(),
+            ok: v["ok"].as_bool().unwrap_or(false),
+            problems: v["problems"]
                 .items()
                 .iter()
-                .filter_map(|p| p.str().map(str::to_owned))
+                .filter_map(|p| p.as_str().map(str::to_owned))
                 .collect(),
-            rss_kb: v.get("rss_kb").u64(),
-            seconds: v.get("seconds").f64(),
-            archive_bytes: v.get("archive_bytes").u64(),
+            rss_kb: v["rss_kb"].as_u64(),
+            seconds: v["seconds"].as_f64(),
+            archive_bytes: v["archive_bytes"].as_u64(),
         });
     }
     let mut rows = Vec::new();
@@ -702,9 +701,9 @@ fn sql(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
             TABLE_NAME.replace('"', "\"\"")
         );
         let back = ctx.output(Some(&store), &["--json", "query", &quoted])?;
-        let n = Json::parse(&String::from_utf8_lossy(&back.stdout))
+        let n = json::parse(&String::from_utf8_lossy(&back.stdout))
             .ok()
-            .and_then(|v| v.items().first().and_then(|r| r.get("n").u64()));
+            .and_then(|v| v.items().first().and_then(|r| r["n"].as_u64()));
         if n != Some(1) {
             fails.push(format!(
                 "querying the table back gave {n:?}: {}",
