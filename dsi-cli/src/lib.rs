@@ -74,3 +74,8 @@ pub fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// The examples of this crate's README, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -68,3 +68,8 @@ pub use registry::{DriverEntry, PluginEntry};
 pub use table::{Collection, Column, Table};
 pub use terminal::{HandlerOutput, Interaction, LoadOutcome, ModuleInfo, Terminal};
 pub use value::{DataType, Timestamp, Value};
+
+/// The examples of this crate's README, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -969,3 +969,8 @@ mod tests {
         assert!(!format!("{d:?}").is_empty());
     }
 }
+
+/// The examples of this crate's README, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

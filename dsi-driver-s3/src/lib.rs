@@ -623,3 +623,8 @@ mod tests {
         assert!(!format!("{b:?}").contains("pa55word"), "{b:?}");
     }
 }
+
+/// The examples of this crate's README, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

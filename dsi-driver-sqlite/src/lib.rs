@@ -277,3 +277,8 @@ mod tests {
         );
     }
 }
+
+/// The examples of this crate's README, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

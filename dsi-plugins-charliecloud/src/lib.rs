@@ -1,7 +1,7 @@
 //! # dsi-plugins-charliecloud
 //!
-//! The plugins that record and replay Charliecloud container runs. This crate
-//! holds, or will hold as the issues that build them land:
+//! The plugins that record and replay Charliecloud container runs (the
+//! README shows how to record from another program):
 //!
 //! * [`runfile`] — the Runfile v1 parser, canonical form, digest and `ch-run`
 //!   argv mapping (RUNFILE.md §3–§7, §10);
@@ -29,3 +29,8 @@ pub mod runtime;
 pub mod settings;
 
 pub use diagnostic_error::RunfileError;
+
+/// The examples of this crate's README, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

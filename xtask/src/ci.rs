@@ -1,4 +1,7 @@
-//! `cargo xtask ci`: what CI runs, in order, stopping at the first failure.
+//! `cargo xtask ci`: what CI runs, in order, stopping at the first failure:
+//! setup, fmt, clippy (all features, then the site feature sets of
+//! [`crate::features`]), docs, the tests with the services running, and the
+//! quick reliability suite.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +21,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
+    crate::features::run()?;
     sh(cargo()
         .args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;

@@ -3,22 +3,25 @@
 //! * `setup` — install the Debian packages and tools the tests and the demo
 //!   need (idempotent; root only, otherwise it says what to install);
 //! * `ci` — everything CI checks: setup, `cargo fmt --check`, clippy with
-//!   `-D warnings`, docs with `-D warnings`, and every test, with the test
-//!   services running;
+//!   `-D warnings` (all features, then `features`), docs with `-D warnings`,
+//!   every test with the test services running, and `reliability --quick`;
+//! * `features` — clippy on `dsi` with no back-end and with each alone (see
+//!   [`features`]);
 //! * `services start|stop` — the example image, an OCI registry on loopback
 //!   (see [`services`]);
 //! * `man` — the man pages of `dsi`, into `target/man`;
-//! * `fuzz [--seconds N]` — fuzz the Runfile parser (see [`fuzz`]);
+//! * `fuzz [--seconds N]` — fuzz the Runfile parser longer (see [`fuzz`]);
 //! * `demo` — the main job end to end on `./dsi.db` (see [`demo`]);
 //! * `bench [--quick]` — every benchmark, written to `bench/REPORT.md` (see
 //!   [`mod@bench`]);
-//! * `reliability [--quick]` — crash safety, concurrency, hostile input and
-//!   fuzzing on every driver, written to `bench/RELIABILITY.md` (see
+//! * `reliability [--quick]` — crash safety, concurrency, hostile input,
+//!   faults and fuzzing on every driver, written to `bench/RELIABILITY.md` (see
 //!   [`reliability`]).
 
 mod bench;
 mod ci;
 mod demo;
+mod features;
 mod fuzz;
 mod json;
 mod python;
@@ -45,6 +48,8 @@ enum Task {
     Ci,
     /// Record an example Runfile into ./dsi.db and replay it with Charliecloud.
     Demo,
+    /// Check the dsi binary with no back-end and with each back-end alone.
+    Features,
     /// Write the man pages of `dsi` (from its clap definitions) into target/man.
     Man,
     /// Fuzz the Runfile parser (cargo fuzz, stable toolchain, no sanitizer).
@@ -116,6 +121,7 @@ fn main() -> std::process::ExitCode {
         Task::Setup => setup::run(),
         Task::Ci => ci::run(),
         Task::Demo => demo::run(),
+        Task::Features => features::run(),
         Task::Man => man(),
         Task::Fuzz { seconds } => fuzz::run(seconds),
         Task::Services {
