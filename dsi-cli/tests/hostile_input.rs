@@ -45,3 +45,28 @@ fn a_query_cannot_attach_a_database_file() {
     );
     assert!(!target.exists(), "ATTACH created {}", target.display());
 }
+
+#[test]
+fn a_query_that_does_not_parse_or_plan_is_invalid_input_on_every_driver() {
+    // Regression: syntax errors, unknown tables and stacked statements were
+    // reported as store errors (exit 74), as if the store were broken.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(run(d, &["list"]).status.success());
+    for driver in ["sqlite", "parquet"] {
+        for sql in ["SELEC 1", "SELECT * FROM nope", "SELECT 1; SELECT 2"] {
+            let out = run(d, &["--driver", driver, "query", sql]);
+            assert_eq!(
+                out.status.code(),
+                Some(65),
+                "{driver} {sql}: {}",
+                stderr(&out)
+            );
+            let err = stderr(&out);
+            assert!(
+                err.starts_with("error: SQL query: ") && err.lines().count() == 1,
+                "{driver} {sql}: {err}"
+            );
+        }
+    }
+}

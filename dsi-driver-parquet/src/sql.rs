@@ -38,6 +38,12 @@ fn df_err(ds: &Dataset, e: &datafusion::error::DataFusionError) -> Error {
     ds.err("running the SQL query", one_line(e))
 }
 
+/// A statement that does not parse or plan is the user's input at fault
+/// (exit 65), not the store (74).
+fn query_err(e: &datafusion::error::DataFusionError) -> Error {
+    Error::InvalidData(format!("SQL query: {}", one_line(e)))
+}
+
 /// Runs a read-only SQL statement.
 pub(crate) async fn run(ds: &Dataset, sql: &str) -> Result<Table> {
     let config = SessionConfig::new().with_target_partitions(2);
@@ -46,10 +52,10 @@ pub(crate) async fn run(ds: &Dataset, sql: &str) -> Result<Table> {
     let dialect = state.config().options().sql_parser.dialect;
     let statement = state
         .sql_to_statement(sql, &dialect)
-        .map_err(|e| df_err(ds, &e))?;
+        .map_err(|e| query_err(&e))?;
     let references = state
         .resolve_table_references(&statement)
-        .map_err(|e| df_err(ds, &e))?;
+        .map_err(|e| query_err(&e))?;
     let existing = ds.table_names().await?;
     let mut registered = Vec::new();
     for r in references {
@@ -64,7 +70,7 @@ pub(crate) async fn run(ds: &Dataset, sql: &str) -> Result<Table> {
         .state()
         .statement_to_plan(statement)
         .await
-        .map_err(|e| df_err(ds, &e))?;
+        .map_err(|e| query_err(&e))?;
     SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)

@@ -368,7 +368,17 @@ pub(crate) fn run_query(conn: &Connection, sql: &str) -> SqlResult<Table> {
             "only read-only SQL is accepted; records are written by dsi commands".into(),
         ))
     };
-    let mut stmt = conn.prepare(sql).map_err(db("preparing the query"))?;
+    let mut stmt = conn.prepare(sql).map_err(|e| match e {
+        // The statement itself is at fault (syntax, unknown table or
+        // column, several statements): invalid input, not a store error.
+        rusqlite::Error::SqlInputError { .. } | rusqlite::Error::MultipleStatement => {
+            SqlError::Dsi(Error::InvalidData(format!("SQL query: {e}")))
+        }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown => {
+            SqlError::Dsi(Error::InvalidData(format!("SQL query: {e}")))
+        }
+        e => db("preparing the query")(e),
+    })?;
     // SQLite counts transaction control (BEGIN, SAVEPOINT, …) as read-only;
     // an open transaction would block every later put on this connection.
     if !stmt.readonly() || !conn.is_autocommit() {
