@@ -148,6 +148,18 @@ fn one_line(out: &Output) -> Result<String, String> {
     Ok(first)
 }
 
+/// Checks that a command failed with one E401 line and a hint saying the
+/// registry could not be reached; keeps the line, or says what is wrong.
+fn offline(out: &Output, what: &str, lines: &mut Vec<String>, problems: &mut Vec<String>) {
+    match one_line(out) {
+        Ok(l) if l.contains("E401") && hint(out).contains("could not be reached") => {
+            lines.push(format!("{l} / {}", hint(out)));
+        }
+        Ok(l) => problems.push(format!("{what}: not E401 with a hint: {l}")),
+        Err(e) => problems.push(format!("{what}: {e}")),
+    }
+}
+
 /// The `hint:` line of a failure's stderr, shortened.
 fn hint(out: &Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr);
@@ -367,13 +379,7 @@ fn registry_unreachable(ctx: &Ctx) -> anyhow::Result<Row> {
     // record: the image must be pulled, and cannot be.
     let s1 = storage("storage-1")?;
     let out = dsi(&["record", &runfile, "--ch-storage", &s1], &no_registry)?;
-    match one_line(&out) {
-        Ok(l) if l.contains("E401") && hint(&out).contains("could not be reached") => {
-            lines.push(format!("{l} / {}", hint(&out)));
-        }
-        Ok(l) => problems.push(format!("record: not E401 with a hint: {l}")),
-        Err(e) => problems.push(format!("record: {e}")),
-    }
+    offline(&out, "record", &mut lines, &mut problems);
     settled(
         ctx,
         &store,
@@ -402,13 +408,7 @@ fn registry_unreachable(ctx: &Ctx) -> anyhow::Result<Row> {
     // replay into a new storage: acquisition fails the same way.
     let s2 = storage("storage-2")?;
     let out = dsi(&["replay", &commit, "--ch-storage", &s2], &no_registry)?;
-    match one_line(&out) {
-        Ok(l) if l.contains("E401") && hint(&out).contains("could not be reached") => {
-            lines.push(format!("{l} / {}", hint(&out)));
-        }
-        Ok(l) => problems.push(format!("replay: not E401 with a hint: {l}")),
-        Err(e) => problems.push(format!("replay: {e}")),
-    }
+    offline(&out, "replay", &mut lines, &mut problems);
     settled(
         ctx,
         &store,
