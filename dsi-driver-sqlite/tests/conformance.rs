@@ -73,7 +73,10 @@ fn sql_must_be_read_only() {
     // A statement that does not parse is the caller's input at fault.
     let e = d.get(&Query::Sql("SELEC nonsense".into())).unwrap_err();
     assert!(matches!(e, Error::InvalidData(_)), "{e}");
-    assert!(e.to_string().starts_with("SQL query: near \"SELEC\""), "{e}");
+    assert!(
+        e.to_string().starts_with("SQL query: near \"SELEC\""),
+        "{e}"
+    );
 }
 
 #[test]
