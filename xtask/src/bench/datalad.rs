@@ -96,23 +96,7 @@ fn ensure_venv() -> anyhow::Result<PathBuf> {
         venv.display()
     );
     if !venv.join("bin").join("pip").exists() {
-        if venv.exists() {
-            std::fs::remove_dir_all(&venv)?;
-        }
-        // The python3 on PATH first; Debian's if that has no venv module.
-        let made = ["python3", "/usr/bin/python3"].iter().any(|py| {
-            Command::new(py)
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-        if !made {
-            bail!(
-                "cannot create a venv at {} with `python3 -m venv`",
-                venv.display()
-            );
-        }
+        new_venv(&venv)?;
     }
     sh(Command::new(venv.join("bin").join("pip"))
         .args(["install", "--quiet", "--disable-pip-version-check"])
@@ -254,4 +238,26 @@ impl Ready {
         }
         Ok(self.run_commit.clone().expect("just set"))
     }
+}
+
+/// A new venv at `venv` (anything there is removed first): with the python3
+/// on PATH, or Debian's if that has no venv module.
+pub(super) fn new_venv(venv: &std::path::Path) -> anyhow::Result<()> {
+    if venv.exists() {
+        std::fs::remove_dir_all(venv)?;
+    }
+    let made = ["python3", "/usr/bin/python3"].iter().any(|py| {
+        Command::new(py)
+            .args(["-m", "venv"])
+            .arg(venv)
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !made {
+        bail!(
+            "cannot create a venv at {} with `python3 -m venv`",
+            venv.display()
+        );
+    }
+    Ok(())
 }

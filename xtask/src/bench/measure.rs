@@ -61,7 +61,7 @@ pub(super) fn copy_command(cmd: &Command) -> Command {
 }
 
 /// `cmd` with another program, `prefix` arguments before its own.
-fn copy_with(cmd: &Command, program: &OsStr, prefix: &[&OsStr]) -> Command {
+pub(super) fn copy_with(cmd: &Command, program: &OsStr, prefix: &[&OsStr]) -> Command {
     let mut c = Command::new(program);
     c.args(prefix).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {

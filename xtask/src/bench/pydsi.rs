@@ -226,22 +226,7 @@ fn ensure_venv() -> anyhow::Result<PathBuf> {
         venv.display()
     );
     if !bin.join("pip").exists() {
-        if venv.exists() {
-            fs::remove_dir_all(&venv)?;
-        }
-        let made = ["python3", "/usr/bin/python3"].iter().any(|py| {
-            Command::new(py)
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-        if !made {
-            bail!(
-                "cannot create a venv at {} with `python3 -m venv`",
-                venv.display()
-            );
-        }
+        super::datalad::new_venv(&venv)?;
     }
     sh(Command::new(bin.join("pip"))
         .args(["install", "--quiet", "--disable-pip-version-check"])

@@ -112,20 +112,15 @@ pub(super) fn dsi(store: &Store, s3: &S3, args: &[&str]) -> Command {
 /// `sh -c 'exec "$0" "$@" >/dev/null'` around `cmd`: the process writes to
 /// /dev/null rather than to a pipe the harness drains.
 pub(super) fn to_dev_null(cmd: &Command) -> Command {
-    let mut c = Command::new("sh");
-    c.args(["-c", "exec \"$0\" \"$@\" >/dev/null"])
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
-    }
-    if let Some(d) = cmd.get_current_dir() {
-        c.current_dir(d);
-    }
-    c
+    super::measure::copy_with(
+        cmd,
+        "sh".as_ref(),
+        &[
+            "-c".as_ref(),
+            "exec \"$0\" \"$@\" >/dev/null".as_ref(),
+            cmd.get_program(),
+        ],
+    )
 }
 
 /// Bytes in a file, or in all files under a directory.
