@@ -44,6 +44,7 @@ pub fn run_all(open: &Opener<'_>, caps: &Capabilities<'_>) {
     if caps.sql {
         sql_queries(d.as_ref());
     }
+    inspect_reports_tables_and_blobs(d.as_ref());
     drop(d);
     survives_reopen(open);
     concurrent_writers(open);
@@ -291,7 +292,7 @@ pub fn schema_evolution_and_atomic_put(d: &dyn Driver) {
     assert!(
         matches!(
             d.get(&Query::Table(TableQuery::new("conf_atomic"))),
-            Err(Error::NotFound { .. })
+            Err(Error::NotFound { kind: "table", .. })
         ),
         "{}: nothing of a failed put is visible",
         d.name()
@@ -338,7 +339,7 @@ pub fn missing_table_is_not_found(d: &dyn Driver) {
     let e = d
         .get(&Query::Table(TableQuery::new("conf_never_written")))
         .expect_err("missing table");
-    assert!(matches!(e, Error::NotFound { .. }), "{}: {e}", d.name());
+    assert!(e.is_not_found("table"), "{}: {e}", d.name());
     assert!(
         e.to_string().contains("conf_never_written"),
         "{}: {e}",
@@ -383,7 +384,7 @@ pub fn small_blobs(d: &dyn Driver) {
         d.name()
     );
     let e = d.get_blob(&claimed).expect_err("absent");
-    assert!(matches!(e, Error::NotFound { .. }), "{}: {e}", d.name());
+    assert!(e.is_not_found("blob"), "{}: {e}", d.name());
 }
 
 /// Content changed in storage is detected when read.
@@ -514,6 +515,51 @@ impl Read for PatternReader {
     }
 }
 
+/// `inspect` lists every table written so far with its row count and
+/// columns, and counts the stored blobs and their bytes.
+pub fn inspect_reports_tables_and_blobs(d: &dyn Driver) {
+    let t = int_table("conf_inspect", "n", [1, 2, 3]);
+    put(d, &t);
+    let ins = d
+        .inspect()
+        .unwrap_or_else(|e| panic!("{}: inspect: {e}", d.name()));
+    assert_eq!(ins.driver, d.name(), "inspect names its driver");
+    assert_eq!(
+        ins.location,
+        d.location(),
+        "{}: inspect's location",
+        d.name()
+    );
+    let info = ins
+        .tables
+        .iter()
+        .find(|i| i.name == "conf_inspect")
+        .unwrap_or_else(|| panic!("{}: inspect lists the table just written", d.name()));
+    assert_eq!(info.rows, 3, "{}: rows of conf_inspect", d.name());
+    assert_eq!(info.columns.len(), 1);
+    assert_eq!(info.columns[0].name, "n");
+    assert_eq!(info.columns[0].data_type, DataType::Int);
+    let names: Vec<&str> = ins.tables.iter().map(|t| t.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "{}: tables in name order", d.name());
+    let listed = d.list_blobs().expect("list blobs");
+    assert_eq!(ins.blobs, listed.len() as u64, "{}: blob count", d.name());
+    assert_eq!(
+        ins.blob_bytes,
+        listed.iter().map(BlobRef::len).sum::<u64>(),
+        "{}: blob bytes",
+        d.name()
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.to_ascii_lowercase().starts_with("_dsi")),
+        "{}: internal tables are not listed: {names:?}",
+        d.name()
+    );
+}
+
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -526,7 +572,11 @@ pub fn large_blob_streamed(d: &dyn Driver, bounded_blob_memory: bool) {
     const LEN: u64 = 256 << 20;
     let r = BlobRef::compute(&mut PatternReader::new(LEN)).expect("hash pattern");
     // Reset the peak-RSS watermark (Linux: "5" clears VmHWM for this process).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    // A check that cannot measure fails: it would otherwise pass unseen.
+    if bounded_blob_memory {
+        std::fs::write("/proc/self/clear_refs", "5")
+            .expect("cannot reset the peak-RSS watermark (/proc/self/clear_refs): memory bound not measurable");
+    }
     let before = peak_rss_kib();
     assert_eq!(
         d.put_blob(&r, &mut PatternReader::new(LEN))
@@ -536,7 +586,13 @@ pub fn large_blob_streamed(d: &dyn Driver, bounded_blob_memory: bool) {
     let n = copy_verified(d.get_blob(&r).expect("get large blob"), &mut io::sink())
         .expect("read large blob");
     assert_eq!(n, LEN);
-    if bounded_blob_memory && let (Some(b), Some(a)) = (before, peak_rss_kib()) {
+    if bounded_blob_memory {
+        let (Some(b), Some(a)) = (before, peak_rss_kib()) else {
+            panic!(
+                "{}: cannot read VmHWM from /proc/self/status: memory bound not measurable",
+                d.name()
+            );
+        };
         assert!(
             a.saturating_sub(b) < 64 * 1024,
             "{}: peak RSS grew by {} MiB while streaming a 256 MiB blob",

@@ -38,6 +38,71 @@ impl fmt::Display for DriverFunction {
     }
 }
 
+/// How a store is opened.
+///
+/// Read commands open stores [`Access::ReadOnly`]: nothing is created,
+/// migrated or written (no journal switch, no internal tables), a store that
+/// does not exist is [`Error::NotFound`] naming it, and a store on read-only
+/// media is readable. Only commands that record open [`Access::ReadWrite`],
+/// which creates the store if it is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Read what exists; never create or modify anything.
+    ReadOnly,
+    /// Read and write; create the store if it is missing.
+    #[default]
+    ReadWrite,
+}
+
+/// Where a store keeps its data, structured so that other tools (the
+/// notebook, a web page) can open it without parsing a message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Location {
+    /// A file (the SQLite database).
+    File {
+        /// Its path.
+        path: std::path::PathBuf,
+    },
+    /// A directory (a Parquet dataset on a file system).
+    Directory {
+        /// Its path.
+        path: std::path::PathBuf,
+    },
+    /// A prefix in an S3-compatible bucket.
+    ObjectStore {
+        /// `s3://bucket/prefix`.
+        url: String,
+        /// The endpoint used, when not the provider's default.
+        endpoint: Option<String>,
+        /// The region used.
+        region: Option<String>,
+        /// Whether plain HTTP is allowed to the endpoint.
+        allow_http: bool,
+    },
+    /// Anything else (in-memory stores, front-ends).
+    Other {
+        /// A description.
+        description: String,
+    },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File { path } | Location::Directory { path } => {
+                write!(f, "{}", path.display())
+            }
+            Location::ObjectStore { url, endpoint, .. } => match endpoint {
+                Some(e) => write!(f, "{url} at {e}"),
+                None => f.write_str(url),
+            },
+            Location::Other { description } => f.write_str(description),
+        }
+    }
+}
+
 /// A comparison in a [`Filter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -148,6 +213,9 @@ pub struct TableQuery {
     pub order_by: Option<OrderBy>,
     /// At most this many rows.
     pub limit: Option<u64>,
+    /// The columns the caller needs; `None` for all. A driver may return
+    /// more (every column), never fewer of those that exist.
+    pub columns: Option<Vec<String>>,
 }
 
 impl TableQuery {
@@ -178,6 +246,26 @@ impl TableQuery {
     pub fn limit(mut self, n: u64) -> Self {
         self.limit = Some(n);
         self
+    }
+
+    /// Asks only for these columns (plus any a driver returns anyway).
+    pub fn select<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The same query without order and limit (what [`Driver::count`] counts).
+    #[must_use]
+    pub fn unlimited(&self) -> TableQuery {
+        TableQuery {
+            order_by: None,
+            limit: None,
+            ..self.clone()
+        }
     }
 
     /// Applies the filters, order and limit to a table in memory (drivers
@@ -215,7 +303,7 @@ impl TableQuery {
                 };
                 if order.descending { o.reverse() } else { o }
             });
-            table = permute(&table, &perm)?;
+            table = table.select_rows(&perm)?;
         }
         if let Some(n) = self.limit {
             let n = usize::try_from(n).unwrap_or(usize::MAX);
@@ -226,24 +314,7 @@ impl TableQuery {
 }
 
 fn no_column(table: &str, column: &str) -> Error {
-    Error::NotFound {
-        what: format!("column '{column}' in table '{table}'"),
-    }
-}
-
-fn permute(table: &Table, perm: &[usize]) -> Result<Table> {
-    let columns = table
-        .columns()
-        .iter()
-        .map(|c| {
-            crate::table::Column::new(
-                c.name(),
-                c.data_type(),
-                perm.iter().map(|i| c.values()[*i].clone()).collect(),
-            )
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Table::from_columns(table.name(), columns)
+    Error::not_found_in("column", column, format!("table '{table}'"))
 }
 
 /// What to read from a back-end.
@@ -298,8 +369,8 @@ pub struct TableInfo {
 pub struct Inspection {
     /// The driver's name.
     pub driver: String,
-    /// Where the store is (a path or URL, never with credentials).
-    pub location: String,
+    /// Where the store is (never with credentials).
+    pub location: Location,
     /// Tables in name order.
     pub tables: Vec<TableInfo>,
     /// Number of stored blobs.
@@ -316,6 +387,15 @@ pub trait Driver: Send + Sync + fmt::Debug {
     /// Back-end or front-end.
     fn function(&self) -> DriverFunction;
 
+    /// Where this instance keeps its data; with [`Driver::name`] it
+    /// identifies the instance, so two stores of one driver can be loaded
+    /// at once.
+    fn location(&self) -> Location {
+        Location::Other {
+            description: self.name().to_owned(),
+        }
+    }
+
     /// Appends every table of the collection (not its blobs: see
     /// [`Driver::put_blob`]) atomically: after an error nothing of this call
     /// is visible.
@@ -329,6 +409,13 @@ pub trait Driver: Send + Sync + fmt::Debug {
     fn get(&self, query: &Query) -> Result<Collection> {
         let _ = query;
         Err(Error::not_supported("get", self.name()))
+    }
+
+    /// How many rows the query selects, ignoring its order and limit. The
+    /// default reads the rows; drivers that can count natively should.
+    fn count(&self, query: &TableQuery) -> Result<u64> {
+        let c = self.get(&Query::Table(query.unlimited()))?;
+        Ok(c.tables().first().map_or(0, |t| t.num_rows() as u64))
     }
 
     /// Summarises the store.
@@ -432,6 +519,6 @@ mod tests {
             .filter(Filter::new("zz", FilterOp::Eq, 1i64))
             .apply(table())
             .unwrap_err();
-        assert_eq!(e.to_string(), "column 'zz' in table 't' not found");
+        assert_eq!(e.to_string(), "column 'zz' not found in table 't'");
     }
 }

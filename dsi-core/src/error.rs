@@ -18,10 +18,28 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum Error {
     /// A named thing (table, run, blob, commit, …) does not exist.
-    #[error("{what} not found")]
+    ///
+    /// Callers match on `kind` (never on the message): `table`, `column`,
+    /// `run`, `commit`, `blob`, `image`, `store`, `module`, ….
+    #[error("{kind} '{key}' not found{}", place.as_ref().map(|p| format!(" in {p}")).unwrap_or_default())]
     NotFound {
-        /// Description of what was looked for, e.g. `table 'runs'`.
-        what: String,
+        /// What kind of thing, e.g. `table`.
+        kind: &'static str,
+        /// The name or key that was looked for, e.g. `runs`.
+        key: String,
+        /// Where it was looked for, e.g. `table 'runs'` for a column.
+        place: Option<String>,
+    },
+
+    /// A prefix or name that matches more than one thing.
+    #[error("{kind} '{key}' is ambiguous: it matches {}; give more characters", list_candidates(.candidates))]
+    Ambiguous {
+        /// What kind of thing, e.g. `run`.
+        kind: &'static str,
+        /// The prefix given.
+        key: String,
+        /// Some of the things it matches (at least two).
+        candidates: Vec<String>,
     },
 
     /// A thing that must be unique already exists.
@@ -116,6 +134,33 @@ impl Error {
         }
     }
 
+    /// Builds [`Error::NotFound`] with no place.
+    pub fn not_found(kind: &'static str, key: impl Into<String>) -> Self {
+        Error::NotFound {
+            kind,
+            key: key.into(),
+            place: None,
+        }
+    }
+
+    /// Builds [`Error::NotFound`] naming where it was looked for.
+    pub fn not_found_in(
+        kind: &'static str,
+        key: impl Into<String>,
+        place: impl Into<String>,
+    ) -> Self {
+        Error::NotFound {
+            kind,
+            key: key.into(),
+            place: Some(place.into()),
+        }
+    }
+
+    /// Whether this is [`Error::NotFound`] of the given kind.
+    pub fn is_not_found(&self, of: &str) -> bool {
+        matches!(self, Error::NotFound { kind, .. } if *kind == of)
+    }
+
     /// Builds [`Error::NotSupported`].
     pub fn not_supported(operation: &'static str, module: impl Into<String>) -> Self {
         Error::NotSupported {
@@ -168,6 +213,10 @@ impl fmt::Display for ModuleKind {
     }
 }
 
+fn list_candidates(names: &[String]) -> String {
+    names.join(", ")
+}
+
 fn list_or_none(names: &[String]) -> String {
     if names.is_empty() {
         "none".to_owned()
@@ -197,5 +246,25 @@ mod tests {
             available: vec![],
         };
         assert_eq!(e.to_string(), "unknown plugin 'x'; available: none");
+    }
+
+    #[test]
+    fn not_found_and_ambiguous_are_structured() {
+        let e = Error::not_found_in("column", "zz", "table 't'");
+        assert_eq!(e.to_string(), "column 'zz' not found in table 't'");
+        assert!(e.is_not_found("column") && !e.is_not_found("table"));
+        assert_eq!(
+            Error::not_found("table", "runs").to_string(),
+            "table 'runs' not found"
+        );
+        let e = Error::Ambiguous {
+            kind: "run",
+            key: "01M".into(),
+            candidates: vec!["01MA".into(), "01MB".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "run '01M' is ambiguous: it matches 01MA, 01MB; give more characters"
+        );
     }
 }

@@ -52,19 +52,21 @@ pub mod memory;
 mod options;
 pub mod plugin;
 pub mod registry;
+pub mod stores;
 pub mod table;
 pub mod terminal;
 pub mod value;
 
 pub use blob::{BlobRef, PendingBlob};
 pub use driver::{
-    BlobPut, ColumnInfo, Driver, DriverFunction, Filter, FilterOp, Inspection, OrderBy, Query,
-    TableInfo, TableQuery,
+    Access, BlobPut, ColumnInfo, Driver, DriverFunction, Filter, FilterOp, Inspection, Location,
+    OrderBy, Query, TableInfo, TableQuery,
 };
 pub use error::{BoxError, Error, ModuleKind, Result};
 pub use options::{OptionSpec, Options};
 pub use plugin::{Context, Plugin, PluginFunction};
 pub use registry::{DriverEntry, PluginEntry};
+pub use stores::{Found, Stores};
 pub use table::{Collection, Column, Table};
 pub use terminal::{HandlerOutput, Interaction, LoadOutcome, ModuleInfo, Terminal};
 pub use value::{DataType, Timestamp, Value};

@@ -10,7 +10,9 @@ use std::io::Read;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::blob::{BlobReader, BlobRef, VerifyingReader};
-use crate::driver::{BlobPut, ColumnInfo, Driver, DriverFunction, Inspection, Query, TableInfo};
+use crate::driver::{
+    BlobPut, ColumnInfo, Driver, DriverFunction, Inspection, Location, Query, TableInfo,
+};
 use crate::error::{Error, Result};
 use crate::table::{Collection, Table};
 
@@ -59,15 +61,23 @@ impl MemoryDriver {
     /// that corruption is detected on read.
     pub fn corrupt_blob(&self, blob: &BlobRef, content: &[u8]) -> Result<()> {
         let mut s = self.state();
-        let slot = s.blobs.get_mut(blob).ok_or_else(|| Error::NotFound {
-            what: format!("blob {blob}"),
-        })?;
+        let slot = s
+            .blobs
+            .get_mut(blob)
+            .ok_or_else(|| Error::not_found("blob", blob.to_string()))?;
         *slot = Arc::from(content);
         Ok(())
     }
 }
 
 impl Driver for MemoryDriver {
+    fn location(&self) -> Location {
+        // Clones share one store, so they are one location.
+        Location::Other {
+            description: format!("memory {:p}", Arc::as_ptr(&self.state)),
+        }
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
@@ -98,14 +108,12 @@ impl Driver for MemoryDriver {
     fn get(&self, query: &Query) -> Result<Collection> {
         match query {
             Query::Table(q) => {
-                let table =
-                    self.state()
-                        .tables
-                        .get(&q.table)
-                        .cloned()
-                        .ok_or_else(|| Error::NotFound {
-                            what: format!("table '{}'", q.table),
-                        })?;
+                let table = self
+                    .state()
+                    .tables
+                    .get(&q.table)
+                    .cloned()
+                    .ok_or_else(|| Error::not_found("table", &q.table))?;
                 Ok(Collection::of(q.apply(table)?))
             }
             Query::Sql(_) => Err(Error::not_supported("SQL queries", &self.name)),
@@ -116,7 +124,7 @@ impl Driver for MemoryDriver {
         let s = self.state();
         Ok(Inspection {
             driver: self.name.clone(),
-            location: "memory".into(),
+            location: self.location(),
             tables: s
                 .tables
                 .values()
@@ -165,9 +173,7 @@ impl Driver for MemoryDriver {
             .blobs
             .get(blob)
             .cloned()
-            .ok_or_else(|| Error::NotFound {
-                what: format!("blob {blob}"),
-            })?;
+            .ok_or_else(|| Error::not_found("blob", blob.to_string()))?;
         Ok(VerifyingReader::new(
             Box::new(std::io::Cursor::new(bytes)),
             *blob,

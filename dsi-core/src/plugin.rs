@@ -8,9 +8,9 @@
 
 use std::fmt;
 
-use crate::blob::{BlobReader, BlobRef};
-use crate::driver::{Driver, Query};
-use crate::error::{Error, Result};
+use crate::driver::Driver;
+use crate::error::Result;
+use crate::stores::Stores;
 use crate::table::Collection;
 
 /// Where a plugin's data comes from.
@@ -55,32 +55,9 @@ impl<'a> Context<'a> {
         self.backends
     }
 
-    /// Runs a query on the first back-end that answers it without
-    /// [`Error::NotFound`] or [`Error::NotSupported`].
-    pub fn get(&self, query: &Query) -> Result<Collection> {
-        let mut last = None;
-        for d in self.backends {
-            match d.get(query) {
-                Ok(c) => return Ok(c),
-                Err(e @ (Error::NotFound { .. } | Error::NotSupported { .. })) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::NotFound {
-            what: "a loaded back-end".into(),
-        }))
-    }
-
-    /// Opens blob content from the first back-end that holds it.
-    pub fn get_blob(&self, blob: &BlobRef) -> Result<BlobReader<'a>> {
-        for d in self.backends {
-            if d.has_blob(blob).unwrap_or(false) {
-                return d.get_blob(blob);
-            }
-        }
-        Err(Error::NotFound {
-            what: format!("blob {blob} in any loaded back-end"),
-        })
+    /// The loaded back-ends under the one read policy ([`Stores`]).
+    pub fn stores(&self) -> Stores<'a> {
+        Stores::new(self.backends)
     }
 }
 

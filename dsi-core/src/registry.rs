@@ -14,7 +14,7 @@
 //! assert!(names.contains(&"system-kernel"));
 //! ```
 
-use crate::driver::{Driver, DriverFunction};
+use crate::driver::{Access, Driver, DriverFunction};
 use crate::error::{Error, ModuleKind, Result};
 use crate::options::{OptionSpec, Options};
 use crate::plugin::{Plugin, PluginFunction};
@@ -45,8 +45,9 @@ pub struct DriverEntry {
     pub summary: &'static str,
     /// The options it accepts.
     pub options: &'static [OptionSpec],
-    /// Constructor; called only with validated options.
-    pub build: fn(&Options) -> Result<Box<dyn Driver>>,
+    /// Constructor; called only with validated options. With
+    /// [`Access::ReadOnly`] it must create and modify nothing.
+    pub build: fn(&Options, Access) -> Result<Box<dyn Driver>>,
 }
 
 inventory::collect!(PluginEntry);
@@ -61,10 +62,11 @@ impl PluginEntry {
 }
 
 impl DriverEntry {
-    /// Validates the options against [`DriverEntry::options`] and builds the driver.
-    pub fn instantiate(&self, options: &Options) -> Result<Box<dyn Driver>> {
+    /// Validates the options against [`DriverEntry::options`] and builds the
+    /// driver for the given access.
+    pub fn instantiate(&self, options: &Options, access: Access) -> Result<Box<dyn Driver>> {
         options.validate(self.name, self.options)?;
-        (self.build)(options)
+        (self.build)(options, access)
     }
 }
 

@@ -304,6 +304,30 @@ impl Table {
         Ok(())
     }
 
+    /// A table of the given rows, in the given order (indices may repeat;
+    /// an index past the end is an error).
+    pub fn select_rows(&self, rows: &[usize]) -> Result<Table> {
+        if let Some(bad) = rows.iter().find(|r| **r >= self.rows) {
+            return Err(Error::InvalidData(format!(
+                "row {bad} of table '{}' does not exist ({} rows)",
+                self.name, self.rows
+            )));
+        }
+        Ok(Table {
+            name: self.name.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    data_type: c.data_type,
+                    values: rows.iter().map(|r| c.values[*r].clone()).collect(),
+                })
+                .collect(),
+            rows: rows.len(),
+        })
+    }
+
     /// Keeps only the rows for which `keep(row_index)` is true.
     pub fn retain_rows(&mut self, mut keep: impl FnMut(usize) -> bool) {
         let mask: Vec<bool> = (0..self.rows).map(&mut keep).collect();

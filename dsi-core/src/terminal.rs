@@ -29,7 +29,7 @@
 
 use serde::Serialize;
 
-use crate::driver::{Driver, DriverFunction, Inspection, Query};
+use crate::driver::{Access, Driver, DriverFunction, Inspection, Query};
 use crate::error::{Error, ModuleKind, Result};
 use crate::options::{OptionSpec, Options};
 use crate::plugin::{Context, Plugin};
@@ -157,10 +157,7 @@ impl Terminal {
                 self.load_plugin(p)
             }
             ModuleKind::Driver => {
-                if self.is_loaded(kind, name) {
-                    return Ok(LoadOutcome::AlreadyLoaded);
-                }
-                let d = registry::driver(name)?.instantiate(options)?;
+                let d = registry::driver(name)?.instantiate(options, Access::ReadWrite)?;
                 self.load_driver(d)
             }
         }
@@ -177,8 +174,16 @@ impl Terminal {
     }
 
     /// Loads a driver value (allowed at any time).
+    /// A driver instance is identified by its name and its location: two
+    /// SQLite stores at different paths are two drivers; the same store
+    /// loaded twice is one.
     pub fn load_driver(&mut self, driver: Box<dyn Driver>) -> Result<LoadOutcome> {
-        if self.is_loaded(ModuleKind::Driver, driver.name()) {
+        let location = driver.location();
+        if self
+            .drivers
+            .iter()
+            .any(|d| d.name() == driver.name() && d.location() == location)
+        {
             return Ok(LoadOutcome::AlreadyLoaded);
         }
         self.drivers.push(driver);
@@ -191,7 +196,12 @@ impl Terminal {
             self.check_plugin_unlocked("unload", name)?;
         }
         let not_loaded = || Error::NotFound {
-            what: format!("loaded {kind} '{name}'"),
+            kind: match kind {
+                ModuleKind::Plugin => "plugin",
+                ModuleKind::Driver => "driver",
+            },
+            key: name.to_owned(),
+            place: Some(format!("the loaded {kind}s")),
         };
         match kind {
             ModuleKind::Plugin => {
@@ -215,10 +225,8 @@ impl Terminal {
     }
 
     fn is_loaded(&self, kind: ModuleKind, name: &str) -> bool {
-        match kind {
-            ModuleKind::Plugin => self.plugins.iter().any(|p| p.name() == name),
-            ModuleKind::Driver => self.drivers.iter().any(|d| d.name() == name),
-        }
+        // Drivers are told apart by name and location (see load_driver).
+        kind == ModuleKind::Plugin && self.plugins.iter().any(|p| p.name() == name)
     }
 
     fn check_plugin_unlocked(&self, action: &str, name: &str) -> Result<()> {
@@ -291,6 +299,11 @@ impl Terminal {
     /// The loaded drivers, in load order.
     pub fn drivers(&self) -> &[Box<dyn Driver>] {
         &self.drivers
+    }
+
+    /// The loaded drivers under the one read policy.
+    pub fn stores(&self) -> crate::stores::Stores<'_> {
+        crate::stores::Stores::new(&self.drivers)
     }
 
     /// Whether a transload has happened (plugins are then locked).
@@ -393,7 +406,10 @@ mod tests {
         t.unload_module(ModuleKind::Plugin, "hostname").unwrap();
         assert!(t.list_loaded_modules().is_empty());
         let e = t.unload_module(ModuleKind::Plugin, "hostname").unwrap_err();
-        assert_eq!(e.to_string(), "loaded plugin 'hostname' not found");
+        assert_eq!(
+            e.to_string(),
+            "plugin 'hostname' not found in the loaded plugins"
+        );
     }
 
     #[test]

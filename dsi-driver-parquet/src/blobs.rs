@@ -142,9 +142,7 @@ pub(crate) fn open<'a>(ds: &'a Dataset, blob: &BlobRef) -> Result<BlobReader<'a>
     let size = match ds.runtime.block_on(ds.store.head(&path)) {
         Ok(meta) => meta.size,
         Err(object_store::Error::NotFound { .. }) => {
-            return Err(Error::NotFound {
-                what: format!("blob {blob}"),
-            });
+            return Err(Error::not_found("blob", blob.to_string()));
         }
         Err(e) => return Err(ds.store_err(format!("reading blob {blob}"), &e)),
     };
@@ -160,9 +158,7 @@ pub(crate) fn open<'a>(ds: &'a Dataset, blob: &BlobRef) -> Result<BlobReader<'a>
     if size > 0 {
         reader.open_range().map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
-                Error::NotFound {
-                    what: format!("blob {blob}"),
-                }
+                Error::not_found("blob", blob.to_string())
             } else {
                 Error::io(format!("reading blob {blob} at {}", ds.location), e)
             }

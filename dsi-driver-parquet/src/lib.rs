@@ -112,8 +112,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use dsi_core::blob::BlobReader;
 use dsi_core::{
-    BlobPut, BlobRef, Collection, DataType, Driver, DriverEntry, DriverFunction, Error, Inspection,
-    OptionSpec, Options, Query, Result, Table, TableQuery, Timestamp,
+    Access, BlobPut, BlobRef, Collection, DataType, Driver, DriverEntry, DriverFunction, Error,
+    Inspection, Location, OptionSpec, Options, Query, Result, Table, TableQuery, Timestamp,
 };
 use futures_util::TryStreamExt;
 use object_store::path::Path;
@@ -181,6 +181,8 @@ pub struct DatasetBuilder {
     publish: Publish,
     describe: Option<DescribeError>,
     part_size: usize,
+    structured: Option<Location>,
+    access: Access,
 }
 
 impl DatasetBuilder {
@@ -195,7 +197,23 @@ impl DatasetBuilder {
             publish: Publish::Upload,
             describe: None,
             part_size: DEFAULT_PART_SIZE,
+            structured: None,
+            access: Access::ReadWrite,
         }
+    }
+
+    /// Where the dataset is, structured (for [`Driver::location`]).
+    pub fn with_structured_location(mut self, location: Location) -> Self {
+        self.structured = Some(location);
+        self
+    }
+
+    /// Opens for reading only or for writing (the default); read-only, a
+    /// dataset that does not exist is [`Error::NotFound`] and nothing is
+    /// ever written.
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
     }
 
     /// The driver name used by [`Driver::name`] and in errors.
@@ -237,10 +255,15 @@ impl DatasetBuilder {
             .enable_all()
             .build()
             .map_err(|e| Error::io("starting the object-store runtime", e))?;
+        let structured = self.structured.unwrap_or_else(|| Location::Other {
+            description: self.location.clone(),
+        });
         let ds = Dataset {
             store: self.store,
             prefix: self.prefix,
             driver: self.driver,
+            structured,
+            access: self.access,
             location: self.location,
             publish: self.publish,
             describe: self.describe,
@@ -263,6 +286,8 @@ pub struct Dataset {
     prefix: Path,
     driver: String,
     location: String,
+    structured: Location,
+    access: Access,
     publish: Publish,
     describe: Option<DescribeError>,
     part_size: usize,
@@ -326,6 +351,12 @@ impl Dataset {
     /// Opens (creating the directory if needed) a dataset on the local file
     /// system, as the `parquet` driver.
     pub fn open_local(root: impl AsRef<FsPath>) -> Result<Self> {
+        Self::open_local_with(root, Access::ReadWrite)
+    }
+
+    /// Opens a local dataset for reading only or for writing. Read-only,
+    /// the directory must exist and hold a dsi dataset; nothing is created.
+    pub fn open_local_with(root: impl AsRef<FsPath>, access: Access) -> Result<Self> {
         let root = root.as_ref();
         if root.exists() && !root.is_dir() {
             return Err(Error::config(
@@ -336,8 +367,14 @@ impl Dataset {
                 ),
             ));
         }
-        std::fs::create_dir_all(root)
-            .map_err(|e| Error::io(format!("creating {}", root.display()), e))?;
+        match access {
+            Access::ReadWrite => std::fs::create_dir_all(root)
+                .map_err(|e| Error::io(format!("creating {}", root.display()), e))?,
+            Access::ReadOnly if !root.exists() => {
+                return Err(Error::not_found("store", root.display().to_string()));
+            }
+            Access::ReadOnly => {}
+        }
         let fs = object_store::local::LocalFileSystem::new_with_prefix(root).map_err(|e| {
             Error::config(
                 "parquet",
@@ -346,14 +383,28 @@ impl Dataset {
         })?;
         DatasetBuilder::new(Arc::new(fs), Path::default())
             .with_location(root.display().to_string())
+            .with_structured_location(Location::Directory {
+                path: root.to_path_buf(),
+            })
             .with_publish(Publish::Rename)
+            .with_access(access)
             .open()
     }
 
     /// Builds the `parquet` driver from registry options (`store`).
-    pub fn from_options(options: &Options) -> Result<Box<dyn Driver>> {
+    pub fn from_options(options: &Options, access: Access) -> Result<Box<dyn Driver>> {
         let store = options.get("store").unwrap_or(DEFAULT_STORE);
-        Ok(Box::new(Self::open_local(store)?))
+        Ok(Box::new(Self::open_local_with(store, access)?))
+    }
+
+    fn writable(&self, operation: &str) -> Result<()> {
+        match self.access {
+            Access::ReadWrite => Ok(()),
+            Access::ReadOnly => Err(Error::Refused(format!(
+                "{operation}: store {} is open read-only",
+                self.location
+            ))),
+        }
     }
 
     /// The object store holding the dataset. Drive its futures with
@@ -443,6 +494,14 @@ impl Dataset {
             Err(object_store::Error::NotFound { .. }) => {
                 // A new dataset, or no bucket at all: listing tells.
                 return match self.store.list_with_delimiter(Some(&self.prefix)).await {
+                    // Nothing to read: a typo'd store is named, not created.
+                    Ok(l)
+                        if self.access == Access::ReadOnly
+                            && l.objects.is_empty()
+                            && l.common_prefixes.is_empty() =>
+                    {
+                        Err(Error::not_found("store", self.location.clone()))
+                    }
                     Ok(_) => Ok(()),
                     Err(e) => Err(self.store_err("opening the dataset", &e)),
                 };
@@ -803,9 +862,7 @@ impl Dataset {
     async fn read_table(&self, q: &TableQuery) -> Result<Table> {
         let files = self.table_files(&q.table).await?;
         if files.is_empty() {
-            return Err(Error::NotFound {
-                what: format!("table '{}'", q.table),
-            });
+            return Err(Error::not_found("table", q.table.clone()));
         }
         if q.order_by.is_some() && q.limit.is_some() {
             return self.read_top(q, &files).await;
@@ -836,7 +893,7 @@ impl Dataset {
         let blobs = self.list_blobs_async().await?;
         Ok(Inspection {
             driver: self.driver.clone(),
-            location: self.location.clone(),
+            location: self.structured.clone(),
             tables,
             blobs: blobs.len() as u64,
             blob_bytes: blobs.iter().map(BlobRef::len).sum(),
@@ -900,7 +957,8 @@ impl Driver for Dataset {
     }
 
     fn put(&self, collection: &Collection) -> Result<()> {
-        let _span = tracing::info_span!("writing rows", store = %self.location()).entered();
+        self.writable("put")?;
+        let _span = tracing::info_span!("writing rows", store = %self.location).entered();
         self.block_on(self.put_async(collection))
     }
 
@@ -912,7 +970,12 @@ impl Driver for Dataset {
         self.block_on(self.inspect_async())
     }
 
+    fn location(&self) -> Location {
+        self.structured.clone()
+    }
+
     fn put_blob(&self, blob: &BlobRef, content: &mut dyn Read) -> Result<BlobPut> {
+        self.writable("put_blob")?;
         let _span =
             tracing::info_span!("uploading blob", blob = %blob, bytes = blob.len()).entered();
         self.block_on(blobs::put(self, blob, content))
@@ -962,8 +1025,11 @@ mod tests {
     fn options_build_the_driver() {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("data");
-        let d =
-            Dataset::from_options(&Options::new().with("store", store.to_str().unwrap())).unwrap();
+        let d = Dataset::from_options(
+            &Options::new().with("store", store.to_str().unwrap()),
+            Access::ReadWrite,
+        )
+        .unwrap();
         assert_eq!(d.name(), "parquet");
         assert!(store.is_dir());
         assert!(!format!("{d:?}").is_empty());

@@ -48,7 +48,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dsi_core::{Driver, DriverEntry, DriverFunction, Error, OptionSpec, Options, Result};
+use dsi_core::{
+    Access, Driver, DriverEntry, DriverFunction, Error, Location, OptionSpec, Options, Result,
+};
 use dsi_driver_parquet::object_store::aws::AmazonS3Builder;
 use dsi_driver_parquet::object_store::client::{HttpError, HttpErrorKind};
 use dsi_driver_parquet::object_store::path::Path;
@@ -186,6 +188,7 @@ pub struct S3Builder {
     secret_access_key: Secret,
     session_token: Secret,
     allow_http: bool,
+    access: Access,
     virtual_hosted_style: bool,
     skip_signature: bool,
     max_retries: usize,
@@ -266,6 +269,7 @@ impl S3Builder {
             secret_access_key: Secret::default(),
             session_token: Secret::default(),
             allow_http: false,
+            access: Access::ReadWrite,
             virtual_hosted_style: false,
             skip_signature: false,
             max_retries: 5,
@@ -384,12 +388,30 @@ impl S3Builder {
 
     /// Builds the driver from registry options, with the environment as
     /// defaults.
-    pub fn from_options(options: &Options) -> Result<Box<dyn Driver>> {
+    pub fn from_options(options: &Options, access: Access) -> Result<Box<dyn Driver>> {
         let mut b = Self::from_env(options.require(DRIVER, "store")?)?;
         for (key, value) in options.iter().filter(|(k, _)| *k != "store") {
             b = b.with_option(key, value)?;
         }
-        Ok(Box::new(b.open()?))
+        Ok(Box::new(b.with_access(access).open()?))
+    }
+
+    /// Opens for reading only (a prefix holding no dataset is then
+    /// [`Error::NotFound`]) or for writing (the default).
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Where the dataset is, structured: the URL, endpoint and region, so
+    /// that other tools (the notebook) open exactly this store.
+    pub fn structured_location(&self) -> Location {
+        Location::ObjectStore {
+            url: self.url(),
+            endpoint: self.endpoint.as_deref().map(redact_url),
+            region: Some(self.region.clone().unwrap_or_else(|| "us-east-1".into())),
+            allow_http: self.allow_http,
+        }
     }
 
     /// Connects: builds the S3 client and opens the dataset (one request,
@@ -459,6 +481,8 @@ impl S3Builder {
         DatasetBuilder::new(Arc::new(store), prefix)
             .with_driver_name(DRIVER)
             .with_location(self.location())
+            .with_structured_location(self.structured_location())
+            .with_access(self.access)
             .with_publish(Publish::Upload)
             .with_error_description(describe)
             .open()

@@ -19,6 +19,12 @@ use crate::sql::SqlError;
 /// Size of one stored chunk.
 pub(crate) const CHUNK: usize = 1 << 20;
 
+/// Whether an error says that dsi's blob tables do not exist: a store dsi
+/// did not write (opened read-only) holds no blobs.
+fn no_blob_table(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table"))
+}
+
 pub(crate) fn exists(conn: &Connection, blob: &BlobRef) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT 1 FROM _dsi_blobs WHERE sha256 = ?1 AND len = ?2",
@@ -27,6 +33,7 @@ pub(crate) fn exists(conn: &Connection, blob: &BlobRef) -> rusqlite::Result<bool
     )
     .optional()
     .map(|o| o.is_some())
+    .or_else(|e| if no_blob_table(&e) { Ok(false) } else { Err(e) })
 }
 
 fn blob_len(blob: &BlobRef) -> i64 {
@@ -127,12 +134,11 @@ pub(crate) fn open(
             |r| r.get(0),
         )
         .optional()
+        .or_else(|e| if no_blob_table(&e) { Ok(None) } else { Err(e) })
         .map_err(|source| crate::err(path, "looking up a blob", source))?
     };
     let Some(chunks) = chunks else {
-        return Err(Error::NotFound {
-            what: format!("blob {blob}"),
-        });
+        return Err(Error::not_found("blob", blob.to_string()));
     };
     let reader = ChunkReader {
         conn,
@@ -148,12 +154,16 @@ pub(crate) fn open(
 
 pub(crate) fn list(conn: &Connection) -> std::result::Result<Vec<BlobRef>, SqlError> {
     let what = || "listing blobs".to_owned();
-    let mut stmt = conn
-        .prepare("SELECT sha256, len FROM _dsi_blobs ORDER BY sha256")
-        .map_err(|source| SqlError::Db {
-            what: what(),
-            source,
-        })?;
+    let mut stmt = match conn.prepare("SELECT sha256, len FROM _dsi_blobs ORDER BY sha256") {
+        Ok(s) => s,
+        Err(e) if no_blob_table(&e) => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(SqlError::Db {
+                what: what(),
+                source,
+            });
+        }
+    };
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
         .map_err(|source| SqlError::Db {

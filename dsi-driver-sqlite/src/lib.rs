@@ -39,8 +39,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use dsi_core::{
-    BlobPut, BlobRef, Collection, Driver, DriverEntry, DriverFunction, Error, Inspection,
-    OptionSpec, Options, Query, Result,
+    Access, BlobPut, BlobRef, Collection, Driver, DriverEntry, DriverFunction, Error, Inspection,
+    Location, OptionSpec, Options, Query, Result, TableQuery,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -82,69 +82,100 @@ struct SqliteError {
 #[derive(Debug, Clone)]
 pub struct SqliteDriver {
     path: PathBuf,
+    access: Access,
     conn: Arc<Mutex<Connection>>,
 }
 
 impl SqliteDriver {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens the database at `path` for writing, creating it if needed.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with_timeout(path, DEFAULT_BUSY_TIMEOUT)
+        Self::open_with(path, Access::ReadWrite, DEFAULT_BUSY_TIMEOUT)
     }
 
-    /// Opens with a specific busy timeout.
+    /// Opens an existing database for reading only (see [`Access::ReadOnly`]).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Access::ReadOnly, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens for writing with a specific busy timeout.
     pub fn open_with_timeout(path: impl AsRef<Path>, busy_timeout: Duration) -> Result<Self> {
+        Self::open_with(path, Access::ReadWrite, busy_timeout)
+    }
+
+    /// Opens with the given access and busy timeout.
+    ///
+    /// * The path must be a regular file, or (for writing) not exist yet: a
+    ///   directory, a device (`/dev/null`), a fifo or a socket is refused
+    ///   before SQLite creates anything next to it.
+    /// * Read-only: the file must exist; it is opened `SQLITE_OPEN_READONLY`
+    ///   with `query_only`, nothing is created, migrated or switched. A WAL
+    ///   database in a read-only directory (whose `-shm` cannot be created)
+    ///   is opened as immutable.
+    /// * Writing: WAL journal, the internal tables created or upgraded; a
+    ///   database with tables that dsi did not write is refused.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        access: Access,
+        busy_timeout: Duration,
+    ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        if path.is_dir() {
-            return Err(Error::config(
-                "sqlite",
-                format!(
-                    "store '{}' is a directory, not a database file",
-                    path.display()
-                ),
-            ));
-        }
-        let ctx = |what: &str, e| err(&path, what, e);
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
-            Connection::open_with_flags(&path, flags).map_err(|e| ctx("opening database", e))?;
-        conn.busy_timeout(busy_timeout)
-            .map_err(|e| ctx("setting busy timeout", e))?;
-        // SQLite counts ATTACH as read-only, yet it creates the file it
-        // names: dsi never attaches, so no query may either.
-        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
-            .map_err(|e| ctx("limiting attached databases", e))?;
-        schema::initialise(&conn).map_err(|e| match e {
-            schema::InitError::Sqlite(e) => {
-                if let rusqlite::Error::SqliteFailure(f, _) = &e
-                    && f.code == rusqlite::ErrorCode::NotADatabase
-                {
-                    return Error::IncompatibleStore(format!(
-                        "{} is not an SQLite database",
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::config(
+                    "sqlite",
+                    format!(
+                        "store '{}' is a directory, not a database file",
                         path.display()
-                    ));
-                }
-                ctx("initialising dsi tables", e)
+                    ),
+                ));
             }
-            schema::InitError::Incompatible(msg) => {
-                Error::IncompatibleStore(format!("{}: {msg}", path.display()))
+            Ok(m) if !m.is_file() => {
+                return Err(Error::config(
+                    "sqlite",
+                    format!(
+                        "store '{}' is not a regular file (a device, fifo or socket); give a database file",
+                        path.display()
+                    ),
+                ));
             }
-        })?;
-        tracing::debug!(store = %path.display(), "opened SQLite store");
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && access == Access::ReadOnly => {
+                return Err(Error::not_found("store", path.display().to_string()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("opening store {}", path.display()), e)),
+        }
+        let conn = match access {
+            Access::ReadOnly => open_read_only(&path)?,
+            Access::ReadWrite => open_read_write(&path)?,
+        };
+        conn.busy_timeout(busy_timeout)
+            .map_err(|e| err(&path, "setting busy timeout", e))?;
+        tracing::debug!(store = %path.display(), ?access, "opened SQLite store");
         Ok(SqliteDriver {
             path,
+            access,
             conn: Arc::new(Mutex::new(conn)),
         })
     }
 
     /// Builds the driver from registry options (`store`, `busy_timeout_ms`).
-    pub fn from_options(options: &Options) -> Result<Box<dyn Driver>> {
+    pub fn from_options(options: &Options, access: Access) -> Result<Box<dyn Driver>> {
         let store = options.get("store").unwrap_or(DEFAULT_STORE);
         let timeout = options
             .parse::<u64>("sqlite", "busy_timeout_ms")?
             .map_or(DEFAULT_BUSY_TIMEOUT, Duration::from_millis);
-        Ok(Box::new(Self::open_with_timeout(store, timeout)?))
+        Ok(Box::new(Self::open_with(store, access, timeout)?))
+    }
+
+    fn writable(&self, operation: &'static str) -> Result<()> {
+        match self.access {
+            Access::ReadWrite => Ok(()),
+            Access::ReadOnly => Err(Error::Refused(format!(
+                "{operation}: store {} is open read-only",
+                self.path.display()
+            ))),
+        }
     }
 
     /// The database file.
@@ -163,6 +194,96 @@ impl SqliteDriver {
     fn err(&self, what: &str, e: rusqlite::Error) -> Error {
         err(&self.path, what, e)
     }
+}
+
+/// Flags shared by both modes: one connection per driver, guarded by a mutex.
+const COMMON_FLAGS: OpenFlags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+
+fn init_error(path: &Path, e: schema::InitError) -> Error {
+    match e {
+        schema::InitError::Sqlite(e) => {
+            if let rusqlite::Error::SqliteFailure(f, _) = &e
+                && f.code == rusqlite::ErrorCode::NotADatabase
+            {
+                return Error::IncompatibleStore(format!(
+                    "{} is not an SQLite database",
+                    path.display()
+                ));
+            }
+            err(path, "initialising dsi tables", e)
+        }
+        schema::InitError::Incompatible(msg) => {
+            Error::IncompatibleStore(format!("{}: {msg}", path.display()))
+        }
+    }
+}
+
+/// SQLite counts ATTACH as read-only, yet it creates the file it names: dsi
+/// never attaches, so no query may either.
+fn forbid_attach(path: &Path, conn: &Connection) -> Result<()> {
+    conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
+        .map(|_| ())
+        .map_err(|e| err(path, "limiting attached databases", e))
+}
+
+fn open_read_write(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | COMMON_FLAGS;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|e| err(path, "opening database", e))?;
+    forbid_attach(path, &conn)?;
+    schema::initialise(&conn).map_err(|e| init_error(path, e))?;
+    Ok(conn)
+}
+
+/// `file:` URI of a path, for `immutable=1` (`%`, `?` and `#` escaped).
+fn immutable_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for b in abs.as_os_str().as_encoded_bytes() {
+        match b {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+            _ if b.is_ascii() && !b.is_ascii_control() => uri.push(char::from(*b)),
+            _ => uri.push_str(&format!("%{b:02X}")),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+fn open_read_only(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | COMMON_FLAGS;
+    let first = Connection::open_with_flags(path, flags)
+        .map_err(schema::InitError::Sqlite)
+        .and_then(|c| {
+            c.pragma_update(None, "query_only", true)?;
+            schema::check_readable(&c)?;
+            Ok(c)
+        });
+    let conn = match first {
+        Ok(c) => c,
+        // A WAL database whose `-shm` cannot be created (read-only
+        // directory or media): nothing can write it now, so read it as
+        // immutable.
+        Err(schema::InitError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
+            ) =>
+        {
+            let c = Connection::open_with_flags(
+                immutable_uri(path),
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| err(path, "opening database read-only", e))?;
+            c.pragma_update(None, "query_only", true)
+                .map_err(|e| err(path, "opening database read-only", e))?;
+            schema::check_readable(&c).map_err(|e| init_error(path, e))?;
+            c
+        }
+        Err(e) => return Err(init_error(path, e)),
+    };
+    forbid_attach(path, &conn)?;
+    Ok(conn)
 }
 
 fn err(path: &Path, what: &str, source: rusqlite::Error) -> Error {
@@ -185,7 +306,14 @@ impl Driver for SqliteDriver {
         DriverFunction::BackEnd
     }
 
+    fn location(&self) -> Location {
+        Location::File {
+            path: self.path.clone(),
+        }
+    }
+
     fn put(&self, collection: &Collection) -> Result<()> {
+        self.writable("put")?;
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -206,14 +334,16 @@ impl Driver for SqliteDriver {
         Ok(Collection::of(table))
     }
 
+    fn count(&self, query: &TableQuery) -> Result<u64> {
+        sql::count_rows(&self.conn(), query).map_err(|e| e.into_error(&self.path))
+    }
+
     fn inspect(&self) -> Result<Inspection> {
-        let conn = self.conn();
-        let mut inspection = sql::inspect(&conn).map_err(|e| e.into_error(&self.path))?;
-        inspection.location = self.path.display().to_string();
-        Ok(inspection)
+        sql::inspect(&self.conn(), &self.location()).map_err(|e| e.into_error(&self.path))
     }
 
     fn put_blob(&self, blob: &BlobRef, content: &mut dyn std::io::Read) -> Result<BlobPut> {
+        self.writable("put_blob")?;
         blobs::put(&mut self.conn(), &self.path, blob, content)
     }
 
@@ -265,12 +395,12 @@ mod tests {
         let o = Options::new()
             .with("store", store.to_str().unwrap())
             .with("busy_timeout_ms", "10");
-        let d = SqliteDriver::from_options(&o).unwrap();
+        let d = SqliteDriver::from_options(&o, Access::ReadWrite).unwrap();
         assert_eq!(d.name(), "sqlite");
         assert!(store.exists());
         let bad = Options::new().with("busy_timeout_ms", "soon");
         assert!(
-            SqliteDriver::from_options(&bad)
+            SqliteDriver::from_options(&bad, Access::ReadWrite)
                 .unwrap_err()
                 .to_string()
                 .contains("'busy_timeout_ms'")

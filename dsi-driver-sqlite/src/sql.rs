@@ -14,7 +14,10 @@ use dsi_core::{
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use crate::schema::{INTERNAL_PREFIX, decl_type, from_decl_type, quote};
+use crate::schema::{
+    INTERNAL_PREFIX, decl_type, declared_columns, from_decl_type, is_reserved, quote,
+    record_column, recorded_columns,
+};
 
 /// An error inside a statement: a database error with what was being done,
 /// or a dsi error (bad data, unknown table) ready to return.
@@ -49,8 +52,10 @@ fn db(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> SqlError {
     move |source| SqlError::Db { what, source }
 }
 
-/// The columns of a table as (name, declared type), or `None` if it does not exist.
-fn table_columns(conn: &Connection, table: &str) -> SqlResult<Option<Vec<(String, String)>>> {
+/// The columns of a table with their dsi types, or `None` if it does not
+/// exist. The type dsi recorded in `_dsi_columns` wins over the declared
+/// type, which another tool may have rewritten (see `schema`).
+fn table_columns(conn: &Connection, table: &str) -> SqlResult<Option<Vec<(String, DataType)>>> {
     let exists: Option<i64> = conn
         .query_row(
             "SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'view') AND name = ?1",
@@ -62,17 +67,21 @@ fn table_columns(conn: &Connection, table: &str) -> SqlResult<Option<Vec<(String
     if exists.is_none() {
         return Ok(None);
     }
-    let mut stmt = conn
-        .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
-        .map_err(db("reading table columns"))?;
-    let cols = stmt
-        .query_map([table], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    let declared =
+        declared_columns(conn, table).map_err(db(format!("reading columns of '{table}'")))?;
+    let recorded =
+        recorded_columns(conn, table).map_err(db(format!("reading column types of '{table}'")))?;
+    declared
+        .into_iter()
+        .map(|(name, decl)| {
+            let t = match recorded.get(&name) {
+                Some(t) => *t,
+                None => column_type(table, &name, &decl)?,
+            };
+            Ok((name, t))
         })
-        .map_err(db(format!("reading columns of '{table}'")))?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db(format!("reading columns of '{table}'")))?;
-    Ok(Some(cols))
+        .collect::<SqlResult<Vec<_>>>()
+        .map(Some)
 }
 
 fn column_type(table: &str, name: &str, decl: &str) -> SqlResult<DataType> {
@@ -84,7 +93,7 @@ fn column_type(table: &str, name: &str, decl: &str) -> SqlResult<DataType> {
 }
 
 fn check_table_name(name: &str) -> SqlResult<()> {
-    if name.starts_with(INTERNAL_PREFIX) || name.to_ascii_lowercase().starts_with("sqlite_") {
+    if is_reserved(name) || name.to_ascii_lowercase().starts_with("sqlite_") {
         return Err(SqlError::Dsi(Error::InvalidData(format!(
             "table name '{name}' is reserved (names starting with '{INTERNAL_PREFIX}' or 'sqlite_')"
         ))));
@@ -132,6 +141,16 @@ fn from_sql(t: DataType, v: ValueRef<'_>, table: &str, column: &str) -> SqlResul
         (_, ValueRef::Null) => Value::Null,
         (DataType::Bool, ValueRef::Integer(i)) => Value::Bool(i != 0),
         (DataType::Int, ValueRef::Integer(i)) => Value::Int(i),
+        // pandas writes an integer column that has nulls as REAL.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::float_cmp,
+            reason = "only integral values within i64 are accepted"
+        )]
+        (DataType::Int, ValueRef::Real(f)) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
+            Value::Int(f as i64)
+        }
+        (DataType::Bool, ValueRef::Real(f)) if f == 0.0 || f == 1.0 => Value::Bool(f != 0.0),
         (DataType::Float, ValueRef::Real(f)) => Value::Float(f),
         #[allow(
             clippy::cast_precision_loss,
@@ -206,13 +225,15 @@ pub(crate) fn put_table(conn: &Connection, table: &Table) -> SqlResult<()> {
             .map_err(db(format!("creating table '{name}'")))?;
             for c in table.columns() {
                 index_if_timestamp(conn, name, c.name(), c.data_type())?;
+                record_column(conn, name, c.name(), c.data_type())
+                    .map_err(db(format!("recording the type of '{}'", c.name())))?;
             }
         }
         Some(existing) => {
             for c in table.columns() {
                 match existing.iter().find(|(n, _)| n == c.name()) {
-                    Some((_, decl)) => {
-                        let have = column_type(name, c.name(), decl)?;
+                    Some((_, have)) => {
+                        let have = *have;
                         if have != c.data_type() {
                             return Err(SqlError::Dsi(Error::InvalidData(format!(
                                 "column '{}' of table '{name}' is {have} in the store but {} in the rows put",
@@ -233,6 +254,8 @@ pub(crate) fn put_table(conn: &Connection, table: &Table) -> SqlResult<()> {
                         )
                         .map_err(db(format!("adding column '{}' to '{name}'", c.name())))?;
                         index_if_timestamp(conn, name, c.name(), c.data_type())?;
+                        record_column(conn, name, c.name(), c.data_type())
+                            .map_err(db(format!("recording the type of '{}'", c.name())))?;
                     }
                 }
             }
@@ -274,29 +297,17 @@ fn op_sql(op: FilterOp) -> &'static str {
     }
 }
 
-/// Reads a table with the query's filters, order and limit done by SQLite.
-pub(crate) fn get_table(conn: &Connection, q: &TableQuery) -> SqlResult<Table> {
+/// The `WHERE` clause of a query's filters and its parameters.
+fn where_clause(
+    q: &TableQuery,
+    cols: &[(String, DataType)],
+) -> SqlResult<(String, Vec<ToSqlOutput<'static>>)> {
     let name = q.table.as_str();
-    let cols = table_columns(conn, name)?.ok_or_else(|| Error::NotFound {
-        what: format!("table '{name}'"),
-    })?;
-    let types = cols
-        .iter()
-        .map(|(n, d)| column_type(name, n, d))
-        .collect::<SqlResult<Vec<_>>>()?;
-    let has = |c: &str| cols.iter().any(|(n, _)| n == c);
-    let no_column = |c: &str| {
-        SqlError::Dsi(Error::NotFound {
-            what: format!("column '{c}' in table '{name}'"),
-        })
-    };
-
-    let select: Vec<String> = cols.iter().map(|(n, _)| quote(n)).collect();
-    let mut sql = format!("SELECT {} FROM {}", select.join(", "), quote(name));
+    let mut sql = String::new();
     let mut params: Vec<ToSqlOutput<'static>> = Vec::new();
     for (i, Filter { column, op, value }) in q.filters.iter().enumerate() {
-        if !has(column) {
-            return Err(no_column(column));
+        if !cols.iter().any(|(n, _)| n == column) {
+            return Err(no_column(name, column));
         }
         sql.push_str(if i == 0 { " WHERE " } else { " AND " });
         if *op == FilterOp::StartsWith {
@@ -313,10 +324,47 @@ pub(crate) fn get_table(conn: &Connection, q: &TableQuery) -> SqlResult<Table> {
             params.push(to_sql(name, column, value)?);
         }
     }
+    Ok((sql, params))
+}
+
+fn no_column(table: &str, column: &str) -> SqlError {
+    SqlError::Dsi(Error::not_found_in(
+        "column",
+        column,
+        format!("table '{table}'"),
+    ))
+}
+
+fn no_table(table: &str) -> SqlError {
+    SqlError::Dsi(Error::not_found("table", table))
+}
+
+/// Reads a table with the query's filters, order, limit and projection done
+/// by SQLite.
+pub(crate) fn get_table(conn: &Connection, q: &TableQuery) -> SqlResult<Table> {
+    let name = q.table.as_str();
+    let all = table_columns(conn, name)?.ok_or_else(|| no_table(name))?;
+    // Only the columns asked for (those that exist), in table order.
+    let cols: Vec<(String, DataType)> = match &q.columns {
+        Some(wanted) => all
+            .iter()
+            .filter(|(n, _)| wanted.iter().any(|w| w == n))
+            .cloned()
+            .collect(),
+        None => all.clone(),
+    };
+    let select: Vec<String> = cols.iter().map(|(n, _)| quote(n)).collect();
+    let select = if select.is_empty() {
+        "1".to_owned()
+    } else {
+        select.join(", ")
+    };
+    let (filter_sql, mut params) = where_clause(q, &all)?;
+    let mut sql = format!("SELECT {select} FROM {}{filter_sql}", quote(name));
     match &q.order_by {
         Some(o) => {
-            if !has(&o.column) {
-                return Err(no_column(&o.column));
+            if !all.iter().any(|(n, _)| n == &o.column) {
+                return Err(no_column(name, &o.column));
             }
             let dir = if o.descending { "DESC" } else { "ASC" };
             sql.push_str(&format!(
@@ -341,20 +389,34 @@ pub(crate) fn get_table(conn: &Connection, q: &TableQuery) -> SqlResult<Table> {
         .map_err(db(format!("reading table '{name}'")))?;
     let mut values: Vec<Vec<Value>> = vec![Vec::new(); cols.len()];
     while let Some(row) = rows.next().map_err(db(format!("reading table '{name}'")))? {
-        for (i, t) in types.iter().enumerate() {
+        for (i, (col, t)) in cols.iter().enumerate() {
             let v = row
                 .get_ref(i)
                 .map_err(db(format!("reading table '{name}'")))?;
-            values[i].push(from_sql(*t, v, name, &cols[i].0)?);
+            values[i].push(from_sql(*t, v, name, col)?);
         }
     }
     let columns = cols
         .iter()
-        .zip(types)
         .zip(values)
-        .map(|(((n, _), t), v)| Column::new(n, t, v))
+        .map(|((n, t), v)| Column::new(n, *t, v))
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Table::from_columns(name, columns)?)
+}
+
+/// Counts the rows a query's filters select.
+pub(crate) fn count_rows(conn: &Connection, q: &TableQuery) -> SqlResult<u64> {
+    let name = q.table.as_str();
+    let all = table_columns(conn, name)?.ok_or_else(|| no_table(name))?;
+    let (filter_sql, params) = where_clause(q, &all)?;
+    let n: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM {}{filter_sql}", quote(name)),
+            params_from_iter(params.iter()),
+            |r| r.get(0),
+        )
+        .map_err(db(format!("counting rows of '{name}'")))?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Runs a read-only SQL statement; the result is a table named `query`.
@@ -473,21 +535,34 @@ fn to_text(v: &Value) -> Value {
 }
 
 /// Tables (with columns and row counts) and blob totals.
-pub(crate) fn inspect(conn: &Connection) -> SqlResult<Inspection> {
+pub(crate) fn inspect(conn: &Connection, location: &dsi_core::Location) -> SqlResult<Inspection> {
     let mut stmt = conn
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table'
-             AND substr(name, 1, 5) <> ?1 AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name",
+             AND lower(substr(name, 1, 7)) <> 'sqlite_' ORDER BY name",
         )
         .map_err(db("listing tables"))?;
-    let names = stmt
-        .query_map([INTERNAL_PREFIX], |r| r.get::<_, String>(0))
+    let names: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
         .map_err(db("listing tables"))?
         .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db("listing tables"))?;
+        .map_err(db("listing tables"))?
+        .into_iter()
+        .filter(|n| !is_reserved(n))
+        .collect();
     let mut tables = Vec::with_capacity(names.len());
     for name in names {
-        let cols = table_columns(conn, &name)?.unwrap_or_default();
+        // A table whose declared types dsi cannot read is listed as text.
+        let cols = table_columns(conn, &name).unwrap_or_else(|_| {
+            Some(
+                declared_columns(conn, &name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(n, d)| (n, from_decl_type(&d).unwrap_or(DataType::Text)))
+                    .collect(),
+            )
+        });
+        let cols = cols.unwrap_or_default();
         let rows: i64 = conn
             .query_row(&format!("SELECT count(*) FROM {}", quote(&name)), [], |r| {
                 r.get(0)
@@ -496,9 +571,9 @@ pub(crate) fn inspect(conn: &Connection) -> SqlResult<Inspection> {
         tables.push(TableInfo {
             columns: cols
                 .iter()
-                .map(|(n, d)| ColumnInfo {
+                .map(|(n, t)| ColumnInfo {
                     name: n.clone(),
-                    data_type: from_decl_type(d).unwrap_or(DataType::Text),
+                    data_type: *t,
                 })
                 .collect(),
             name,
@@ -506,16 +581,23 @@ pub(crate) fn inspect(conn: &Connection) -> SqlResult<Inspection> {
             files: None,
         });
     }
+    // A store dsi did not write has no blob table.
     let (blobs, blob_bytes): (i64, i64) = conn
         .query_row(
             "SELECT count(*), coalesce(sum(len), 0) FROM _dsi_blobs",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
+        .or_else(|e| match &e {
+            rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table") => {
+                Ok((0, 0))
+            }
+            _ => Err(e),
+        })
         .map_err(db("counting blobs"))?;
     Ok(Inspection {
         driver: "sqlite".into(),
-        location: String::new(),
+        location: location.clone(),
         tables,
         blobs: u64::try_from(blobs).unwrap_or(0),
         blob_bytes: u64::try_from(blob_bytes).unwrap_or(0),
