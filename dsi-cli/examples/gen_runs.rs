@@ -5,7 +5,7 @@
 //! gen_runs --driver sqlite|parquet|s3 --store STORE --rows N [--batch B] [--seed S]
 //! ```
 //!
-//! The rows are [`RunRow`]s with the real [`RUNS_SCHEMA`], put through the
+//! The rows are [`RunRecord`]s with the real [`RUNS_SCHEMA`], put through the
 //! driver's own `put` in batches of B rows (default 10,000), so the files
 //! and rows are exactly what dsi writes — only batched (a `dsi record` puts
 //! one row at a time). The content is deterministic for a seed and looks
@@ -23,8 +23,12 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use dsi_core::{BlobRef, Collection, Driver, Options, Table, Timestamp};
-use dsi_plugins_charliecloud::records::{Identity, RUNS_SCHEMA, RunRow};
+use dsi_core::env::KernelInfo;
+use dsi_core::{Access, BlobRef, Collection, Driver, Options, Table, Timestamp};
+use dsi_plugins_charliecloud::compat::{CompatResult, Policy};
+use dsi_plugins_charliecloud::records::{
+    Compat, Function, Identity, Outcome, RUNS_SCHEMA, RunRecord, StepRecord, System,
+};
 
 /// 2026-09-01T00:00:00Z in microseconds.
 const START_MICROS: i64 = 1_788_220_800_000_000;
@@ -217,7 +221,7 @@ struct Recorded {
 struct Generator {
     rng: Rng,
     images: Vec<Image>,
-    kernels: Vec<(String, String)>,
+    kernels: Vec<(String, KernelInfo)>,
     recent: Vec<Recorded>,
     rows: u64,
 }
@@ -234,7 +238,15 @@ impl Generator {
                 tree: format!("rftree1+sha256:{}", rng.hex(32)),
             })
             .collect();
-        let kernels = (0..HOSTS.len()).map(kernel_info).collect();
+        let kernels = (0..HOSTS.len())
+            .map(|h| {
+                let (release, info) = kernel_info(h);
+                (
+                    release,
+                    KernelInfo::from_json(&info).expect("a valid synthetic kernel_info"),
+                )
+            })
+            .collect();
         Generator {
             rng,
             images,
@@ -244,7 +256,7 @@ impl Generator {
         }
     }
 
-    fn row(&mut self, i: u64) -> RunRow {
+    fn row(&mut self, i: u64) -> RunRecord {
         let rng = &mut self.rng;
         // Evenly spread in time order, jittered within a step.
         let step = SPAN_MICROS / i64::try_from(self.rows).unwrap_or(i64::MAX).max(1);
@@ -278,32 +290,37 @@ impl Generator {
         };
         let image = &self.images[record.image];
         let (release, info) = &self.kernels[h];
-        let mut row = RunRow {
-            run_id,
-            function: if producer { "producer" } else { "consumer" },
-            recorded_at: Some(Timestamp::from_micros(at)),
-            parent_run_id: parent,
-            image_ref: Some(image.name.clone()),
-            image_digest: Some(image.digest.clone()),
-            image_manifest_digest: Some(image.manifest.clone()),
-            image_config_digest: Some(image.config.clone()),
-            image_tree_digest: Some(image.tree.clone()),
-            image_checks: Some("V0 V1 V2 V4".into()),
-            ch_storage: Some(format!("/var/tmp/{moniker}.ch")),
-            commit: Some(record.commit.clone()),
-            runfile_path: Some("Runfile".into()),
-            runfile_sha256: Some(rng.hex(32)),
-            runfile_digest: Some(format!("runfile1+sha256:{}", rng.hex(32))),
-            container_run_commands: Some(record.blob),
-            identity: Some(Identity {
-                uid,
-                effective_gid: uid,
-                moniker: moniker.into(),
-                gid_list: format!("[{uid},100]"),
-                hostname: HOSTS[h].into(),
-            }),
-            kernel: Some((Some(release.clone()), Some("x86_64".into()), info.clone())),
-            ..RunRow::default()
+        let mut row = RunRecord::new(if producer {
+            Function::Producer
+        } else {
+            Function::Consumer
+        });
+        row.run_id = run_id;
+        row.recorded_at = Some(Timestamp::from_micros(at));
+        row.parent_run_id = parent;
+        row.image.reference = Some(image.name.clone());
+        row.image.digest = Some(image.digest.clone());
+        row.image.manifest_digest = Some(image.manifest.clone());
+        row.image.config_digest = Some(image.config.clone());
+        row.image.tree_digest = Some(image.tree.clone());
+        row.image.checks = ["V0", "V1", "V2", "V4"].map(String::from).to_vec();
+        row.image.storage = Some(format!("/var/tmp/{moniker}.ch"));
+        row.commit = Some(record.commit.clone());
+        row.runfile.path = Some("Runfile".into());
+        row.runfile.sha256 = Some(rng.hex(32));
+        row.runfile.digest = Some(format!("runfile1+sha256:{}", rng.hex(32)));
+        row.repository = Some(record.blob);
+        row.user = Some(Identity {
+            uid: Some(i64::from(uid)),
+            effective_gid: Some(i64::from(uid)),
+            moniker: Some(moniker.into()),
+            gid_list: vec![i64::from(uid), 100],
+            hostname: Some(HOSTS[h].into()),
+        });
+        row.system = System {
+            kernel_release: Some(release.clone()),
+            architecture: Some("x86_64".into()),
+            kernel_info: Some(info.clone()),
         };
         if producer {
             let exit = match rng.below(100) {
@@ -312,18 +329,39 @@ impl Generator {
                 4 => 137,
                 _ => 0,
             };
-            let duration = i64::try_from(50 + rng.below(600_000)).unwrap_or(0);
-            row.exit_code = Some(exit);
-            row.signal = (exit == 137).then_some(9);
-            row.duration_ms = Some(duration);
-            row.stdout_sha256 = Some(rng.hex(32));
-            row.stderr_sha256 = Some(rng.hex(32));
-            row.steps = Some(format!(
-                r#"[{{"argv":["ch-run","--unset-env=*","{}","--","./run.sh"],"exit_code":{exit},"duration_ms":{duration},"step":1,"of":1}}]"#,
-                image.name
-            ));
-            row.compat_check = Some("warn".into());
-            row.compat_result = Some(r#"{"verdict":"same","changed":[]}"#.into());
+            let duration = 50 + rng.below(600_000);
+            row.outcome = Some(Outcome {
+                exit_code: Some(exit),
+                signal: (exit == 137).then_some(9),
+                duration_ms: Some(i64::try_from(duration).unwrap_or(0)),
+                stdout_sha256: Some(rng.hex(32)),
+                stderr_sha256: Some(rng.hex(32)),
+            });
+            row.steps = vec![StepRecord {
+                step: 1,
+                of: 1,
+                kind: "cmd".into(),
+                argv: vec![
+                    "ch-run".into(),
+                    "--unset-env=*".into(),
+                    image.name.clone(),
+                    "--".into(),
+                    "./run.sh".into(),
+                ],
+                exit_code: Some(exit),
+                duration_ms: duration,
+                ..StepRecord::default()
+            }];
+            row.compat = Some(Compat {
+                policy: Some("warn".into()),
+                result: Some(CompatResult {
+                    policy: Policy::Warn,
+                    compared: true,
+                    compatible: true,
+                    blocking: Vec::new(),
+                    sections: Vec::new(),
+                }),
+            });
         }
         row
     }
@@ -332,9 +370,9 @@ impl Generator {
 fn open(driver: &str, store: &str) -> dsi_core::Result<Box<dyn Driver>> {
     let options = Options::new().with("store", store.to_owned());
     match driver {
-        "sqlite" => dsi_driver_sqlite::SqliteDriver::from_options(&options),
-        "parquet" => dsi_driver_parquet::Dataset::from_options(&options),
-        "s3" => dsi_driver_s3::S3Builder::from_options(&options),
+        "sqlite" => dsi_driver_sqlite::SqliteDriver::from_options(&options, Access::ReadWrite),
+        "parquet" => dsi_driver_parquet::Dataset::from_options(&options, Access::ReadWrite),
+        "s3" => dsi_driver_s3::S3Builder::from_options(&options, Access::ReadWrite),
         other => Err(dsi_core::Error::InvalidData(format!(
             "unknown driver {other}"
         ))),

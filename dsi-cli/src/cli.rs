@@ -15,6 +15,9 @@ Exit codes:
   69  image or service unavailable
   74  I/O or store error";
 
+/// The heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 /// Record how a container was run as a git repository, store the record in
 /// SQLite, Parquet or S3, and replay it exactly later.
 #[derive(Debug, Parser)]
@@ -33,27 +36,27 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Back-end driver to use (NAME or NAME=STORE); repeat to write to several at once.
-    #[arg(long = "driver", global = true, value_name = "NAME")]
+    #[arg(long = "driver", global = true, help_heading = GLOBAL, value_name = "NAME")]
     pub drivers: Vec<String>,
 
     /// Where the back-end keeps its data (path or URL); one per --driver, in order.
-    #[arg(long = "store", global = true, value_name = "PATH|URL")]
+    #[arg(long = "store", global = true, help_heading = GLOBAL, value_name = "PATH|URL")]
     pub stores: Vec<String>,
 
     /// A driver option, `key=value`; repeatable.
-    #[arg(long = "option", global = true, value_name = "KEY=VALUE")]
+    #[arg(long = "option", global = true, help_heading = GLOBAL, value_name = "KEY=VALUE")]
     pub options: Vec<String>,
 
     /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// Log more to stderr (-v: what dsi does, -vv: each step, -vvv: everything).
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(long, short = 'v', global = true, help_heading = GLOBAL, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
     /// Log only errors; no progress display.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 
@@ -68,7 +71,7 @@ pub enum Command {
     Collect(CollectArgs),
     /// Record a Runfile (or a git remote holding one) as a git repository artifact.
     Record(RecordArgs),
-    /// Replay a recorded Runfile at a commit, checking the image and the system.
+    /// Replay a recorded run (a run id or a commit), checking the image and the system.
     Replay(ReplayArgs),
     /// Record a Runfile, then replay the new commit.
     Run(RunArgs),
@@ -76,6 +79,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// List records and replays, newest first.
     List(ListArgs),
+    /// A project's history: its commits, newest first, with their records and replays.
+    Log(LogArgs),
     /// Show one record: every column, its Runfile, its repository's log.
     Show(ShowArgs),
     /// Unpack a record's repository into a directory for ordinary git work.
@@ -154,6 +159,10 @@ pub struct RecordArgs {
     #[arg(long, short = 'm', value_name = "MESSAGE")]
     pub message: Option<String>,
 
+    /// Store a new record even if this commit and image are already recorded.
+    #[arg(long)]
+    pub again: bool,
+
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
@@ -162,22 +171,20 @@ pub struct RecordArgs {
 /// Arguments of `dsi replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Commit to replay (full or abbreviated hash).
-    pub commit: String,
-
-    /// Replay this record (run id or unique prefix); default: the newest record of the commit.
-    #[arg(long, value_name = "RUN_ID")]
-    pub run: Option<String>,
+    /// What to replay: a run id or a commit (or a unique prefix of either; a
+    /// commit names its newest record). With --repo or --remote, the commit.
+    #[arg(value_name = "RUN|COMMIT")]
+    pub reference: String,
 
     /// Replay from this repository directory instead of a record.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "remote")]
     pub repo: Option<PathBuf>,
 
     /// Replay from this git remote instead of a record (never stored).
     #[arg(long, value_name = "URL")]
     pub remote: Option<String>,
 
-    /// Location of the Runfile inside the repository.
+    /// Location of the Runfile inside the repository (default: the record's).
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
 
@@ -186,8 +193,13 @@ pub struct ReplayArgs {
     pub check: Option<String>,
 
     /// Compare the outputs and stdout with the recorded run; exit 1 unless all match.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["repo", "remote"])]
     pub verify: bool,
+
+    /// Say what the replay would do (image check, each step's argv, every bind
+    /// with its host path, PASSENV, outputs) and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// Check the commit out into this new directory and keep it (outputs written
     /// through relative binds stay there); default: a temporary directory.
@@ -254,8 +266,8 @@ pub struct InspectArgs {
 /// Arguments of `dsi export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Run id (or a unique prefix).
-    #[arg(value_name = "RUN_ID")]
+    /// A run id or a commit (or a unique prefix of either).
+    #[arg(value_name = "RUN|COMMIT")]
     pub run: String,
 
     /// What to write.
@@ -316,23 +328,38 @@ pub struct ListArgs {
     pub all: bool,
 }
 
+/// Arguments of `dsi log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// A record whose stored repository's history to show (a run id or commit);
+    /// default: the repository of --repo, or of the current directory.
+    #[arg(value_name = "RUN|COMMIT", conflicts_with = "repo")]
+    pub reference: Option<String>,
+    /// The project's repository.
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// At most this many commits.
+    #[arg(long, short = 'n', default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+}
+
 /// Arguments of `dsi show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Run id (or a unique prefix).
-    #[arg(value_name = "RUN_ID")]
+    /// A run id or a commit (or a unique prefix of either).
+    #[arg(value_name = "RUN|COMMIT")]
     pub run: String,
 }
 
 /// Arguments of `dsi diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// A run id (or unique prefix).
-    #[arg(value_name = "RUN_ID")]
+    /// A run id or a commit (a commit names its newest replay).
+    #[arg(value_name = "RUN|COMMIT")]
     pub run: String,
 
-    /// Another run to compare with.
-    #[arg(value_name = "RUN_ID", conflicts_with = "now")]
+    /// Another run or commit to compare with.
+    #[arg(value_name = "RUN|COMMIT", conflicts_with = "now")]
     pub other: Option<String>,
 
     /// Compare with this system (the default when no second run is given).
@@ -343,8 +370,8 @@ pub struct DiffArgs {
 /// Arguments of `dsi checkout`.
 #[derive(Debug, Args)]
 pub struct CheckoutArgs {
-    /// Run id (or a unique prefix).
-    #[arg(value_name = "RUN_ID")]
+    /// A run id or a commit (or a unique prefix of either).
+    #[arg(value_name = "RUN|COMMIT")]
     pub run: String,
     /// Directory to create (must not exist or be empty).
     pub dir: PathBuf,
@@ -356,8 +383,8 @@ pub struct PushArgs {
     /// The git remote URL (never stored).
     #[arg(long, value_name = "URL")]
     pub remote: String,
-    /// Run id (or a unique prefix).
-    #[arg(value_name = "RUN_ID")]
+    /// A run id or a commit (or a unique prefix of either).
+    #[arg(value_name = "RUN|COMMIT")]
     pub run: String,
 }
 

@@ -121,6 +121,15 @@ fn value_text(path: &Path, key: &str, v: &toml::Value) -> anyhow::Result<String>
     })
 }
 
+/// Whether an option's value is a secret: shown as `***` by `dsi config`
+/// and never logged.
+pub(crate) fn is_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["secret", "token", "password", "credential"]
+        .iter()
+        .any(|w| k.contains(w))
+}
+
 /// Resolves the effective settings for this invocation.
 pub(crate) fn effective(global: &GlobalArgs) -> anyhow::Result<Effective> {
     let files: Vec<PathBuf> = [Some(PathBuf::from("dsi.toml")), user_config()]
@@ -136,7 +145,20 @@ pub(crate) fn effective(global: &GlobalArgs) -> anyhow::Result<Effective> {
             loaded.push((f.clone(), c));
         }
     }
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let env = |name: &str| -> anyhow::Result<Option<String>> {
+        match std::env::var_os(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.into_string().map(Some).map_err(|v| {
+                anyhow::anyhow!(dsi_core::Error::config(
+                    "configuration",
+                    format!(
+                        "{name} is not valid UTF-8 ({}); dsi takes store paths and driver names as UTF-8",
+                        v.to_string_lossy()
+                    )
+                ))
+            }),
+        }
+    };
 
     // `--driver NAME=STORE` names a driver and its store at once.
     let mut flag_stores: Vec<(String, String)> = Vec::new();
@@ -153,7 +175,7 @@ pub(crate) fn effective(global: &GlobalArgs) -> anyhow::Result<Effective> {
         .collect();
     let drivers = if !flag_drivers.is_empty() {
         (flag_drivers, Source::Flag)
-    } else if let Some(v) = env("DSI_DRIVER") {
+    } else if let Some(v) = env("DSI_DRIVER")? {
         (
             v.split(',').map(|s| s.trim().to_owned()).collect(),
             Source::Env("DSI_DRIVER".into()),
@@ -203,7 +225,7 @@ pub(crate) fn effective(global: &GlobalArgs) -> anyhow::Result<Effective> {
     if stores.is_empty() {
         stores = if !global.stores.is_empty() {
             pair(global.stores.clone(), Source::Flag)?
-        } else if let Some(s) = env("DSI_STORE") {
+        } else if let Some(s) = env("DSI_STORE")? {
             pair(vec![s], Source::Env("DSI_STORE".into()))?
         } else if let Some((p, s)) = loaded
             .iter()

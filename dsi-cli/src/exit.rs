@@ -1,8 +1,13 @@
 //! Exit statuses and the one-line error report.
 //!
 //! Every error is printed as one `error: …` line (the causes joined with
-//! `: `), followed by a `hint: …` line where dsi knows what to do about it.
-//! The status is chosen from the first [`dsi_core::Error`] in the chain.
+//! `: `), followed by a `hint: …` line where dsi knows what to do about it;
+//! with `--json`, as one JSON object on stderr instead:
+//! `{"error": {"code": …, "status": …, "message": …, "hint": …}}`, where
+//! `code` is the Runfile diagnostic's code (`E406`) or the kind of error
+//! (`not_found`, `invalid_data`, …). Text that may come from a store is
+//! escaped for the terminal. The status is chosen from the first
+//! [`dsi_core::Error`] in the chain.
 
 use std::io::Write;
 
@@ -104,6 +109,7 @@ pub(crate) fn status_of(e: &anyhow::Error) -> ExitStatus {
                 Error::UnknownModule { .. } | Error::InvalidConfig { .. } => ExitStatus::Usage,
                 Error::InvalidData(_)
                 | Error::NotFound { .. }
+                | Error::Ambiguous { .. }
                 | Error::AlreadyExists { .. }
                 | Error::Refused(_) => ExitStatus::DataErr,
                 Error::NotSupported { .. } => ExitStatus::Usage,
@@ -131,27 +137,95 @@ fn hint_of(e: &anyhow::Error) -> Option<String> {
             Error::IncompatibleStore(_) => {
                 Some("point --store at a dsi store, or at a new file".into())
             }
+            Error::NotFound { kind: "store", .. } => Some(
+                "read commands never create a store: check --store (or DSI_STORE, dsi.toml); dsi record creates one"
+                    .into(),
+            ),
+            Error::NotFound { kind: "run or commit", .. } => {
+                Some("`dsi list` shows the runs and `dsi log` the commits".into())
+            }
             _ => None,
         })
 }
 
-/// Prints the error (and hint) to stderr and returns its exit status.
-pub(crate) fn report(e: &anyhow::Error) -> ExitStatus {
+/// The machine-readable kind of an error, for `--json`.
+fn code_of(e: &anyhow::Error) -> String {
+    if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<RunfileError>()) {
+        return r.diagnostic.code.to_owned();
+    }
+    e.chain()
+        .find_map(|c| c.downcast_ref::<Error>())
+        .map_or("error", |err| match err {
+            Error::NotFound { .. } => "not_found",
+            Error::Ambiguous { .. } => "ambiguous",
+            Error::AlreadyExists { .. } => "already_exists",
+            Error::NotSupported { .. } => "not_supported",
+            Error::UnknownModule { .. } => "unknown_module",
+            Error::InvalidConfig { .. } => "invalid_config",
+            Error::InvalidData(_) => "invalid_data",
+            Error::Refused(_) => "refused",
+            Error::Corrupt(_) => "corrupt",
+            Error::IncompatibleStore(_) => "incompatible_store",
+            Error::Io { .. } => "io",
+            _ => "error",
+        })
+        .to_owned()
+}
+
+/// Prints the error (and hint) to stderr — as JSON with `--json` — and
+/// returns its exit status.
+pub(crate) fn report(e: &anyhow::Error, json: bool) -> ExitStatus {
+    let status = match e.downcast_ref::<Diagnosed>() {
+        Some(d) => d.status,
+        None => match e.chain().find_map(|c| c.downcast_ref::<RunfileError>()) {
+            Some(r) => runfile_status(r),
+            None => status_of(e),
+        },
+    };
     let mut err = std::io::stderr().lock();
+    if json {
+        let (message, hint) = match e.chain().find_map(|c| c.downcast_ref::<RunfileError>()) {
+            Some(r) => (
+                r.diagnostic
+                    .render(&r.file)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                r.diagnostic.hint.clone(),
+            ),
+            None => (one_line(e), hint_of(e)),
+        };
+        let v = serde_json::json!({"error": {
+            "code": code_of(e),
+            "status": status.code(),
+            "message": message,
+            "hint": hint,
+        }});
+        let _ = writeln!(err, "{v}");
+        return status;
+    }
+    // Line by line: a diagnostic's hint is on a line of its own.
+    let shown = |t: &str| {
+        t.lines()
+            .map(|l| dsi_core::text::for_terminal(l).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     if let Some(d) = e.downcast_ref::<Diagnosed>() {
-        let _ = writeln!(err, "{d}");
-        return d.status;
+        let _ = writeln!(err, "{}", shown(&d.text));
+        return status;
     }
     // A Runfile diagnostic is printed in the spec's own format.
     if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<RunfileError>()) {
-        let _ = writeln!(err, "{r}");
-        return runfile_status(r);
+        let _ = writeln!(err, "{}", shown(&r.to_string()));
+        return status;
     }
-    let _ = writeln!(err, "error: {}", one_line(e));
+    let _ = writeln!(err, "error: {}", shown(&one_line(e)));
     if let Some(h) = hint_of(e) {
         let _ = writeln!(err, "hint: {h}");
     }
-    status_of(e)
+    status
 }
 
 /// The error and its causes on one line, without repeating a cause that the

@@ -21,24 +21,22 @@ use dsi_driver_sqlite as _;
 // The Charliecloud plugins are the point of the binary: always linked.
 use dsi_plugins_charliecloud as _;
 
-mod backends;
 mod cli;
 mod commands;
 mod config;
 mod exit;
 mod logging;
 mod output;
-mod runs;
+mod stores;
 
 pub use cli::Cli;
 pub use exit::ExitStatus;
 
 use clap::Parser;
 
-/// The names of the drivers this build links: the `git` driver of the
-/// Charliecloud plugins, plus one per enabled driver feature.
+/// The names of the drivers this build links: one per enabled driver
+/// feature (git remotes are not back-ends: `dsi push`/`pull` use them).
 pub const ENABLED_DRIVERS: &[&str] = &[
-    "git",
     #[cfg(feature = "parquet")]
     "parquet",
     #[cfg(feature = "s3")]
@@ -68,10 +66,7 @@ pub fn main() -> std::process::ExitCode {
         // The reader of our output went away (`dsi list | head`): end
         // quietly with the status of a process killed by SIGPIPE.
         Err(e) if output::stdout_closed(&e) => std::process::ExitCode::from(141),
-        Err(e) => {
-            let status = exit::report(&e);
-            status.into()
-        }
+        Err(e) => exit::report(&e, cli.global.json).into(),
     }
 }
 

@@ -2,18 +2,26 @@
 //!
 //! Libraries report through `tracing`: events for what happened, spans for
 //! long operations (verifying or pulling an image, packing and unpacking a
-//! repository, uploading a blob, reading a CSV file). Here they become log
-//! lines at the level `-q`/`-v`/`-vv`/`-vvv` selects (default: warnings), and,
-//! when stderr is a terminal, a live progress display of the running spans
-//! (`tracing-indicatif`). On a pipe or file there is no progress display and
-//! no colour; `NO_COLOR` turns colour off on a terminal too.
+//! repository, uploading a blob, reading a CSV file). Here they become lines
+//! at the level `-q`/`-v`/`-vv`/`-vvv` selects (default: warnings): a
+//! warning is `warning: …`, an error `error: …`, what dsi does (`-v`) a
+//! plain line. Every message is escaped for the terminal (it may quote a
+//! record). When stderr is a terminal, a live progress display shows the
+//! running spans (`tracing-indicatif`). On a pipe or file there is no
+//! progress display and no colour; `NO_COLOR` turns colour off on a
+//! terminal too.
 
+use std::fmt;
 use std::io::IsTerminal;
 
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{Layer, fmt};
+use tracing_subscriber::{Layer, fmt as tfmt};
 
 /// Whether stdout gets colour: a terminal, and `NO_COLOR` not set.
 pub(crate) fn colour_stdout() -> bool {
@@ -22,6 +30,70 @@ pub(crate) fn colour_stdout() -> bool {
 
 fn no_color_unset() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `warning: message`, escaped for the terminal.
+struct Human {
+    ansi: bool,
+}
+
+/// Collects an event's message (and other fields as `key=value`).
+#[derive(Default)]
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        if field.name() == "message" {
+            self.0.push_str(&format!("{value:?}"));
+        } else {
+            self.0.push_str(&format!("{}={value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            if !self.0.is_empty() {
+                self.0.push(' ');
+            }
+            self.0.push_str(value);
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for Human
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut m = Message::default();
+        event.record(&mut m);
+        let (label, colour) = match *event.metadata().level() {
+            Level::ERROR => (Some("error"), "31"),
+            Level::WARN => (Some("warning"), "33"),
+            Level::INFO => (None, ""),
+            Level::DEBUG => (Some("debug"), "2"),
+            Level::TRACE => (Some("trace"), "2"),
+        };
+        if let Some(l) = label {
+            if self.ansi {
+                write!(writer, "\x1b[{colour}m{l}:\x1b[0m ")?;
+            } else {
+                write!(writer, "{l}: ")?;
+            }
+        }
+        writeln!(writer, "{}", dsi_core::text::for_terminal(&m.0))
+    }
 }
 
 /// Installs the subscriber for this process.
@@ -35,10 +107,7 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
     };
     let terminal = std::io::stderr().is_terminal();
     let ansi = terminal && no_color_unset();
-    let lines = fmt::layer()
-        .with_target(false)
-        .without_time()
-        .with_ansi(ansi);
+    let lines = tfmt::layer().event_format(Human { ansi }).with_ansi(ansi);
     // A second subscriber cannot be installed; errors only in tests that call init twice.
     if terminal && !quiet {
         let progress = tracing_indicatif::IndicatifLayer::new();

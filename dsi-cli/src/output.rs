@@ -71,8 +71,19 @@ macro_rules! outln {
 }
 pub(crate) use outln;
 
-/// Writes rows as left-aligned columns separated by two spaces, with a header.
+/// Writes rows as left-aligned columns separated by two spaces, with a
+/// header. Cells are shown through [`dsi_core::text::for_terminal`]: they
+/// hold what stores hold.
 pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| dsi_core::text::for_terminal(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -110,11 +121,12 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> io::Result<(
     Ok(())
 }
 
-/// Writes a value as pretty JSON followed by a newline.
+/// Writes a value as pretty JSON followed by a newline (serialised first,
+/// so that a closed stdout is an I/O error [`stdout_closed`] recognises).
 pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut out = stdout();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    stdout().write_all(&text)?;
     Ok(())
 }
 
@@ -173,7 +185,7 @@ pub(crate) fn print_collection(c: &Collection, json: bool) -> anyhow::Result<()>
                 writeln!(out)?;
             }
             for col in t.columns() {
-                let text = col.values()[r].to_string();
+                let text = dsi_core::text::for_terminal(&col.values()[r].to_string()).into_owned();
                 let shown = if text.chars().count() > MAX_CELL {
                     let head: String = text.chars().take(MAX_CELL).collect();
                     format!("{head}… ({} bytes; --json shows all)", text.len())

@@ -80,6 +80,31 @@ impl BlobRef {
     }
 }
 
+/// Serialised as `{"sha256": "<64 hex digits>", "len": N}`, the form every
+/// store and `--json` output uses.
+impl serde::Serialize for BlobRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("BlobRef", 2)?;
+        st.serialize_field("sha256", &self.sha256_hex())?;
+        st.serialize_field("len", &self.len)?;
+        st.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BlobRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            sha256: String,
+            len: u64,
+        }
+        let raw = Raw::deserialize(d)?;
+        let digest = BlobRef::parse_hex_digest(&raw.sha256).map_err(serde::de::Error::custom)?;
+        Ok(BlobRef::new(digest, raw.len))
+    }
+}
+
 impl fmt::Display for BlobRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "sha256:{}", self.sha256_hex())

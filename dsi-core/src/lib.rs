@@ -47,6 +47,7 @@ pub mod conformance;
 pub mod driver;
 pub mod env;
 mod error;
+pub mod fsck;
 pub mod ingest;
 pub mod memory;
 mod options;
@@ -55,6 +56,7 @@ pub mod registry;
 pub mod stores;
 pub mod table;
 pub mod terminal;
+pub mod text;
 pub mod value;
 
 pub use blob::{BlobRef, PendingBlob};
@@ -63,9 +65,9 @@ pub use driver::{
     OrderBy, Query, TableInfo, TableQuery,
 };
 pub use error::{BoxError, Error, ModuleKind, Result};
-pub use options::{OptionSpec, Options};
+pub use options::{OptionSpec, Options, parse_bool};
 pub use plugin::{Context, Plugin, PluginFunction};
-pub use registry::{DriverEntry, PluginEntry};
+pub use registry::{DriverEntry, PluginEntry, ReservedTable};
 pub use stores::{Found, Stores};
 pub use table::{Collection, Column, Table};
 pub use terminal::{HandlerOutput, Interaction, LoadOutcome, ModuleInfo, Terminal};

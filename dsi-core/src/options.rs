@@ -86,6 +86,20 @@ impl Options {
             .ok_or_else(|| Error::config(module, format!("missing required option '{key}'")))
     }
 
+    /// A boolean option: `true`/`1`/`yes` or `false`/`0`/`no`/empty; absent
+    /// is false. The one boolean parser of dsi (see [`parse_bool`]).
+    pub fn parse_bool(&self, module: &str, key: &str) -> Result<bool> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(v) => parse_bool(v).ok_or_else(|| {
+                Error::config(
+                    module,
+                    format!("option '{key}': invalid value '{v}': expected true or false"),
+                )
+            }),
+        }
+    }
+
     /// The value of a key parsed with `FromStr`, naming key and value on failure.
     pub fn parse<T>(&self, module: &str, key: &str) -> Result<Option<T>>
     where
@@ -155,6 +169,16 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Options {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
         }
+    }
+}
+
+/// `true`/`1`/`yes` (any case) or `false`/`0`/`no`/empty; anything else is
+/// `None`. Used for options and for boolean environment variables alike.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" | "" => Some(false),
+        _ => None,
     }
 }
 

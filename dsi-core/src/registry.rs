@@ -50,8 +50,48 @@ pub struct DriverEntry {
     pub build: fn(&Options, Access) -> Result<Box<dyn Driver>>,
 }
 
+/// A table that only some plugins may write: the records a workflow depends
+/// on (the Charliecloud plugins reserve `runs`). Names compare
+/// case-insensitively, as SQLite's do. The Terminal refuses any other
+/// plugin's rows for it, whichever program embeds it.
+#[derive(Debug)]
+pub struct ReservedTable {
+    /// The table name.
+    pub name: &'static str,
+    /// The plugins that write it.
+    pub writers: &'static [&'static str],
+    /// What it holds, for the refusal message (e.g. `dsi's records`).
+    pub holds: &'static str,
+}
+
 inventory::collect!(PluginEntry);
 inventory::collect!(DriverEntry);
+inventory::collect!(ReservedTable);
+
+/// The reserved table a plugin may not write, if `table` is one and `plugin`
+/// is not among its writers. Names starting with `_dsi` (any case) are
+/// reserved for every plugin.
+pub fn refused_table(plugin: &str, table: &str) -> Option<Error> {
+    if table
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("_dsi"))
+    {
+        return Some(Error::InvalidData(format!(
+            "table name '{table}' is reserved (names starting with '_dsi' are dsi's own)"
+        )));
+    }
+    let reserved = inventory::iter::<ReservedTable>
+        .into_iter()
+        .find(|r| r.name.eq_ignore_ascii_case(table))?;
+    if reserved.writers.contains(&plugin) {
+        return None;
+    }
+    Some(Error::InvalidData(format!(
+        "table '{table}' holds {} (written by {}); write into another table",
+        reserved.holds,
+        reserved.writers.join(", ")
+    )))
+}
 
 impl PluginEntry {
     /// Validates the options against [`PluginEntry::options`] and builds the plugin.

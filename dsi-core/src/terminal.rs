@@ -245,6 +245,11 @@ impl Terminal {
         let mut round = Collection::new();
         for p in &mut self.plugins {
             let collected = p.collect(&ctx)?;
+            for t in collected.tables() {
+                if let Some(e) = registry::refused_table(p.name(), t.name()) {
+                    return Err(e);
+                }
+            }
             for b in collected.blobs() {
                 round.push_blob(b.clone());
             }
@@ -410,6 +415,39 @@ mod tests {
             e.to_string(),
             "plugin 'hostname' not found in the loaded plugins"
         );
+    }
+
+    inventory::submit! {
+        crate::registry::ReservedTable {
+            name: "term_reserved",
+            writers: &["owner"],
+            holds: "the test's records",
+        }
+    }
+
+    #[test]
+    fn reserved_tables_are_written_only_by_their_plugins() {
+        for (plugin, table, refused) in [
+            ("other", "TERM_RESERVED", true),
+            ("owner", "term_reserved", false),
+            ("owner", "_DSI_blobs", true),
+        ] {
+            let mut t = Terminal::new();
+            t.load_plugin(Box::new(Rows {
+                name: plugin,
+                table,
+                column: "x",
+                rows: 1,
+                fail: false,
+            }))
+            .unwrap();
+            let r = t.transload();
+            assert_eq!(r.is_err(), refused, "{plugin} writing {table}: {r:?}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains(table), "{e}");
+                assert!(t.middleware().is_empty());
+            }
+        }
     }
 
     #[test]

@@ -76,8 +76,23 @@ impl std::str::FromStr for DataType {
 }
 
 /// A UTC instant with microsecond precision (microseconds since the Unix epoch).
+///
+/// Serialised as RFC 3339 text ([`Timestamp::to_rfc3339`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse_rfc3339(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Timestamp {
     /// From microseconds since 1970-01-01T00:00:00Z.

@@ -10,10 +10,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use dsi_core::env::{KernelDiff, KernelInfo, diff};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// What to do about differences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Record and report differences; run anyway.
@@ -48,7 +49,7 @@ impl fmt::Display for Policy {
 }
 
 /// Differences per section, counted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SectionCount {
     /// Section name.
     pub section: String,
@@ -63,7 +64,7 @@ pub struct SectionCount {
 }
 
 /// The outcome of a comparison, stored (as JSON) in `compat_result`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CompatResult {
     /// The policy applied.
     pub policy: Policy,
@@ -75,6 +76,34 @@ pub struct CompatResult {
     pub blocking: Vec<String>,
     /// Counts of all differences, per section.
     pub sections: Vec<SectionCount>,
+}
+
+/// How the systems of two runs (or a run and this one) differ.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SystemComparison {
+    /// The first side (`run ID (host, time)`).
+    pub from: String,
+    /// The second side.
+    pub to: String,
+    /// No difference at all.
+    pub identical: bool,
+    /// The differences that make a replay meaningless.
+    pub blocking: Vec<String>,
+    /// Every difference, by section.
+    #[schemars(with = "serde_json::Value")]
+    pub sections: std::collections::BTreeMap<String, dsi_core::env::SectionDiff>,
+}
+
+/// Compares two system descriptions, labelled for people.
+pub fn compare(from: (String, &KernelInfo), to: (String, &KernelInfo)) -> SystemComparison {
+    let d = diff(from.1, to.1);
+    SystemComparison {
+        from: from.0,
+        to: to.0,
+        identical: d.is_empty(),
+        blocking: blocking(&d),
+        sections: d.sections,
+    }
 }
 
 /// The differences that make a replay meaningless.

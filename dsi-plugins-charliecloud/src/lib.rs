@@ -18,15 +18,25 @@
 pub mod artifact;
 pub mod compat;
 pub mod consumer;
+pub mod describe;
 mod diagnostic_error;
+pub mod export;
+pub mod find;
+pub mod fsck;
 pub mod git_info;
 pub mod image;
+pub mod listing;
 pub mod producer;
+pub mod recording;
 pub mod records;
 pub mod remote;
+pub mod replaying;
+pub mod repository;
 pub mod runfile;
+pub mod runfile_source;
 pub mod runtime;
 pub mod settings;
+pub mod verify;
 
 pub use diagnostic_error::RunfileError;
 

@@ -2,54 +2,55 @@
 //! hash (RUNFILE.md §9).
 //!
 //! On transload it
-//! 1. materialises the commit of the artifact — a record in a loaded
-//!    back-end (`run=`), a repository directory (`repo=`) or a git remote
-//!    (`remote=`) — into a fresh directory (never the user's work tree) and
-//!    reads the Runfile from the commit's tree;
-//! 2. parses it, and validates or acquires its image by digest (§8.3);
-//! 3. compares the recorded `kernel_info` with today's ([`crate::compat`])
-//!    under `check=warn|strict|off`; `strict` refuses to run on a blocking
-//!    difference and says which;
-//! 4. runs the pre-flight checks and the steps through `ch-run`, streaming
+//! 1. opens the artifact — a record in a loaded back-end
+//!    ([`ReplaySource::Run`]), a repository directory or a git remote —
+//!    and reads the Runfile at the commit (at most [`MAX_RUNFILE_BYTES`]);
+//!    a stored repository is rebuilt and read within budgets
+//!    ([`crate::artifact::BoundedRepo`]);
+//! 2. materialises the commit into a fresh directory (never the user's work
+//!    tree), refusing tree symlinks that would leave it;
+//! 3. parses the Runfile and validates or acquires its image by digest
+//!    (§8.3);
+//! 4. compares the recorded `kernel_info` with today's ([`crate::compat`])
+//!    under `warn|strict|off`, and says so *before* running; `strict`
+//!    refuses on a blocking difference. For a record made by another user
+//!    or on another host, the binds it will mount read-write are announced;
+//! 5. runs the pre-flight checks and the steps through `ch-run`, streaming
 //!    the containers' output;
-//! 5. returns one `runs` row (`function = producer`, `parent_run_id`, the
-//!    image digests, per-step argv and status, exit code, signal, duration,
-//!    output digests, declared outputs, today's system, the compatibility
-//!    result). A failed step is recorded, not an error: the row's
-//!    `exit_code` says how it ended.
-//!
-//! Outputs: `LABEL dsi.outputs="path1 path2"` names files (relative to the
-//! context directory) whose SHA-256 is recorded after the run.
+//! 6. returns one `runs` row ([`RunRecord`], function `producer`): the
+//!    parent record, the image digests, per-step argv and status, exit
+//!    code, signal, duration, output digests, the declared outputs' digests
+//!    (read without leaving the context directory), the PASSENV names (and
+//!    values only for the scheduler/MPI context), today's system and the
+//!    compatibility result. A failed step is recorded, not an error: the
+//!    row's exit code says how it ended.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use dsi_core::env::{KernelInfo, collect_kernel_info};
+use dsi_core::env::collect_kernel_info;
 use dsi_core::{
-    Collection, Context, Error, Filter, FilterOp, OptionSpec, Options, PendingBlob, Plugin,
-    PluginEntry, PluginFunction, Query, Result, TableQuery, Timestamp,
+    Collection, Context, Error, OptionSpec, Options, PendingBlob, Plugin, PluginEntry,
+    PluginFunction, Result,
 };
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::artifact::{self, Limits, repo};
-use crate::compat::{self, CompatResult, Policy};
+use crate::artifact::{self, BoundedRepo, Limits, repo};
+use crate::compat::{self, Policy};
 use crate::diagnostic_error::RunfileError;
 use crate::image;
-use crate::records::{Identity, RUNS, RunRow, kernel_columns, new_run_id, text_at};
+use crate::records::{self, Compat, Function, Outcome, RunRecord, StepRecord, System};
 use crate::runfile::{self, Diagnostic, Runfile};
-use crate::runtime::{self, RunOptions, Sink};
-use crate::settings::{IMAGE_OPTIONS, ImageSettings};
+use crate::runfile_source::MAX_RUNFILE_BYTES;
+use crate::runtime::{self, RunOptions, Sink, environment, outputs};
+use crate::settings::{IMAGE_OPTIONS, ImageSettings, parse_bool};
 
 /// Registered name.
 pub const NAME: &str = "charliecloud-producer";
 
-/// The label naming output files.
-pub const OUTPUTS_LABEL: &str = "dsi.outputs";
-
 /// Where the artifact to replay comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Artifact {
+pub enum ReplaySource {
     /// A record in a loaded back-end, by full run id.
     Run(String),
     /// A repository directory.
@@ -69,26 +70,42 @@ pub enum OutputTo {
     Discard,
 }
 
+/// What to replay and how, typed (the registry's options build one too).
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// The artifact.
+    pub source: ReplaySource,
+    /// The commit (full or abbreviated hash).
+    pub commit: String,
+    /// The Runfile's path inside the repository (default: the record's,
+    /// else `Runfile`).
+    pub path: Option<PathBuf>,
+    /// What to do when this system differs from the recorded one.
+    pub policy: Policy,
+    /// Where the containers' output goes.
+    pub output: OutputTo,
+    /// Materialise into this new directory and keep it.
+    pub into: Option<PathBuf>,
+    /// How images are found and checked.
+    pub images: ImageSettings,
+    /// Announce the binds before running (a record someone else made).
+    pub announce_binds: bool,
+}
+
 /// The producer plugin.
 pub struct Producer {
-    artifact: Artifact,
-    commit: String,
-    path: PathBuf,
-    policy: Policy,
-    output: OutputTo,
-    into: Option<PathBuf>,
-    images: ImageSettings,
+    config: ReplayConfig,
 }
 
 impl std::fmt::Debug for Producer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let artifact = match &self.artifact {
-            Artifact::Remote(url) => format!("remote {}", repo::strip_credentials(url)),
+        let source = match &self.config.source {
+            ReplaySource::Remote(url) => format!("remote {}", repo::strip_credentials(url)),
             other => format!("{other:?}"),
         };
         f.debug_struct("Producer")
-            .field("artifact", &artifact)
-            .field("commit", &self.commit)
+            .field("source", &source)
+            .field("commit", &self.config.commit)
             .finish_non_exhaustive()
     }
 }
@@ -103,7 +120,7 @@ const OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("remote", "a git remote holding the commit (never stored)"),
     OptionSpec::optional(
         "path",
-        "location of the Runfile inside the repository (default Runfile)",
+        "location of the Runfile inside the repository (default: the record's, else Runfile)",
     ),
     OptionSpec::optional(
         "check",
@@ -116,6 +133,10 @@ const OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional(
         "into",
         "materialise the commit into this new directory and keep it (default: a temporary one)",
+    ),
+    OptionSpec::optional(
+        "announce_binds",
+        "true: say which host paths the replay mounts before running (default false)",
     ),
     IMAGE_OPTIONS[0],
     IMAGE_OPTIONS[1],
@@ -140,18 +161,46 @@ fn tmp() -> Result<tempfile::TempDir> {
     tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))
 }
 
+/// The artifact, opened.
+struct Opened {
+    repo: git2::Repository,
+    /// Stored size of the packed repository, for its read budgets.
+    stored_bytes: Option<u64>,
+    parent: Option<RunRecord>,
+}
+
+impl Opened {
+    fn bounded(&self, limits: &Limits) -> BoundedRepo<'_> {
+        match self.stored_bytes {
+            Some(n) => BoundedRepo::stored(&self.repo, n, limits),
+            None => BoundedRepo::local(&self.repo, limits),
+        }
+    }
+}
+
 impl Producer {
-    /// Builds the plugin from validated options.
+    /// The plugin for a typed configuration.
+    pub fn new(config: ReplayConfig) -> Result<Self> {
+        if let Some(p) = &config.path {
+            crate::consumer::repo_relative(NAME, p)?;
+        }
+        if let ReplaySource::Remote(url) = &config.source {
+            repo::check_remote_url(url).map_err(|e| Error::config(NAME, e.0))?;
+        }
+        Ok(Producer { config })
+    }
+
+    /// Builds the plugin from validated registry options.
     pub fn from_options(options: &Options) -> Result<Self> {
         let sources = [
             options.get("run"),
             options.get("repo"),
             options.get("remote"),
         ];
-        let artifact = match sources {
-            [Some(r), None, None] => Artifact::Run(r.to_owned()),
-            [None, Some(d), None] => Artifact::Repo(PathBuf::from(d)),
-            [None, None, Some(u)] => Artifact::Remote(u.to_owned()),
+        let source = match sources {
+            [Some(r), None, None] => ReplaySource::Run(r.to_owned()),
+            [None, Some(d), None] => ReplaySource::Repo(PathBuf::from(d)),
+            [None, None, Some(u)] => ReplaySource::Remote(u.to_owned()),
             _ => {
                 return Err(Error::config(
                     NAME,
@@ -172,20 +221,21 @@ impl Producer {
                 ));
             }
         };
-        Ok(Producer {
-            artifact,
+        Producer::new(ReplayConfig {
+            source,
             commit: options.require(NAME, "commit")?.to_owned(),
-            path: crate::consumer::repo_relative(NAME, options.get("path").unwrap_or("Runfile"))?,
+            path: options.get("path").map(PathBuf::from),
             policy: options.parse::<Policy>(NAME, "check")?.unwrap_or_default(),
             output,
             into: options.get("into").map(PathBuf::from),
             images: ImageSettings::from_options(NAME, options)?,
+            announce_binds: parse_bool(NAME, options, "announce_binds")?,
         })
     }
 
     fn sinks(&self) -> (Sink, Sink) {
         let err: Sink = Arc::new(Mutex::new(std::io::stderr()));
-        match self.output {
+        match self.config.output {
             OutputTo::Inherit => (Arc::new(Mutex::new(std::io::stdout())), err),
             OutputTo::Stderr => (Arc::clone(&err), err),
             OutputTo::Discard => (
@@ -195,42 +245,23 @@ impl Producer {
         }
     }
 
-    /// Opens the artifact as a repository; returns it with the record it
-    /// came from (for `run=`) and the blob to refer to (if already stored).
     fn open_artifact(&self, ctx: &Context<'_>, work: &Path) -> Result<Opened> {
-        match &self.artifact {
-            Artifact::Run(id) => {
-                let q = Query::Table(TableQuery::new(RUNS).filter(Filter::new(
-                    "run_id",
-                    FilterOp::Eq,
-                    id.as_str(),
-                )));
-                let rows = ctx.get(&q).map_err(|e| match e {
-                    Error::NotFound { .. } => Error::NotFound {
-                        what: format!("run '{id}'"),
-                    },
-                    e => e,
+        match &self.config.source {
+            ReplaySource::Run(id) => {
+                let stores = ctx.stores();
+                let found =
+                    stores.unique(&records::query::by_id(id), records::query::KEY, id, "run")?;
+                let parent = RunRecord::from_row(&found.row, 0)?;
+                let blob = parent.repository.ok_or_else(|| {
+                    Error::InvalidData(format!("run {id} has no repository artifact"))
                 })?;
-                let t = rows
-                    .table(RUNS)
-                    .filter(|t| t.num_rows() == 1)
-                    .ok_or_else(|| Error::NotFound {
-                        what: format!("run '{id}'"),
-                    })?;
-                let blob = t
-                    .get(0, "container_run_commands")
-                    .and_then(|v| v.as_blob())
-                    .copied()
-                    .ok_or_else(|| {
-                        Error::InvalidData(format!("run {id} has no repository artifact"))
-                    })?;
-                let reader = ctx.get_blob(&blob)?;
+                let reader = stores.blob(&blob, Some(found.store))?;
                 let dir = work.join("artifact");
                 std::fs::create_dir(&dir)
                     .map_err(|e| Error::io("creating the artifact directory", e))?;
                 // The reader verifies the digest as the archive streams: a
                 // corrupt tarball fails here, before anything runs.
-                let r = artifact::unpack_stored_repository(reader, &dir, &Limits::default())
+                let unpacked = artifact::unpack_stored_repository(reader, &dir, &Limits::default())
                     .map_err(|e| match Error::from(e) {
                         Error::Corrupt(m) => {
                             Error::Corrupt(format!("stored repository of run {id}: {m}"))
@@ -240,15 +271,13 @@ impl Producer {
                         }
                         other => other,
                     })?;
-                let recorded = text_at(t, 0, "kernel_info");
                 Ok(Opened {
-                    repo: r,
-                    parent: Some(id.clone()),
-                    recorded_kernel: recorded,
-                    blob: Some(blob),
+                    stored_bytes: Some(unpacked.stats.compressed),
+                    repo: unpacked.repo,
+                    parent: Some(parent),
                 })
             }
-            Artifact::Repo(dir) => {
+            ReplaySource::Repo(dir) => {
                 let r = git2::Repository::open(dir).map_err(|e| {
                     Error::InvalidData(format!(
                         "{} is not a git repository: {}",
@@ -258,70 +287,71 @@ impl Producer {
                 })?;
                 Ok(Opened {
                     repo: r,
+                    stored_bytes: None,
                     parent: None,
-                    recorded_kernel: None,
-                    blob: None,
                 })
             }
-            Artifact::Remote(url) => {
+            ReplaySource::Remote(url) => {
                 let r = repo::clone(url, &work.join("clone")).map_err(fail)?;
                 let _ = r.remote_delete("origin");
                 Ok(Opened {
                     repo: r,
+                    stored_bytes: None,
                     parent: None,
-                    recorded_kernel: None,
-                    blob: None,
                 })
             }
         }
     }
-}
 
-/// The artifact, opened.
-struct Opened {
-    repo: git2::Repository,
-    parent: Option<String>,
-    recorded_kernel: Option<String>,
-    blob: Option<dsi_core::BlobRef>,
-}
-
-/// SHA-256 of each declared output after the run (null when missing).
-fn output_digests(rf: &Runfile, context: &Path) -> Option<String> {
-    let paths = rf
-        .labels()
-        .iter()
-        .find(|(k, _)| k == OUTPUTS_LABEL)?
-        .1
-        .clone();
-    let mut m = serde_json::Map::new();
-    for p in paths.split_whitespace() {
-        let full = context.join(p);
-        let digest = std::fs::File::open(&full).ok().and_then(|mut f| {
-            let mut h = Sha256::new();
-            std::io::copy(&mut f, &mut h).ok()?;
-            Some(hex::encode(h.finalize()))
-        });
-        m.insert(
-            p.to_owned(),
-            digest.map_or(serde_json::Value::Null, serde_json::Value::String),
-        );
+    /// The context directory: `into` (must be new or empty) or `work/commit`.
+    fn context_root(&self, work: &Path) -> Result<PathBuf> {
+        match &self.config.into {
+            Some(dir) => {
+                let busy = std::fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(false);
+                if busy {
+                    return Err(Error::Refused(format!(
+                        "{} exists and is not empty",
+                        dir.display()
+                    )));
+                }
+                Ok(dir.clone())
+            }
+            None => Ok(work.join("commit")),
+        }
     }
-    Some(serde_json::Value::Object(m).to_string())
 }
 
-fn steps_json(outcome: &runtime::RunOutcome, total: usize) -> String {
-    let steps: Vec<serde_json::Value> = outcome
+/// The binds of a Runfile with their host paths, one line each, for the
+/// announcement before a foreign record runs.
+pub fn bind_lines(rf: &Runfile, context: &Path) -> Vec<String> {
+    rf.binds()
+        .iter()
+        .map(|b| format!("{} -> {} (read-write)", b.abs_src(context), b.dst))
+        .collect()
+}
+
+fn step_records(outcome: &runtime::RunOutcome, total: usize) -> Vec<StepRecord> {
+    outcome
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            let mut v = serde_json::to_value(s).unwrap_or_default();
-            v["step"] = json!(i + 1);
-            v["of"] = json!(total);
-            v
+        .map(|(i, s)| StepRecord {
+            step: i as u64 + 1,
+            of: total as u64,
+            line: s.line as u64,
+            kind: s.kind.to_owned(),
+            argv: s.argv.clone(),
+            exit_code: s.exit_code.map(i64::from),
+            signal: s.signal.map(i64::from),
+            started_at: Some(s.started_at.to_rfc3339()),
+            duration_ms: s.duration_ms,
+            stdout_sha256: Some(s.stdout_sha256.clone()),
+            stderr_sha256: Some(s.stderr_sha256.clone()),
+            ch_run_error: s.ch_run_error.clone(),
         })
-        .collect();
-    serde_json::Value::Array(steps).to_string()
+        .collect()
 }
 
 impl Plugin for Producer {
@@ -336,64 +366,82 @@ impl Plugin for Producer {
     fn collect(&mut self, ctx: &Context<'_>) -> Result<Collection> {
         let work = tmp()?;
         let opened = self.open_artifact(ctx, work.path())?;
-        let r = &opened.repo;
-        let commit =
-            repo::resolve_commit(r, &self.commit).map_err(|e| Error::InvalidData(e.to_string()))?;
-        let file = self.path.display().to_string();
-        let bytes = repo::read_at(r, commit, &self.path)
-            .map_err(fail)?
-            .ok_or_else(|| Error::InvalidData(format!("commit {commit} has no {file}")))?;
-        // Materialise the commit; the context directory is the Runfile's.
-        let tree = match &self.into {
-            Some(dir) => {
-                let busy = std::fs::read_dir(dir)
-                    .map(|mut d| d.next().is_some())
-                    .unwrap_or(false);
-                if busy {
-                    return Err(Error::Refused(format!(
-                        "{} exists and is not empty",
-                        dir.display()
-                    )));
-                }
-                dir.clone()
-            }
-            None => work.path().join("commit"),
+        let limits = Limits::default();
+        let bounded = opened.bounded(&limits);
+        let commit = repo::resolve_commit(&opened.repo, &self.config.commit)
+            .map_err(|e| Error::InvalidData(e.to_string()))?;
+        let path = match (
+            &self.config.path,
+            opened.parent.as_ref().and_then(|p| p.runfile.path.as_ref()),
+        ) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => crate::consumer::repo_relative(NAME, Path::new(p))?,
+            (None, None) => PathBuf::from("Runfile"),
         };
-        repo::materialize(r, commit, &tree).map_err(fail)?;
-        let context = tree.join(self.path.parent().unwrap_or(Path::new("")));
+        let file = path.display().to_string();
+        let bytes = bounded
+            .read_file(commit, &path, MAX_RUNFILE_BYTES)
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::InvalidData(format!("commit {commit} has no {file}")))?;
         let parsed =
             runfile::parse(&bytes).map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
         let rf = &parsed.runfile;
+        // Materialise the commit; the context directory is the Runfile's.
+        let tree = self.context_root(work.path())?;
+        bounded.materialize(commit, &tree).map_err(Error::from)?;
+        let context = tree.join(path.parent().unwrap_or(Path::new("")));
 
+        let images = &self.config.images;
         let resolved = image::resolve(
             rf.image(),
             rf.from_line(),
-            &self.images.storage,
-            &self.images.ch_image,
-            self.images.resolve,
+            &images.storage,
+            &images.ch_image,
+            images.resolve,
         )
         .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
+        tracing::info!(
+            "image {}: verified ({}; {:?})",
+            resolved.name,
+            resolved.checks.join(" "),
+            resolved.acquisition
+        );
 
         let now = collect_kernel_info();
         let recorded = opened
-            .recorded_kernel
-            .as_deref()
-            .map(KernelInfo::from_json)
-            .transpose()?;
-        let compat: CompatResult = compat::check(recorded.as_ref(), &now, self.policy);
-        if self.policy == Policy::Strict && !compat.compatible {
+            .parent
+            .as_ref()
+            .and_then(|p| p.system.kernel_info.as_ref());
+        let policy = self.config.policy;
+        let compat = compat::check(recorded, &now, policy);
+        if policy == Policy::Strict && !compat.compatible {
             return Err(Error::Refused(format!(
                 "this system differs from the recorded one (check=strict): {}",
                 compat.blocking.join("; ")
             )));
         }
+        for b in &compat.blocking {
+            tracing::warn!("system differs from the recorded one: {b}");
+        }
+        if self.config.announce_binds && !rf.binds().is_empty() {
+            let who = opened
+                .parent
+                .as_ref()
+                .and_then(|p| p.user.as_ref())
+                .and_then(records::Identity::who)
+                .unwrap_or_else(|| "another user".into());
+            tracing::warn!("record by {who}: this replay mounts host paths read-write:");
+            for line in bind_lines(rf, &context) {
+                tracing::warn!("  bind {line}");
+            }
+        }
 
         let (stdout, stderr) = self.sinks();
         let opts = RunOptions {
             context_dir: context.clone(),
-            storage: Some(self.images.storage.root().to_path_buf()),
+            storage: Some(images.storage.root().to_path_buf()),
             ch_run: "ch-run".into(),
-            user: self.images.user.clone(),
+            user: images.user.clone(),
             stdout,
             stderr,
         };
@@ -401,16 +449,22 @@ impl Plugin for Producer {
             .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
         let outcome = runtime::execute(rf, &opts)
             .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
+        let (output_digests, output_warnings) =
+            outputs::digests(&outputs::declared(rf.labels()), &context);
+        for w in &output_warnings {
+            tracing::warn!("{w}");
+        }
 
         // The artifact this row refers to: the stored one, or this repository packed.
         let mut blobs = Vec::new();
-        let blob = match opened.blob {
+        let blob = match opened.parent.as_ref().and_then(|p| p.repository) {
             Some(b) => b,
             None => {
-                let dir = r
+                let dir = opened
+                    .repo
                     .workdir()
                     .map(Path::to_path_buf)
-                    .unwrap_or_else(|| r.path().to_path_buf());
+                    .unwrap_or_else(|| opened.repo.path().to_path_buf());
                 let packed = artifact::pack(&dir, None)
                     .map_err(|e| Error::io("packing the repository", e))?;
                 let b = packed.blob;
@@ -419,42 +473,36 @@ impl Plugin for Producer {
                 b
             }
         };
-        let passenv: serde_json::Map<String, serde_json::Value> = outcome
-            .passenv
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        let row = RunRow {
-            run_id: new_run_id(),
-            function: "producer",
-            recorded_at: Some(Timestamp::now()),
-            parent_run_id: opened.parent.clone(),
-            image_ref: Some(resolved.name.clone()),
-            image_digest: resolved.pinned_digest.clone(),
-            image_manifest_digest: resolved.manifest_digest.clone(),
-            image_config_digest: resolved.config_digest.clone(),
-            image_tree_digest: resolved.tree_digest.clone(),
-            image_checks: Some(resolved.checks.join(" ")),
-            ch_storage: Some(self.images.storage.root().display().to_string()),
-            commit: Some(commit.to_string()),
-            runfile_path: Some(file.clone()),
-            runfile_sha256: Some(hex::encode(Sha256::digest(&bytes))),
-            runfile_digest: Some(rf.digest()),
-            container_run_commands: Some(blob),
+        let mut record = RunRecord::new(Function::Producer);
+        record.parent_run_id = opened.parent.as_ref().map(|p| p.run_id.clone());
+        record.image.reference = Some(resolved.name.clone());
+        record.image.digest = resolved.pinned_digest.clone();
+        record.image.manifest_digest = resolved.manifest_digest.clone();
+        record.image.config_digest = resolved.config_digest.clone();
+        record.image.tree_digest = resolved.tree_digest.clone();
+        record.image.checks = resolved.checks.iter().map(|c| (*c).to_owned()).collect();
+        record.image.storage = Some(images.storage.root().display().to_string());
+        record.commit = Some(commit.to_string());
+        record.runfile.path = Some(file);
+        record.runfile.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+        record.runfile.digest = Some(rf.digest());
+        record.repository = Some(blob);
+        record.outcome = Some(Outcome {
             exit_code: Some(i64::from(outcome.exit_code)),
             signal: outcome.signal.map(i64::from),
             duration_ms: Some(i64::try_from(outcome.duration_ms).unwrap_or(i64::MAX)),
             stdout_sha256: Some(outcome.stdout_sha256.clone()),
             stderr_sha256: Some(outcome.stderr_sha256.clone()),
-            steps: Some(steps_json(&outcome, rf.steps().len())),
-            outputs: output_digests(rf, &context),
-            passenv: (!passenv.is_empty()).then(|| serde_json::Value::Object(passenv).to_string()),
-            compat_check: Some(self.policy.to_string()),
-            compat_result: Some(serde_json::to_string(&compat).unwrap_or_default()),
-            identity: Some(Identity::current()),
-            kernel: Some(kernel_columns(&now)),
-        };
-        let mut c = Collection::of(row.to_table()?);
+        });
+        record.steps = step_records(&outcome, rf.steps().len());
+        record.outputs = output_digests;
+        record.passenv = environment::to_record(&outcome.passenv);
+        record.compat = Some(Compat {
+            policy: Some(policy.to_string()),
+            result: Some(compat),
+        });
+        record.system = System::from_kernel_info(now);
+        let mut c = Collection::of(record.to_table()?);
         for b in blobs {
             c.push_blob(b);
         }
@@ -462,13 +510,12 @@ impl Plugin for Producer {
     }
 }
 
-/// The E501 diagnostic for a failed replay row, from its `steps` JSON.
-pub fn failure_diagnostic(steps_json: &str) -> Option<(Diagnostic, i32)> {
-    let steps: Vec<serde_json::Value> = serde_json::from_str(steps_json).ok()?;
+/// The E501 diagnostic for a failed replay, from its steps.
+pub fn failure_diagnostic(steps: &[StepRecord]) -> Option<(Diagnostic, i32)> {
     let last = steps.last()?;
-    let line = usize::try_from(last["line"].as_u64()?).ok()?;
-    let (step, of) = (last["step"].as_u64()?, last["of"].as_u64()?);
-    let (msg, code) = match (last["exit_code"].as_i64(), last["signal"].as_i64()) {
+    let line = usize::try_from(last.line).ok()?;
+    let (step, of) = (last.step, last.of);
+    let (msg, code) = match (last.exit_code, last.signal) {
         (Some(0), _) => return None,
         (Some(c), _) => (
             format!("step {step}/{of} exited with status {c}"),

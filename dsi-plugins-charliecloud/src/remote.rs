@@ -1,68 +1,42 @@
-//! The `git` driver: moves artifacts between dsi and a git remote that the
-//! user names at call time (`remote=URL`: file, ssh through the agent, https
-//! through git's credential helpers).
+//! Git remotes: moving a record's repository between dsi and a remote the
+//! user names at call time (`file`, `ssh` through the agent and
+//! `~/.ssh/config`, `https` through git's credential helpers, `git`).
 //!
-//! * **put** — [`Driver::put_blob`] receives a packed repository, unpacks it
-//!   (verifying its digest as it streams, with the hostile-input checks of
-//!   [`artifact::unpack`]) and pushes its branches and tags to the remote.
-//!   Rows themselves have no place in git: [`Driver::put`] accepts and
-//!   ignores them.
-//! * **get** — clones the remote, packs it like the consumer does, and
-//!   returns one `runs` row (commit, Runfile identity if there is one,
-//!   `container_run_commands`) whose blob content [`Driver::get_blob`] serves.
+//! A remote is not a back-end — it keeps no rows and answers no queries —
+//! so [`GitRemote`] is a value that `dsi push`, `dsi pull` and
+//! `dsi record URL` use directly:
 //!
-//! The remote URL is held only in memory: it is never written into a row, a
+//! * [`GitRemote::push`] unpacks a stored repository (verifying its digest
+//!   as it streams, with the hostile-input rules of [`artifact::unpack`])
+//!   and pushes its branches and tags;
+//! * [`GitRemote::fetch`] clones the remote with every branch, packs it
+//!   like the consumer does, and returns a record of it (commit, Runfile
+//!   identity if there is one) with the packed repository.
+//!
+//! The URL is held only in memory: it is never written into a row, a
 //! store, a repository's config or a log, and every error message has its
-//! credentials removed.
+//! credentials removed. Remote-helper URLs (`ext::`, `fd::`) are refused.
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::Arc;
 
-use dsi_core::blob::{BlobReader, VerifyingReader};
-use dsi_core::{
-    BlobPut, BlobRef, Collection, Driver, DriverEntry, DriverFunction, Error, OptionSpec, Options,
-    Query, Result, Timestamp,
-};
+use dsi_core::blob::VerifyingReader;
+use dsi_core::{BlobRef, Error, PendingBlob, Result};
 use sha2::{Digest, Sha256};
 
-use crate::artifact::{self, Limits, PackedRepo, repo};
-use crate::records::{Identity, RunRow, new_run_id};
+use crate::artifact::{self, Limits, repo};
+use crate::records::{Function, RunRecord};
 
-/// Registered name.
-pub const NAME: &str = "git";
-
-const OPTIONS: &[OptionSpec] = &[
-    OptionSpec::required(
-        "remote",
-        "git remote URL to push to or fetch from (never stored)",
-    ),
-    OptionSpec::optional(
-        "path",
-        "location of the Runfile inside the repository (default Runfile)",
-    ),
-];
-
-inventory::submit! {
-    DriverEntry {
-        name: NAME,
-        function: DriverFunction::BackEnd,
-        summary: "pushes recorded repositories to a git remote, or fetches one (the URL is never stored)",
-        options: OPTIONS,
-        build: |o| Ok(Box::new(GitDriver::from_options(o)?)),
-    }
-}
-
-/// The git driver.
-pub struct GitDriver {
+/// A git remote named by the user.
+pub struct GitRemote {
     url: String,
     path: PathBuf,
-    fetched: Mutex<Option<PackedRepo>>,
 }
 
-impl std::fmt::Debug for GitDriver {
+impl std::fmt::Debug for GitRemote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GitDriver")
+        f.debug_struct("GitRemote")
             .field("remote", &repo::strip_credentials(&self.url))
             .finish_non_exhaustive()
     }
@@ -75,15 +49,32 @@ pub struct Pushed {
     pub refs: Vec<String>,
 }
 
-impl GitDriver {
-    /// Builds the driver from validated options.
-    pub fn from_options(options: &Options) -> Result<Self> {
-        let url = options.require(NAME, "remote")?.to_owned();
-        Ok(GitDriver {
+/// What a fetch produced: a record of the remote's HEAD and its packed
+/// repository, ready to store.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The record (function `consumer`, no image check: nothing was run).
+    pub record: RunRecord,
+    /// The packed repository the record refers to.
+    pub blob: PendingBlob,
+}
+
+const NAME: &str = "git remote";
+
+impl GitRemote {
+    /// A remote at `url`, whose Runfile is at `path` (default `Runfile`).
+    pub fn new(url: impl Into<String>, path: Option<PathBuf>) -> Result<Self> {
+        let url = url.into();
+        repo::check_remote_url(&url).map_err(|e| Error::config(NAME, e.0))?;
+        Ok(GitRemote {
             url,
-            path: crate::consumer::repo_relative(NAME, options.get("path").unwrap_or("Runfile"))?,
-            fetched: Mutex::new(None),
+            path: path.unwrap_or_else(|| PathBuf::from("Runfile")),
         })
+    }
+
+    /// The URL without credentials, for messages.
+    pub fn shown(&self) -> String {
+        repo::strip_credentials(&self.url)
     }
 
     fn secrets(&self) -> Vec<String> {
@@ -102,14 +93,10 @@ impl GitDriver {
         let work =
             tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
         let verified = VerifyingReader::new(content, *blob);
-        artifact::unpack_stored_repository(verified, work.path(), &Limits::default())
-            .map_err(Error::from)?;
-        let r = git2::Repository::open(work.path()).map_err(|e| {
-            Error::InvalidData(format!(
-                "blob {blob} is not a git repository: {}",
-                e.message()
-            ))
-        })?;
+        let unpacked =
+            artifact::unpack_stored_repository(verified, work.path(), &Limits::default())
+                .map_err(Error::from)?;
+        let r = unpacked.repo;
         let mut refs = Vec::new();
         for reference in r
             .references()
@@ -134,167 +121,97 @@ impl GitDriver {
         let mut args = vec!["push", "--porcelain", "--", self.url.as_str()];
         args.extend(specs.iter().map(String::as_str));
         let shown = repo::strip_credentials(&self.url);
-        let report = repo::git_network(Some(work.path()), &args, &secrets)
+        let out = repo::git_network_output(Some(work.path()), &args, &secrets)
             .map_err(|e| self.fail(format!("pushing to {shown}: {}", e.0)))?;
-        let rejected: Vec<String> = report
-            .lines()
-            .filter(|l| l.starts_with('!'))
-            .map(|l| l.trim_start_matches('!').trim().replace('\t', " "))
-            .collect();
+        let rejected = rejected_refs(&out.stdout);
         if !rejected.is_empty() {
             return Err(self.fail(format!("{shown} refused {}", rejected.join("; "))));
+        }
+        if !out.success {
+            return Err(self.fail(format!("pushing to {shown}: {}", out.reason)));
         }
         Ok(Pushed { refs })
     }
 
-    /// Clones the remote and packs it; returns the `runs` row.
-    pub fn fetch(&self) -> Result<Collection> {
+    /// Clones the remote (every branch) and packs it.
+    pub fn fetch(&self) -> Result<Fetched> {
         let work =
             tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
         let dir = work.path().join("clone");
-        let r = repo::clone(&self.url, &dir).map_err(|e| Error::backend(NAME, e))?;
-        // Keep every remote branch as a local branch, then forget the remote.
-        let mut branches = Vec::new();
-        for b in r
-            .branches(Some(git2::BranchType::Remote))
-            .map_err(|e| self.fail(e.message()))?
-            .flatten()
-        {
-            let (branch, _) = b;
-            if let (Ok(Some(name)), Ok(commit)) = (branch.name(), branch.get().peel_to_commit())
-                && let Some(short) = name.split_once('/').map(|(_, s)| s.to_owned())
-                && short != "HEAD"
-            {
-                branches.push((short, commit.id()));
-            }
-        }
-        for (name, id) in branches {
-            if r.find_branch(&name, git2::BranchType::Local).is_err() {
-                let commit = r.find_commit(id).map_err(|e| self.fail(e.message()))?;
-                r.branch(&name, &commit, false)
-                    .map_err(|e| self.fail(e.message()))?;
-            }
-        }
-        r.remote_delete("origin")
-            .map_err(|e| self.fail(e.message()))?;
-        if r.head().is_err() {
-            // The remote's HEAD names a branch it does not have (a bare
-            // repository made with another default branch): use main,
-            // master or the first branch, as a `git clone` user would.
-            let pick = ["main", "master"]
-                .iter()
-                .find(|b| r.find_branch(b, git2::BranchType::Local).is_ok())
-                .map(|b| (*b).to_owned())
-                .or_else(|| {
-                    r.branches(Some(git2::BranchType::Local))
-                        .ok()?
-                        .flatten()
-                        .find_map(|(b, _)| b.name().ok().flatten().map(str::to_owned))
-                });
-            if let Some(b) = pick {
-                r.set_head(&format!("refs/heads/{b}"))
-                    .map_err(|e| self.fail(e.message()))?;
-                let mut co = git2::build::CheckoutBuilder::new();
-                co.force();
-                r.checkout_head(Some(&mut co))
-                    .map_err(|e| self.fail(e.message()))?;
-            }
-        }
+        let r = repo::clone_all_branches(&self.url, &dir).map_err(|e| self.fail(e))?;
         let head = r
             .head()
             .and_then(|h| h.peel_to_commit())
             .ok()
             .map(|c| c.id());
-        let runfile = head.and_then(|h| repo::read_at(&r, h, &self.path).ok().flatten());
+        let bounded = artifact::BoundedRepo::local(&r, &Limits::default());
+        let runfile = match head {
+            Some(h) => bounded
+                .read_file(h, &self.path, crate::runfile_source::MAX_RUNFILE_BYTES)
+                .map_err(Error::from)?,
+            None => None,
+        };
         let parsed = runfile
             .as_deref()
             .and_then(|b| crate::runfile::parse(b).ok());
         let packed = artifact::pack(&dir, None)
             .map_err(|e| Error::io("packing the fetched repository", e))?;
-        let row = RunRow {
-            run_id: new_run_id(),
-            function: "consumer",
-            recorded_at: Some(Timestamp::now()),
-            commit: head.map(|h| h.to_string()),
-            runfile_path: runfile.as_ref().map(|_| self.path.display().to_string()),
-            runfile_sha256: runfile.as_deref().map(|b| hex::encode(Sha256::digest(b))),
-            runfile_digest: parsed.as_ref().map(|p| p.runfile.digest()),
-            image_ref: parsed.as_ref().map(|p| p.runfile.image().name()),
-            image_digest: parsed
-                .as_ref()
-                .and_then(|p| p.runfile.image().digest().map(str::to_owned)),
-            container_run_commands: Some(packed.blob),
-            identity: Some(Identity::current()),
-            ..RunRow::default()
-        };
-        let mut c = Collection::of(row.to_table()?);
-        let path = packed.file.to_path_buf();
+        let mut record = RunRecord::new(Function::Consumer);
+        record.commit = head.map(|h| h.to_string());
+        record.runfile.path = runfile.as_ref().map(|_| self.path.display().to_string());
+        record.runfile.sha256 = runfile.as_deref().map(|b| hex::encode(Sha256::digest(b)));
+        record.runfile.digest = parsed.as_ref().map(|p| p.runfile.digest());
+        record.image.reference = parsed.as_ref().map(|p| p.runfile.image().name());
+        record.image.digest = parsed
+            .as_ref()
+            .and_then(|p| p.runfile.image().digest().map(str::to_owned));
+        record.repository = Some(packed.blob);
         let blob = packed.blob;
-        *self
-            .fetched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(packed);
-        c.push_blob(dsi_core::PendingBlob::from_file(blob, path, None));
-        Ok(c)
+        let path = packed.file.to_path_buf();
+        Ok(Fetched {
+            record,
+            blob: PendingBlob::from_file(blob, path, Some(Arc::new(packed.file))),
+        })
     }
 }
 
-impl Driver for GitDriver {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn function(&self) -> DriverFunction {
-        DriverFunction::BackEnd
-    }
-
-    /// Rows are not kept in git; the artifact blobs carry the repositories.
-    fn put(&self, _collection: &Collection) -> Result<()> {
-        Ok(())
-    }
-
-    fn put_blob(&self, blob: &BlobRef, content: &mut dyn Read) -> Result<BlobPut> {
-        self.push(blob, content)?;
-        Ok(BlobPut::Stored)
-    }
-
-    fn get(&self, _query: &Query) -> Result<Collection> {
-        self.fetch()
-    }
-
-    fn get_blob(&self, blob: &BlobRef) -> Result<BlobReader<'_>> {
-        let guard = self
-            .fetched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match guard.as_ref() {
-            Some(p) if p.blob == *blob => {
-                let f = std::fs::File::open(&p.file)
-                    .map_err(|e| Error::io("opening the fetched repository", e))?;
-                Ok(VerifyingReader::new(
-                    Box::new(std::io::BufReader::new(f)),
-                    *blob,
-                ))
-            }
-            _ => Err(Error::NotFound {
-                what: format!("blob {blob} (the git driver serves only what it fetched)"),
-            }),
-        }
-    }
-
-    fn has_blob(&self, blob: &BlobRef) -> Result<bool> {
-        let guard = self
-            .fetched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(guard.as_ref().is_some_and(|p| p.blob == *blob))
-    }
+/// The refs `git push --porcelain` rejected, each with git's reason and
+/// what to do about it: lines `!\tSRC:DST\t[rejected] (fetch first)`.
+fn rejected_refs(porcelain: &str) -> Vec<String> {
+    porcelain
+        .lines()
+        .filter_map(|l| l.strip_prefix('!'))
+        .map(|l| {
+            let mut fields = l.trim().split('\t');
+            let spec = fields.next().unwrap_or_default();
+            let dst = spec.rsplit(':').next().unwrap_or(spec);
+            let why = fields.next().unwrap_or("rejected").trim();
+            let hint = if why.contains("fetch first") || why.contains("non-fast-forward") {
+                ": the remote has commits this record lacks (dsi pull them, or push to a new branch)"
+            } else if why.contains("already exists") {
+                ": the remote has another object under this name"
+            } else {
+                ""
+            };
+            format!("{dst} {why}{hint}")
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::text_at;
+
+    #[test]
+    fn rejected_refs_name_the_ref_and_the_reason() {
+        let out = "To /r.git\n!\trefs/heads/main:refs/heads/main\t[rejected] (fetch first)\n=\trefs/tags/v1:refs/tags/v1\t[up to date]\nDone\n";
+        assert_eq!(
+            rejected_refs(out),
+            [
+                "refs/heads/main [rejected] (fetch first): the remote has commits this record lacks (dsi pull them, or push to a new branch)"
+            ]
+        );
+    }
 
     #[test]
     fn fetch_picks_a_branch_when_the_remote_head_is_unborn() {
@@ -312,12 +229,20 @@ mod tests {
             .push(&["refs/heads/main:refs/heads/main"], None)
             .unwrap();
         let url = format!("file://{}", dir.path().join("remote.git").display());
-        let g = GitDriver::from_options(&Options::new().with("remote", url)).unwrap();
-        let got = g.fetch().unwrap();
-        let runs = got.table("runs").unwrap();
-        assert_eq!(text_at(runs, 0, "commit"), Some(c.to_string()));
-        let blob = got.blobs()[0].blob_ref();
-        assert!(g.has_blob(&blob).unwrap());
-        dsi_core::blob::read_verified(g.get_blob(&blob).unwrap()).unwrap();
+        let got = GitRemote::new(url, None).unwrap().fetch().unwrap();
+        assert_eq!(got.record.commit, Some(c.to_string()));
+        let mut content = got.blob.open().unwrap();
+        let verified = VerifyingReader::new(&mut content, got.blob.blob_ref());
+        let out = tempfile::tempdir().unwrap();
+        artifact::unpack_stored_repository(verified, out.path(), &Limits::default()).unwrap();
+    }
+
+    #[test]
+    fn remote_helper_urls_are_refused_before_git_runs() {
+        let e = GitRemote::new("ext::sh -c id", None).unwrap_err();
+        assert!(
+            e.to_string().contains("remote-helper transport 'ext::'"),
+            "{e}"
+        );
     }
 }

@@ -20,17 +20,10 @@ pub const IMAGE_OPTIONS: [OptionSpec; 3] = [
     ),
 ];
 
-/// Parses `true`/`false` (also `1`/`0`, `yes`/`no`).
+/// An option's boolean value (`true`/`false`, `1`/`0`, `yes`/`no`;
+/// absent is false): [`Options::parse_bool`].
 pub fn parse_bool(module: &str, options: &Options, key: &str) -> Result<bool> {
-    match options.get(key) {
-        None => Ok(false),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some("false" | "0" | "no" | "") => Ok(false),
-        Some(other) => Err(dsi_core::Error::config(
-            module,
-            format!("option '{key}': invalid value '{other}': expected true or false"),
-        )),
-    }
+    options.parse_bool(module, key)
 }
 
 /// The user name Charliecloud needs in `USER`.
@@ -55,6 +48,18 @@ pub struct ImageSettings {
 }
 
 impl ImageSettings {
+    /// Storage (default `$CH_IMAGE_STORAGE`, else `/var/tmp/$USER.ch`),
+    /// whether the registry may be used, whether layers are verified.
+    pub fn new(storage: Option<PathBuf>, online: bool, full: bool) -> Self {
+        let user = user_name();
+        ImageSettings {
+            storage: storage.map_or_else(|| Storage::from_env(&user), Storage::new),
+            ch_image: ChImage::locate(&user),
+            resolve: ResolveOptions { online, full },
+            user,
+        }
+    }
+
     /// From a plugin's options.
     pub fn from_options(module: &str, options: &Options) -> Result<Self> {
         let user = user_name();

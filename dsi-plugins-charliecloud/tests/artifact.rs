@@ -56,7 +56,10 @@ fn packing_is_deterministic_and_round_trips() {
 
     let out = tempfile::tempdir().unwrap();
     let unpacked = artifact::unpack_repository(&bytes[..], out.path(), &Limits::default()).unwrap();
-    assert_eq!(unpacked.head().unwrap().peel_to_commit().unwrap().id(), c);
+    assert_eq!(
+        unpacked.repo.head().unwrap().peel_to_commit().unwrap().id(),
+        c
+    );
     assert_eq!(
         std::fs::read(out.path().join("data/in.txt")).unwrap(),
         b"17\n"

@@ -2,13 +2,13 @@
 //! print) what they collect — by default the environment plugins `hostname`
 //! and `system-kernel`, one row each.
 
-use dsi_core::{HandlerOutput, Interaction, ModuleKind, Options, Terminal};
+use dsi_core::{Access, HandlerOutput, Interaction, ModuleKind, Options, Terminal};
 
-use crate::backends;
 use crate::cli::{CollectArgs, GlobalArgs};
 use crate::exit::ExitStatus;
 use crate::output;
 use crate::output::outln;
+use crate::stores;
 
 /// The plugins run when none is named.
 const DEFAULT_PLUGINS: &[&str] = &["hostname", "system-kernel"];
@@ -25,7 +25,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &CollectArgs) -> anyhow::Result<Exi
         terminal.load_module(ModuleKind::Plugin, name, &Options::new())?;
     }
     if !args.print {
-        for d in backends::open(global)? {
+        for d in stores::open(global, Access::ReadWrite)? {
             terminal.load_driver(d)?;
         }
     }

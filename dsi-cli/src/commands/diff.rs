@@ -1,41 +1,26 @@
-//! `dsi diff RUN [RUN | --now]`: what differs between the systems two runs
+//! `dsi diff REF [REF | --now]`: what differs between the systems two runs
 //! were recorded on (or a run's and today's), grouped by section; colour on
 //! a terminal unless `NO_COLOR` is set; `--json` for scripts.
 
-use anyhow::Context;
-use dsi_core::env::{KernelDiff, KernelInfo, collect_kernel_info, diff};
-use serde_json::json;
+use dsi_core::env::{KernelInfo, collect_kernel_info};
+use dsi_core::text::Shown;
+use dsi_core::{Access, Stores};
+use dsi_plugins_charliecloud::compat::{self, SystemComparison};
+use dsi_plugins_charliecloud::find::{self, Want};
 
-use crate::backends;
 use crate::cli::{DiffArgs, GlobalArgs};
 use crate::exit::ExitStatus;
-use crate::output::outln;
-use crate::output::print_json;
-use crate::runs;
+use crate::output::{outln, print_json};
+use crate::stores;
 
-struct Side {
-    label: String,
-    info: KernelInfo,
-}
-
-fn side_of(run: &runs::FoundRun<'_>) -> anyhow::Result<Side> {
-    let text = run.text("kernel_info").ok_or_else(|| {
-        anyhow::anyhow!(dsi_core::Error::InvalidData(format!(
-            "run {} has no kernel_info",
-            run.id()
-        )))
+fn side(stores: Stores<'_>, reference: &str) -> anyhow::Result<(String, KernelInfo)> {
+    let r = find::reference(stores, reference, Want::Replay)?.record;
+    let info = r.system.kernel_info.clone().ok_or_else(|| {
+        dsi_core::Error::InvalidData(format!("run {} has no kernel_info", r.run_id))
     })?;
-    let info = KernelInfo::from_json(&text).with_context(|| format!("run {}", run.id()))?;
-    let when = run
-        .row
-        .get(0, "recorded_at")
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let host = run.text("hostname").unwrap_or_default();
-    Ok(Side {
-        label: format!("run {} ({host}, {when})", run.id()),
-        info,
-    })
+    let when = r.recorded_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let host = r.hostname().unwrap_or_default().to_owned();
+    Ok((format!("run {} ({host}, {when})", r.run_id), info))
 }
 
 fn paint(on: bool, code: &str, text: &str) -> String {
@@ -46,15 +31,15 @@ fn paint(on: bool, code: &str, text: &str) -> String {
     }
 }
 
-fn print_human(a: &Side, b: &Side, d: &KernelDiff) -> std::io::Result<()> {
+fn print_human(d: &SystemComparison) -> std::io::Result<()> {
     let c = crate::logging::colour_stdout();
-    outln!("{} {}", paint(c, "1", "from"), a.label)?;
-    outln!("{} {}", paint(c, "1", "to  "), b.label)?;
-    if d.is_empty() {
+    outln!("{} {}", paint(c, "1", "from"), Shown(&d.from))?;
+    outln!("{} {}", paint(c, "1", "to  "), Shown(&d.to))?;
+    if d.identical {
         return outln!("no differences");
     }
     let show = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => Shown(s).to_string(),
         other => other.to_string(),
     };
     for (name, s) in &d.sections {
@@ -64,24 +49,42 @@ fn print_human(a: &Side, b: &Side, d: &KernelDiff) -> std::io::Result<()> {
             s.added.len(),
             s.removed.len()
         );
-        outln!("\n{} ({counts})", paint(c, "1;36", name))?;
+        outln!(
+            "\n{} ({counts})",
+            paint(c, "1;36", &Shown(name).to_string())
+        )?;
         if let Some(a) = &s.availability {
-            outln!("  {} {} → {}", paint(c, "33", "!"), a.before, a.after)?;
+            outln!(
+                "  {} {} → {}",
+                paint(c, "33", "!"),
+                Shown(&a.before),
+                Shown(&a.after)
+            )?;
         }
         for ch in &s.changed {
             outln!(
                 "  {} {}: {} → {}",
                 paint(c, "33", "~"),
-                ch.key,
+                Shown(&ch.key),
                 show(&ch.before),
                 show(&ch.after)
             )?;
         }
         for e in &s.removed {
-            outln!("  {} {}: {}", paint(c, "31", "-"), e.key, show(&e.value))?;
+            outln!(
+                "  {} {}: {}",
+                paint(c, "31", "-"),
+                Shown(&e.key),
+                show(&e.value)
+            )?;
         }
         for e in &s.added {
-            outln!("  {} {}: {}", paint(c, "32", "+"), e.key, show(&e.value))?;
+            outln!(
+                "  {} {}: {}",
+                paint(c, "32", "+"),
+                Shown(&e.key),
+                show(&e.value)
+            )?;
         }
     }
     Ok(())
@@ -89,23 +92,21 @@ fn print_human(a: &Side, b: &Side, d: &KernelDiff) -> std::io::Result<()> {
 
 /// `dsi diff`.
 pub(crate) fn run(global: &GlobalArgs, args: &DiffArgs) -> anyhow::Result<ExitStatus> {
-    let stores = backends::open(global)?;
-    let a = side_of(&runs::find(&stores, &args.run)?)?;
+    let drivers = stores::open(global, Access::ReadOnly)?;
+    let stores = Stores::new(&drivers);
+    let a = side(stores, &args.run)?;
     let b = match &args.other {
-        Some(other) => side_of(&runs::find(&stores, other)?)?,
-        None => Side {
-            label: format!("this system ({})", dsi_core::env::Hostname::current()),
-            info: collect_kernel_info(),
-        },
+        Some(other) => side(stores, other)?,
+        None => (
+            format!("this system ({})", dsi_core::env::Hostname::current()),
+            collect_kernel_info(),
+        ),
     };
-    let d = diff(&a.info, &b.info);
+    let d = compat::compare((a.0, &a.1), (b.0, &b.1));
     if global.json {
-        let blocking = dsi_plugins_charliecloud::compat::blocking(&d);
-        print_json(
-            &json!({"from": a.label, "to": b.label, "identical": d.is_empty(), "blocking": blocking, "sections": d.sections}),
-        )?;
+        print_json(&d)?;
     } else {
-        print_human(&a, &b, &d)?;
+        print_human(&d)?;
     }
     Ok(ExitStatus::Ok)
 }

@@ -1,36 +1,29 @@
 //! `dsi ingest csv FILE --table NAME`: other data into the store through a
-//! consumer plugin (`csv`), as the DSI readers do.
+//! consumer plugin (`csv`), as the DSI readers do. The Terminal refuses the
+//! tables dsi reserves (`runs`, `_dsi…`).
 
-use dsi_core::{Interaction, ModuleKind, Options, Terminal};
-use dsi_plugins_charliecloud::records::RUNS;
+use dsi_core::{Access, Interaction, ModuleKind, Options, Terminal};
 use serde_json::json;
 
-use crate::backends;
 use crate::cli::{GlobalArgs, IngestCsvArgs};
 use crate::exit::ExitStatus;
-use crate::output::outln;
-use crate::output::print_json;
+use crate::output::{outln, print_json};
+use crate::stores;
 
 /// `dsi ingest csv`.
 pub(crate) fn csv(global: &GlobalArgs, args: &IngestCsvArgs) -> anyhow::Result<ExitStatus> {
-    // The records' table: foreign rows there would have no run id and no
-    // repository, and fsck would fail on the store from then on (a Parquet
-    // or S3 dataset never rewrites a file, so they could not be removed).
-    if args.table.eq_ignore_ascii_case(RUNS) {
-        anyhow::bail!(dsi_core::Error::InvalidData(format!(
-            "table '{}' holds dsi's records (written by dsi record and dsi replay); ingest into another table",
-            args.table
-        )));
-    }
+    let path = args.file.to_str().ok_or_else(|| {
+        dsi_core::Error::InvalidData(format!("{} is not a UTF-8 path", args.file.display()))
+    })?;
     let mut o = Options::new()
-        .with("path", args.file.display().to_string())
+        .with("path", path)
         .with("table", args.table.clone());
     if let Some(d) = &args.delimiter {
         o.set("delimiter", d.clone());
     }
     let mut terminal = Terminal::new();
     terminal.load_module(ModuleKind::Plugin, dsi_core::ingest::NAME, &o)?;
-    for d in backends::open(global)? {
+    for d in stores::open(global, Access::ReadWrite)? {
         terminal.load_driver(d)?;
     }
     terminal.transload()?;
@@ -52,9 +45,10 @@ pub(crate) fn csv(global: &GlobalArgs, args: &IngestCsvArgs) -> anyhow::Result<E
             .iter()
             .map(|c| format!("{} {}", c.name(), c.data_type()))
             .collect();
+        let n = t.num_rows();
         outln!(
-            "stored {} rows in table {} ({})",
-            t.num_rows(),
+            "stored {n} row{} in table {} ({})",
+            if n == 1 { "" } else { "s" },
             args.table,
             types.join(", ")
         )?;

@@ -1,51 +1,35 @@
 //! `dsi inspect`: a summary of every selected store — tables, row counts,
 //! blob bytes and the newest runs; with `--notebook PATH`, also a Jupyter
-//! notebook that opens the stores with pandas ([`super::notebook`]).
+//! notebook that opens the stores with pandas (the library's
+//! `records::notebook`).
 
-use dsi_core::{Filter, FilterOp, Query, TableQuery};
-use dsi_plugins_charliecloud::records::{RUNS, text_at};
+use dsi_core::{Access, Stores};
+use dsi_plugins_charliecloud::listing::{self, RunSummary};
+use dsi_plugins_charliecloud::records::notebook;
+use dsi_plugins_charliecloud::records::query::ListFilter;
 use serde_json::json;
 
-use crate::backends;
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::exit::ExitStatus;
-use crate::output::outln;
-use crate::output::{print_json, print_table};
+use crate::output::{outln, print_json, print_table};
+use crate::stores;
 
 /// `dsi inspect`.
 pub(crate) fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<ExitStatus> {
-    let stores = backends::open(global)?;
+    let drivers = stores::open(global, Access::ReadOnly)?;
     let mut out = Vec::new();
-    for d in &stores {
+    for d in &drivers {
         let ins = d.inspect()?;
-        let newest = d
-            .get(&Query::Table(
-                TableQuery::new(RUNS)
-                    .filter(Filter::new("run_id", FilterOp::Ne, ""))
-                    .order_by("recorded_at", true)
-                    .limit(5),
-            ))
-            .ok()
-            .and_then(|c| c.into_tables().into_iter().next());
-        let newest: Vec<serde_json::Value> = newest
-            .map(|t| {
-                (0..t.num_rows())
-                    .map(|r| {
-                        json!({
-                            "run_id": text_at(&t, r, "run_id"),
-                            "function": text_at(&t, r, "function"),
-                            "recorded_at": t.get(r, "recorded_at").map(ToString::to_string),
-                            "commit": text_at(&t, r, "commit"),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let one = std::slice::from_ref(d);
+        let newest: Vec<RunSummary> =
+            listing::list(Stores::new(one), &ListFilter::default(), Some(5))
+                .map(|p| p.runs)
+                .unwrap_or_default();
         out.push((ins, newest));
     }
     if let Some(path) = &args.notebook {
         let inspections: Vec<_> = out.iter().map(|(ins, _)| ins.clone()).collect();
-        super::notebook::write(path, &inspections)?;
+        notebook::write(path, &inspections)?;
     }
     let notebook = args
         .notebook
@@ -91,11 +75,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Exi
             for n in newest {
                 outln!(
                     "  {}  {:<8}  {}  {}",
-                    n["run_id"].as_str().unwrap_or(""),
-                    n["function"].as_str().unwrap_or(""),
-                    n["recorded_at"].as_str().unwrap_or(""),
-                    n["commit"]
-                        .as_str()
+                    n.run_id,
+                    n.function.as_str(),
+                    n.recorded_at.as_deref().unwrap_or(""),
+                    n.commit
+                        .as_deref()
                         .map(|c| &c[..c.len().min(10)])
                         .unwrap_or("")
                 )?;

@@ -1,138 +1,79 @@
 //! `dsi list`: records and replays, newest first, filtered without SQL so it
-//! works on every driver.
+//! works on every driver; says when it cut the output.
 
-use dsi_core::{Driver, Error, Filter, FilterOp, Query, Table, TableQuery, Timestamp, Value};
-use dsi_plugins_charliecloud::records::{RUNS, text_at};
-use serde_json::json;
+use dsi_core::{Access, Stores, Timestamp};
+use dsi_plugins_charliecloud::listing::{self, ListPage, RunSummary};
+use dsi_plugins_charliecloud::records::query::{ListFilter, parse_since};
 
-use crate::backends;
 use crate::cli::{GlobalArgs, ListArgs};
 use crate::exit::ExitStatus;
-use crate::output::outln;
-use crate::output::{print_json, print_table};
+use crate::output::{outln, print_json, print_table};
+use crate::stores;
 
-/// The filters of `dsi list` as a table query.
-pub(crate) fn query(args: &ListArgs) -> anyhow::Result<TableQuery> {
-    let mut q = TableQuery::new(RUNS).order_by("recorded_at", true);
-    if let Some(i) = &args.image {
-        q = q.filter(Filter::new("image_ref", FilterOp::StartsWith, i.as_str()));
-    }
-    if let Some(h) = &args.host {
-        q = q.filter(Filter::new("hostname", FilterOp::Eq, h.as_str()));
-    }
-    if let Some(c) = &args.commit {
-        q = q.filter(Filter::new(
-            "commit",
-            FilterOp::StartsWith,
-            c.to_ascii_lowercase(),
-        ));
-    }
-    if let Some(f) = &args.function {
-        q = q.filter(Filter::new("function", FilterOp::Eq, f.as_str()));
-    }
-    if let Some(s) = &args.since {
-        let t = parse_since(s)?;
-        q = q.filter(Filter::new("recorded_at", FilterOp::Ge, t));
-    }
-    if !args.all {
-        q = q.limit(args.limit);
-    }
-    Ok(q)
+/// The filter of `dsi list`'s options.
+fn filter(args: &ListArgs) -> anyhow::Result<ListFilter> {
+    Ok(ListFilter {
+        image: args.image.clone(),
+        host: args.host.clone(),
+        commit: args.commit.clone(),
+        function: args.function.as_deref().and_then(|f| f.parse().ok()),
+        since: match &args.since {
+            Some(s) => Some(parse_since(s, Timestamp::now())?),
+            None => None,
+        },
+        ..ListFilter::default()
+    })
 }
 
-/// `--since`: an RFC 3339 time, a date (`2026-11-29`), or an age (`90m`, `12h`, `7d`).
-fn parse_since(s: &str) -> anyhow::Result<Timestamp> {
-    if let Ok(t) = Timestamp::parse_rfc3339(s) {
-        return Ok(t);
-    }
-    if let Ok(t) = Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z")) {
-        return Ok(t);
-    }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let secs: i64 = match (num.parse::<i64>(), unit) {
-        (Ok(n), "m") => n * 60,
-        (Ok(n), "h") => n * 3600,
-        (Ok(n), "d") => n * 86_400,
-        _ => anyhow::bail!(Error::InvalidData(format!(
-            "--since '{s}': expected a date (2026-11-29), a time (RFC 3339) or an age (90m, 12h, 7d)"
-        ))),
-    };
-    Ok(Timestamp::from_micros(
-        Timestamp::now().as_micros() - secs * 1_000_000,
-    ))
-}
-
-/// Rows from every back-end (the first that has the table), newest first.
-pub(crate) fn rows(stores: &[Box<dyn Driver>], q: &TableQuery) -> anyhow::Result<Option<Table>> {
-    for d in stores {
-        match d.get(&Query::Table(q.clone())) {
-            Ok(c) => return Ok(c.into_tables().into_iter().next()),
-            Err(Error::NotFound { what }) if what == format!("table '{RUNS}'") => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(None)
-}
-
-fn short(s: Option<String>, n: usize) -> String {
+fn short(s: Option<&str>, n: usize) -> String {
     s.map(|s| s.chars().take(n).collect()).unwrap_or_default()
 }
 
+/// One table row of a summary.
+pub(crate) fn row(r: &RunSummary) -> Vec<String> {
+    vec![
+        r.run_id.clone(),
+        r.function.as_str().to_owned(),
+        short(r.recorded_at.as_deref(), 19).replace('T', " "),
+        short(r.commit.as_deref(), 10),
+        r.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+        short(r.hostname.as_deref(), 20),
+        short(r.image.reference.as_deref(), 60),
+    ]
+}
+
+/// The table header of [`row`].
+pub(crate) const HEADER: &[&str] = &[
+    "RUN",
+    "FUNCTION",
+    "RECORDED (UTC)",
+    "COMMIT",
+    "EXIT",
+    "HOST",
+    "IMAGE",
+];
+
 /// `dsi list`.
 pub(crate) fn run(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<ExitStatus> {
-    let stores = backends::open(global)?;
-    let table = rows(&stores, &query(args)?)?;
-    let n = table.as_ref().map_or(0, Table::num_rows);
+    let drivers = stores::open(global, Access::ReadOnly)?;
+    let limit = (!args.all).then_some(args.limit);
+    let page: ListPage = listing::list(Stores::new(&drivers), &filter(args)?, limit)?;
     if global.json {
-        let items: Vec<serde_json::Value> = (0..n)
-            .map(|r| {
-                let t = table.as_ref().expect("rows exist");
-                let get = |c: &str| t.get(r, c).map_or(serde_json::Value::Null, Value::to_json);
-                json!({
-                    "run_id": get("run_id"), "function": get("function"), "recorded_at": get("recorded_at"),
-                    "parent_run_id": get("parent_run_id"), "commit": get("commit"), "image": get("image_ref"),
-                    "image_digest": get("image_digest"), "exit_code": get("exit_code"),
-                    "duration_ms": get("duration_ms"), "hostname": get("hostname"),
-                })
-            })
-            .collect();
-        print_json(&items)?;
+        print_json(&page)?;
         return Ok(ExitStatus::Ok);
     }
-    let Some(t) = table else {
+    if page.runs.is_empty() {
         outln!("no runs recorded yet")?;
         return Ok(ExitStatus::Ok);
-    };
-    let rows: Vec<Vec<String>> = (0..n)
-        .map(|r| {
-            let when = t
-                .get(r, "recorded_at")
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            vec![
-                short(text_at(&t, r, "run_id"), 26),
-                short(text_at(&t, r, "function"), 8),
-                when.chars().take(19).collect::<String>().replace('T', " "),
-                short(text_at(&t, r, "commit"), 10),
-                t.get(r, "exit_code")
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                short(text_at(&t, r, "hostname"), 20),
-                short(text_at(&t, r, "image_ref"), 60),
-            ]
-        })
-        .collect();
-    print_table(
-        &[
-            "RUN",
-            "FUNCTION",
-            "RECORDED (UTC)",
-            "COMMIT",
-            "EXIT",
-            "HOST",
-            "IMAGE",
-        ],
-        &rows,
-    )?;
+    }
+    let rows: Vec<Vec<String>> = page.runs.iter().map(row).collect();
+    print_table(HEADER, &rows)?;
+    if page.total > page.runs.len() as u64 {
+        outln!(
+            "{} of {} shown; -n N or --all for more",
+            page.runs.len(),
+            page.total
+        )?;
+    }
     Ok(ExitStatus::Ok)
 }

@@ -1,16 +1,16 @@
 //! `dsi query SQL`: a read-only SQL query on the first back-end (SQLite
 //! natively; Parquet and S3 through DataFusion when built with it).
 
-use dsi_core::Query;
+use dsi_core::{Access, Query};
 
-use crate::backends;
 use crate::cli::{GlobalArgs, QueryArgs};
 use crate::exit::ExitStatus;
 use crate::output::{collection_json, print_json, print_table};
+use crate::stores;
 
 /// `dsi query`.
 pub(crate) fn run(global: &GlobalArgs, args: &QueryArgs) -> anyhow::Result<ExitStatus> {
-    let stores = backends::open(global)?;
+    let stores = stores::open(global, Access::ReadOnly)?;
     let store = stores
         .first()
         .expect("at least one driver is always selected");

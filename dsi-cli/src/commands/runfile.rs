@@ -29,21 +29,10 @@ pub(crate) fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
     })
 }
 
-/// Reads a Runfile, naming the file in every I/O error.
-pub(crate) fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if path.is_dir() {
-        anyhow::bail!(dsi_core::Error::InvalidData(format!(
-            "{} is a directory, not a Runfile",
-            path.display()
-        )));
-    }
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
 /// `dsi runfile check`.
 pub(crate) fn check(global: &GlobalArgs, args: &RunfileCheckArgs) -> anyhow::Result<ExitStatus> {
     let name = args.file.display().to_string();
-    let source = read(&args.file)?;
+    let source = dsi_plugins_charliecloud::runfile_source::read_from_disk(&args.file)?;
     let parsed = match runfile::parse(&source) {
         Ok(p) => p,
         Err(d) => {
@@ -110,13 +99,11 @@ pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<
     };
     let dir = storage.img_dir(&runfile::for_path(&args.image));
     if !dir.is_dir() {
-        anyhow::bail!(dsi_core::Error::NotFound {
-            what: format!(
-                "image '{}' in ch-image storage {}",
-                args.image,
-                storage.root().display()
-            )
-        });
+        anyhow::bail!(dsi_core::Error::not_found_in(
+            "image",
+            args.image.clone(),
+            format!("ch-image storage {}", storage.root().display())
+        ));
     }
     let tree =
         rftree(&dir).with_context(|| format!("computing the tree digest of {}", dir.display()))?;

@@ -8,6 +8,15 @@ use crate::exit::ExitStatus;
 use crate::output::outln;
 use crate::output::{print_json, print_table};
 
+/// An option's value as `dsi config` shows it: secrets as `***`.
+fn shown(key: &str, value: &str) -> String {
+    if config::is_secret(key) {
+        "***".into()
+    } else {
+        value.to_owned()
+    }
+}
+
 /// `dsi config`.
 pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
     let eff = config::effective(global)?;
@@ -15,7 +24,7 @@ pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
         print_json(&json!({
             "driver": {"value": eff.drivers.0, "source": eff.drivers.1.to_string()},
             "stores": eff.stores.iter().map(|(d, v, s)| json!({"driver": d, "value": v, "source": s.to_string()})).collect::<Vec<_>>(),
-            "options": eff.options.iter().map(|(k, v, s)| json!({"key": k, "value": v, "source": s.to_string()})).collect::<Vec<_>>(),
+            "options": eff.options.iter().map(|(k, v, s)| json!({"key": k, "value": shown(k, v), "source": s.to_string()})).collect::<Vec<_>>(),
             "files": eff.files.iter().map(|(p, e)| json!({"path": p, "exists": e})).collect::<Vec<_>>(),
         }))?;
         return Ok(ExitStatus::Ok);
@@ -36,7 +45,7 @@ pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
         rows.push(vec![format!("store ({d})"), v.clone(), s.to_string()]);
     }
     for (k, v, s) in &eff.options {
-        rows.push(vec![format!("option {k}"), v.clone(), s.to_string()]);
+        rows.push(vec![format!("option {k}"), shown(k, v), s.to_string()]);
     }
     print_table(&["SETTING", "VALUE", "FROM"], &rows)?;
     outln!()?;

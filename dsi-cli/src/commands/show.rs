@@ -1,140 +1,175 @@
-//! `dsi show RUN`: every column of a record, the Runfile at its commit, the
-//! repository's log and the compatibility summary.
+//! `dsi show REF`: a record's fields, its Runfile at its commit, its
+//! repository's log and its replays. Everything from the store is shown
+//! with control and bidi characters escaped.
 
-use dsi_core::Value;
-use dsi_plugins_charliecloud::artifact::{self, Limits, repo};
-use serde_json::json;
+use dsi_core::text::Shown;
+use dsi_core::{Access, Stores};
+use dsi_plugins_charliecloud::describe::{self, RunDescription};
+use dsi_plugins_charliecloud::find::{self, Want};
+use dsi_plugins_charliecloud::records::RunRecord;
 
-use crate::backends;
 use crate::cli::{GlobalArgs, ShowArgs};
 use crate::exit::ExitStatus;
-use crate::output::outln;
-use crate::output::print_json;
-use crate::runs::{self, FoundRun};
+use crate::output::{outln, print_json};
+use crate::stores;
 
-/// The Runfile and the log, from the stored repository.
-fn repository_view(run: &FoundRun<'_>) -> anyhow::Result<Option<(String, Vec<String>)>> {
-    let Some(blob) = run
-        .row
-        .get(0, "container_run_commands")
-        .and_then(Value::as_blob)
-        .copied()
-    else {
-        return Ok(None);
-    };
-    let work = tempfile::tempdir()?;
-    let r = artifact::unpack_stored_repository(
-        run.driver.get_blob(&blob)?,
-        work.path(),
-        &Limits::default(),
-    )
-    .map_err(dsi_core::Error::from)?;
-    let (Some(commit), Some(path)) = (run.text("commit"), run.text("runfile_path")) else {
-        return Ok(None);
-    };
-    let oid = repo::resolve_commit(&r, &commit)?;
-    let runfile = repo::read_at(&r, oid, std::path::Path::new(&path))?
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let mut walk = r.revwalk()?;
-    walk.push(oid)?;
-    let log = walk
-        .take(20)
-        .filter_map(Result::ok)
-        .filter_map(|id| r.find_commit(id).ok())
-        .map(|c| {
-            format!(
-                "{} {} ({})",
-                &c.id().to_string()[..10],
-                c.summary().ok().flatten().unwrap_or_default(),
-                c.author().name().unwrap_or_default()
-            )
-        })
-        .collect();
-    Ok(Some((runfile, log)))
+/// `key value` lines of a JSON value, nested keys joined with `.`; lists
+/// of plain values on one line.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Null => {}
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            if !a.is_empty() && a.iter().all(|x| !x.is_object() && !x.is_array()) {
+                let items: Vec<String> = a
+                    .iter()
+                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                    .collect();
+                out.push((prefix.to_owned(), items.join(" ")));
+            }
+        }
+        serde_json::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
 }
 
-/// `dsi show`.
-pub(crate) fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<ExitStatus> {
-    let stores = backends::open(global)?;
-    let found = runs::find(&stores, &args.run)?;
-    let view = repository_view(&found)?;
-    let t = &found.row;
-    if global.json {
-        let mut columns = serde_json::Map::new();
-        for c in t.columns() {
-            columns.insert(c.name().to_owned(), c.values()[0].to_json());
+/// The `field  value` lines of a record; steps, outputs, PASSENV, the
+/// compatibility check and the system have sections of their own.
+fn fields(r: &RunRecord) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let serde_json::Value::Object(m) = serde_json::to_value(r).unwrap_or_default() {
+        for (k, v) in &m {
+            if !matches!(
+                k.as_str(),
+                "steps" | "compat" | "system" | "outputs" | "passenv"
+            ) {
+                flatten(k, v, &mut out);
+            }
         }
-        let (runfile, log) = view.map_or((None, None), |(r, l)| (Some(r), Some(l)));
-        print_json(&json!({"run": columns, "runfile": runfile, "log": log}))?;
-        return Ok(ExitStatus::Ok);
     }
-    let width = t
-        .columns()
+    for (k, v) in [
+        ("system.kernel_release", &r.system.kernel_release),
+        ("system.architecture", &r.system.architecture),
+    ] {
+        if let Some(v) = v {
+            out.push((k.to_owned(), v.clone()));
+        }
+    }
+    out
+}
+
+fn print_human(d: &RunDescription) -> std::io::Result<()> {
+    let r = &d.run;
+    let lines = fields(r);
+    let width = lines
         .iter()
-        .map(|c| c.name().len())
+        .map(|(k, _)| k.len())
         .max()
-        .unwrap_or(0);
-    for c in t.columns() {
-        let v = &c.values()[0];
-        if v.is_null() || matches!(c.name(), "kernel_info" | "steps" | "compat_result") {
-            continue;
-        }
-        outln!("{:width$}  {v}", c.name())?;
+        .unwrap_or(0)
+        .max(13);
+    for (k, v) in &lines {
+        outln!("{k:width$}  {}", Shown(v))?;
     }
-    if let Some(compat) = found
-        .text("compat_result")
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-    {
-        let verdict = if compat["compared"] != true {
-            "not compared".to_owned()
-        } else if compat["compatible"] == true {
-            "compatible".to_owned()
-        } else {
-            format!(
-                "incompatible: {}",
-                compat["blocking"]
-                    .as_array()
-                    .map(|b| b
-                        .iter()
-                        .filter_map(|x| x.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; "))
-                    .unwrap_or_default()
-            )
+    if let Some(c) = &r.compat {
+        let verdict = match &c.result {
+            Some(res) if !res.compared => "not compared".to_owned(),
+            Some(res) if res.compatible => "compatible".to_owned(),
+            Some(res) => format!("incompatible: {}", res.blocking.join("; ")),
+            None => "not compared".to_owned(),
         };
         outln!(
             "{:width$}  {verdict} (check={})",
             "compatibility",
-            compat["policy"].as_str().unwrap_or("")
+            c.policy.as_deref().unwrap_or("")
         )?;
     }
-    if let Some(steps) = found
-        .text("steps")
-        .and_then(|s| serde_json::from_str::<Vec<serde_json::Value>>(&s).ok())
-    {
-        outln!("\nsteps:")?;
-        for s in steps {
+    if !r.passenv.is_empty() {
+        outln!("\npassed in (PASSENV):")?;
+        for p in &r.passenv {
+            match &p.value {
+                Some(v) => outln!("  {}={}", Shown(&p.name), Shown(v))?,
+                None => outln!("  {} (passed, value not recorded)", Shown(&p.name))?,
+            }
+        }
+    }
+    if !r.outputs.is_empty() {
+        outln!("\noutputs:")?;
+        for o in &r.outputs {
             outln!(
-                "  {}/{} line {} {}: exit {} in {} ms",
-                s["step"],
-                s["of"],
-                s["line"],
-                s["kind"].as_str().unwrap_or(""),
-                s["exit_code"],
-                s["duration_ms"]
+                "  {}  {}",
+                Shown(&o.path),
+                o.sha256.as_deref().unwrap_or("(missing)")
             )?;
         }
     }
-    if let Some((runfile, log)) = view {
-        outln!("\nRunfile at {}:", found.text("commit").unwrap_or_default())?;
+    if !r.steps.is_empty() {
+        outln!("\nsteps:")?;
+        for s in &r.steps {
+            let status = match (s.exit_code, s.signal) {
+                (Some(c), _) => format!("exit {c}"),
+                (None, Some(sig)) => format!("signal {sig}"),
+                (None, None) => "?".into(),
+            };
+            outln!(
+                "  {}/{} line {} {}: {status} in {} ms",
+                s.step,
+                s.of,
+                s.line,
+                s.kind,
+                s.duration_ms
+            )?;
+        }
+    }
+    if let Some(runfile) = &d.runfile {
+        outln!("\nRunfile at {}:", r.commit.as_deref().unwrap_or_default())?;
         for line in runfile.lines() {
-            outln!("  {line}")?;
+            outln!("  {}", Shown(line))?;
         }
+    }
+    if !d.log.is_empty() {
         outln!("\nlog:")?;
-        for l in log {
-            outln!("  {l}")?;
+        for l in &d.log {
+            outln!(
+                "  {} {} ({})",
+                &l.commit[..l.commit.len().min(10)],
+                Shown(&l.summary),
+                Shown(&l.author)
+            )?;
         }
+    }
+    if !d.replays.is_empty() {
+        outln!("\nreplays:")?;
+        for p in &d.replays {
+            outln!(
+                "  {}  {}  exit {}",
+                p.run_id,
+                p.recorded_at.as_deref().unwrap_or_default(),
+                p.exit_code.map_or_else(|| "?".into(), |c| c.to_string())
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `dsi show`.
+pub(crate) fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<ExitStatus> {
+    let drivers = stores::open(global, Access::ReadOnly)?;
+    let stores = Stores::new(&drivers);
+    let found = find::reference(stores, &args.run, Want::Record)?;
+    let d = describe::describe(stores, &found, 20)?;
+    if global.json {
+        print_json(&d)?;
+    } else {
+        print_human(&d)?;
     }
     Ok(ExitStatus::Ok)
 }

@@ -4,7 +4,10 @@
 //! * [`pack`] / [`pack_to`] — the whole repository directory including
 //!   `.git`, streamed in constant memory, deterministic (see [`pack`]'s
 //!   module docs for what is normalised and left out);
-//! * [`unpack`] — hostile-input safe extraction with [`Limits`];
+//! * [`unpack`] — hostile-input safe extraction with [`Limits`], keeping of
+//!   `.git` only what [`git_rules`] allows;
+//! * [`BoundedRepo`] — budgeted reads of an unpacked repository and safe
+//!   materialisation of a commit;
 //! * [`repo`] — the git operations (git2) the plugins need, and URL
 //!   credential redaction.
 //!
@@ -19,12 +22,39 @@
 //! # Ok(()) }
 //! ```
 
+pub mod git_rules;
 mod pack;
 pub mod repo;
+mod stored;
 mod unpack;
 
-pub use pack::{PackedRepo, ZSTD_LEVEL, pack, pack_to};
+pub use pack::{PackedRepo, ZSTD_LEVEL, pack, pack_excluding, pack_excluding_to, pack_to};
+pub use stored::{BoundedRepo, LogEntry, ReadError, link_escapes};
 pub use unpack::{Limits, RATIO_GRACE_BYTES, UnpackError, UnpackStats, unpack};
+
+/// A repository unpacked from a packed archive.
+pub struct Unpacked {
+    /// The repository (rebuilt by [`git_rules`], minimal config).
+    pub repo: git2::Repository,
+    /// What was unpacked; `stats.compressed` is the stored size.
+    pub stats: UnpackStats,
+}
+
+impl std::fmt::Debug for Unpacked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unpacked")
+            .field("path", &self.repo.path())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Unpacked {
+    /// The repository, with reads budgeted by its stored size.
+    pub fn bounded(&self, limits: &Limits) -> BoundedRepo<'_> {
+        BoundedRepo::stored(&self.repo, self.stats.compressed, limits)
+    }
+}
 
 /// Unpacks a packed repository into `target` and rebuilds its index from
 /// HEAD, so that the result is an ordinary, clean git repository.
@@ -32,20 +62,29 @@ pub fn unpack_repository(
     input: impl std::io::Read,
     target: &std::path::Path,
     limits: &Limits,
-) -> Result<git2::Repository, UnpackError> {
-    unpack(input, target, limits)?;
+) -> Result<Unpacked, UnpackError> {
+    let stats = unpack(input, target, limits)?;
     let not_repo = |why: String| UnpackError::Refused {
         entry: ".git".into(),
         reason: why,
     };
-    let r = git2::Repository::open(target).map_err(|e| {
+    let repo = git2::Repository::open(target).map_err(|e| {
         not_repo(format!(
             "the archive holds no usable git repository: {}",
             e.message()
         ))
     })?;
-    repo::rebuild_index(&r).map_err(|e| not_repo(e.to_string()))?;
-    Ok(r)
+    let unpacked = Unpacked { repo, stats };
+    unpacked
+        .bounded(limits)
+        .rebuild_index()
+        .map_err(|e| match e {
+            e @ stored::ReadError::OverBudget { .. } => UnpackError::Limit {
+                limit: e.to_string(),
+            },
+            e => not_repo(e.to_string()),
+        })?;
+    Ok(unpacked)
 }
 
 /// Unpacks a stored artifact (a verifying blob reader) like
@@ -56,7 +95,7 @@ pub fn unpack_stored_repository<R: std::io::Read>(
     mut reader: dsi_core::blob::VerifyingReader<R>,
     target: &std::path::Path,
     limits: &Limits,
-) -> Result<git2::Repository, UnpackError> {
+) -> Result<Unpacked, UnpackError> {
     let corrupt = |e: &std::io::Error| {
         e.kind() == std::io::ErrorKind::InvalidData && e.to_string().contains("failed verification")
     };

@@ -2,13 +2,15 @@
 //!
 //! Entries are sorted by path bytes; times are 0, owner and group 0 with no
 //! names, modes normalised (directories 0755, files 0755 if executable else
-//! 0644, symlinks 0777). Inside `.git`, files that change without the
-//! repository changing, or that would be unsafe to hand to someone else, are
-//! left out — `index` (rebuilt on unpack), `logs/`, `FETCH_HEAD`,
-//! `ORIG_HEAD`, lock files, `hooks/` (executable on a recipient's machine)
-//! — and `config` is replaced by a minimal one (no remote URLs, which may
-//! carry credentials, and no commands such as `core.fsmonitor`). In the
-//! working tree, files git ignores are left out. So packing the same
+//! 0644, symlinks 0777). Of `.git` only what holds history is packed
+//! ([`super::git_rules`]: objects, refs, `HEAD`, `packed-refs`, `shallow`):
+//! no index, logs, hooks, submodule metadata (whose config may carry
+//! credentials) or other files, and `config` is replaced by a minimal one
+//! (no remote URLs, no commands such as `core.fsmonitor`). A repository
+//! that borrows objects from another (alternates, `commondir`) or is a
+//! linked worktree is refused: its record would lose history when the other
+//! repository moves. In the working tree, files git ignores and nested
+//! repositories (submodule work trees) are left out. So packing the same
 //! repository twice gives the same bytes, stored once.
 //!
 //! Memory use is one read buffer plus the encoder's window, whatever the size
@@ -23,21 +25,10 @@ use std::path::{Path, PathBuf};
 use dsi_core::BlobRef;
 use dsi_core::blob::HashingWriter;
 
+use super::git_rules::{self, GitEntry};
+
 /// zstd level used for artifacts (fast, good ratio on git objects).
 pub const ZSTD_LEVEL: i32 = 3;
-
-/// Paths under `.git/` that are never packed (prefix match on components).
-const GIT_SKIP: &[&str] = &[
-    "index",
-    "logs",
-    "FETCH_HEAD",
-    "ORIG_HEAD",
-    "hooks",
-    "config",
-    "COMMIT_EDITMSG",
-    "gc.log",
-    "sequencer",
-];
 
 /// The `.git/config` every packed repository carries.
 pub(crate) fn safe_config(format_version: i64, object_format: Option<&str>) -> String {
@@ -50,14 +41,29 @@ pub(crate) fn safe_config(format_version: i64, object_format: Option<&str>) -> S
     c
 }
 
-fn skipped_in_git(rel_in_git: &[u8]) -> bool {
-    if rel_in_git.ends_with(b".lock") {
-        return true;
+/// Whether a path inside `.git` is packed: only what holds history (see
+/// [`git_rules`]). Hooks, submodule metadata (whose config may carry
+/// credentials), linked-worktree metadata and everything else are left
+/// out; what would make the packed repository depend on another one
+/// (alternates, `commondir`) is refused.
+fn packed_in_git(rel_in_git: &str, is_dir: bool) -> io::Result<bool> {
+    if rel_in_git.ends_with(".lock") {
+        return Ok(false);
     }
-    GIT_SKIP.iter().any(|s| {
-        let s = s.as_bytes();
-        rel_in_git == s || (rel_in_git.starts_with(s) && rel_in_git.get(s.len()) == Some(&b'/'))
-    })
+    match git_rules::classify(rel_in_git, is_dir) {
+        GitEntry::Keep => Ok(true),
+        GitEntry::Drop => Ok(false),
+        GitEntry::Refuse(_) => match rel_in_git.split('/').next() {
+            Some("hooks" | "modules" | "worktrees" | "info") => Ok(false),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the repository is not self-contained (.git/{rel_in_git}): it borrows objects or metadata from another repository; \
+                     make a full copy first (git repack -a -d && rm -f .git/objects/info/alternates, or git clone --no-local)"
+                ),
+            )),
+        },
+    }
 }
 
 struct Entry {
@@ -66,7 +72,21 @@ struct Entry {
     meta: fs::Metadata,
 }
 
-fn collect(root: &Path, repo: Option<&git2::Repository>) -> io::Result<Vec<Entry>> {
+fn collect(
+    root: &Path,
+    repo: Option<&git2::Repository>,
+    exclude: &[PathBuf],
+) -> io::Result<Vec<Entry>> {
+    if fs::symlink_metadata(root.join(".git")).is_ok_and(|m| !m.is_dir()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a linked git worktree or a submodule (its .git is a file): dsi records a repository with its own history; record from the main repository, or from a clone (git clone {} COPY)",
+                root.display(),
+                root.display()
+            ),
+        ));
+    }
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel_dir) = stack.pop() {
@@ -77,11 +97,32 @@ fn collect(root: &Path, repo: Option<&git2::Repository>) -> io::Result<Vec<Entry
             let e = e?;
             let rel = rel_dir.join(e.file_name());
             let rel_bytes = rel.as_os_str().as_bytes().to_vec();
-            let in_git = rel_bytes.strip_prefix(b".git/");
-            if in_git.is_some_and(skipped_in_git) {
+            if !exclude.is_empty()
+                && let Ok(full) = fs::canonicalize(e.path())
+                && exclude.iter().any(|x| full.starts_with(x))
+            {
                 continue;
             }
             let meta = fs::symlink_metadata(e.path())?;
+            let rel_text = String::from_utf8_lossy(&rel_bytes);
+            let in_git = rel_text.strip_prefix(".git/");
+            if let Some(g) = in_git
+                && !packed_in_git(g, meta.is_dir())?
+            {
+                continue;
+            }
+            // A nested repository or submodule work tree is not part of
+            // this repository's history: left out whole.
+            if in_git.is_none()
+                && rel_bytes != b".git"
+                && meta.is_dir()
+                && fs::symlink_metadata(e.path().join(".git")).is_ok()
+            {
+                continue;
+            }
+            if git_rules::nested_git(&rel_text) {
+                continue;
+            }
             let is_git = rel_bytes == b".git" || in_git.is_some();
             if !is_git
                 && let Some(r) = repo
@@ -116,8 +157,14 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 
 /// Writes the deterministic tar + zstd stream of `root` to `out`.
 pub fn pack_to(root: &Path, out: impl Write) -> io::Result<()> {
+    pack_excluding_to(root, out, &[])
+}
+
+/// Like [`pack_to`], leaving out the files and directories under any of
+/// `exclude` (absolute, canonical paths: dsi's own store files).
+pub fn pack_excluding_to(root: &Path, out: impl Write, exclude: &[PathBuf]) -> io::Result<()> {
     let repo = git2::Repository::open(root).ok();
-    let entries = collect(root, repo.as_ref())?;
+    let entries = collect(root, repo.as_ref(), exclude)?;
     let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
     enc.include_checksum(true)?;
     let mut tar = tar::Builder::new(enc);
@@ -190,6 +237,16 @@ pub struct PackedRepo {
 /// Packs `root` into a temporary file in `tmp_dir` (or the system default),
 /// hashing as it writes.
 pub fn pack(root: &Path, tmp_dir: Option<&Path>) -> io::Result<PackedRepo> {
+    pack_excluding(root, tmp_dir, &[])
+}
+
+/// Like [`pack`], leaving out what is under any of `exclude` (see
+/// [`pack_excluding_to`]).
+pub fn pack_excluding(
+    root: &Path,
+    tmp_dir: Option<&Path>,
+    exclude: &[PathBuf],
+) -> io::Result<PackedRepo> {
     let _span = tracing::info_span!("packing repository", dir = %root.display()).entered();
     let tmp = match tmp_dir {
         Some(d) => tempfile::NamedTempFile::new_in(d)?,
@@ -197,7 +254,7 @@ pub fn pack(root: &Path, tmp_dir: Option<&Path>) -> io::Result<PackedRepo> {
     };
     let (file, path) = tmp.into_parts();
     let mut w = HashingWriter::new(io::BufWriter::with_capacity(1 << 16, file));
-    pack_to(root, &mut w)?;
+    pack_excluding_to(root, &mut w, exclude)?;
     let (inner, blob) = w.finish();
     inner
         .into_inner()
@@ -211,13 +268,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn git_skip_list_matches_whole_components() {
-        assert!(skipped_in_git(b"index"));
-        assert!(skipped_in_git(b"logs/HEAD"));
-        assert!(skipped_in_git(b"refs/heads/main.lock"));
-        assert!(skipped_in_git(b"hooks/pre-commit"));
-        assert!(!skipped_in_git(b"indexes"));
-        assert!(!skipped_in_git(b"objects/ab/cdef"));
-        assert!(!skipped_in_git(b"HEAD"));
+    fn only_history_is_packed_and_borrowed_objects_are_refused() {
+        assert!(!packed_in_git("index", false).unwrap());
+        assert!(!packed_in_git("logs/HEAD", false).unwrap());
+        assert!(!packed_in_git("refs/heads/main.lock", false).unwrap());
+        assert!(!packed_in_git("hooks/pre-commit.sample", false).unwrap());
+        assert!(!packed_in_git("modules/sub/config", false).unwrap());
+        assert!(packed_in_git("HEAD", false).unwrap());
+        assert!(packed_in_git("refs/heads/main", false).unwrap());
+        let e = packed_in_git("objects/info/alternates", false).unwrap_err();
+        assert!(e.to_string().contains("not self-contained"), "{e}");
+        assert!(packed_in_git("commondir", false).is_err());
     }
 }

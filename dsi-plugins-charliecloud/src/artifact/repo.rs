@@ -2,7 +2,7 @@
 //! resolving commits by full or abbreviated hash, materialising a commit into
 //! a fresh directory, and the URL redaction every message goes through.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use git2::{Oid, Repository, Signature};
 
@@ -68,12 +68,40 @@ pub(crate) fn git_network(
     args: &[&str],
     secrets: &[&str],
 ) -> Result<String, GitError> {
+    let out = git_network_output(dir, args, secrets)?;
+    if out.success {
+        Ok(out.stdout)
+    } else {
+        Err(GitError(out.reason))
+    }
+}
+
+/// What a `git` run printed, redacted.
+pub(crate) struct GitOutput {
+    /// Whether it exited 0.
+    pub(crate) success: bool,
+    /// Its standard output (redacted).
+    pub(crate) stdout: String,
+    /// Its last `fatal:`/`error:` line, or all of stderr (redacted).
+    pub(crate) reason: String,
+}
+
+/// Like [`git_network`], returning stdout also on failure (`git push
+/// --porcelain` reports rejected refs there).
+pub(crate) fn git_network_output(
+    dir: Option<&Path>,
+    args: &[&str],
+    secrets: &[&str],
+) -> Result<GitOutput, GitError> {
     let mut cmd = std::process::Command::new("git");
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);
     }
     let out = cmd
         .args(args)
+        // Only transports that move data: never `ext::` (runs a command)
+        // or `fd::` (waits on a file descriptor), whatever a URL says.
+        .env("GIT_ALLOW_PROTOCOL", ALLOWED_PROTOCOLS)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "true")
         .env_remove("GIT_DIR")
@@ -83,9 +111,6 @@ pub(crate) fn git_network(
         .output()
         .map_err(|e| GitError(format!("cannot run git: {e}")))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
     // git's last `fatal:`/`error:` line says what went wrong.
     let reason = stderr
         .lines()
@@ -95,7 +120,40 @@ pub(crate) fn git_network(
                 .or_else(|| l.strip_prefix("error: "))
         })
         .unwrap_or_else(|| stderr.trim());
-    Err(GitError(redact(reason.trim(), secrets)))
+    Ok(GitOutput {
+        success: out.status.success(),
+        stdout: redact(&String::from_utf8_lossy(&out.stdout), secrets),
+        reason: redact(reason.trim(), secrets),
+    })
+}
+
+/// The transports dsi lets git use for a remote (`GIT_ALLOW_PROTOCOL`).
+pub const ALLOWED_PROTOCOLS: &str = "file:git:http:https:ssh";
+
+/// Checks a remote URL before git sees it: a scheme dsi allows, or a local
+/// path, or scp-like `[user@]host:path`. Remote-helper syntax
+/// (`transport::address`, e.g. `ext::sh -c …` or `fd::3`) is refused: it
+/// names a command or a file descriptor, not a place.
+pub fn check_remote_url(url: &str) -> Result<(), GitError> {
+    let shown = strip_credentials(url);
+    if url.starts_with('-') {
+        return Err(GitError(format!("remote '{shown}' starts with '-'")));
+    }
+    if let Some((scheme, _)) = url.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        return match scheme.as_str() {
+            "file" | "git" | "http" | "https" | "ssh" | "git+ssh" | "ssh+git" => Ok(()),
+            _ => Err(GitError(format!(
+                "remote '{shown}': transport '{scheme}' is not allowed (use https, ssh, git, file or a path)"
+            ))),
+        };
+    }
+    if let Some((helper, _)) = url.split_once("::") {
+        return Err(GitError(format!(
+            "remote '{shown}': the remote-helper transport '{helper}::' is not allowed (use https, ssh, git, file or a path)"
+        )));
+    }
+    Ok(())
 }
 
 /// The author and committer for commits dsi makes: git's configuration
@@ -193,6 +251,7 @@ pub fn commit_file(
 /// Clones `url` into `dir` with the `git` program. Errors never contain the
 /// URL's credentials.
 pub fn clone(url: &str, dir: &Path) -> Result<Repository, GitError> {
+    check_remote_url(url)?;
     let secrets = url_secrets(url);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let target = dir.to_string_lossy();
@@ -209,6 +268,64 @@ pub fn clone(url: &str, dir: &Path) -> Result<Repository, GitError> {
             &secrets,
         )
     })
+}
+
+/// Clones `url` into `dir` keeping every remote branch as a local branch,
+/// with the remote forgotten (no URL in the config). When the remote's
+/// HEAD names a branch it does not have (a bare repository made with
+/// another default branch), its only branch, or `main`/`master`, becomes
+/// HEAD; with several others the error lists them.
+pub fn clone_all_branches(url: &str, dir: &Path) -> Result<Repository, GitError> {
+    let r = clone(url, dir)?;
+    let shown = strip_credentials(url);
+    let e = |what: &'static str| move |err: git2::Error| git_err(what, &err, &[]);
+    let mut branches = Vec::new();
+    for b in r
+        .branches(Some(git2::BranchType::Remote))
+        .map_err(e("listing the remote's branches"))?
+        .flatten()
+    {
+        let (branch, _) = b;
+        if let (Ok(Some(name)), Ok(commit)) = (branch.name(), branch.get().peel_to_commit())
+            && let Some(short) = name.split_once('/').map(|(_, s)| s.to_owned())
+            && short != "HEAD"
+        {
+            branches.push((short, commit.id()));
+        }
+    }
+    for (name, id) in &branches {
+        if r.find_branch(name, git2::BranchType::Local).is_err() {
+            let commit = r.find_commit(*id).map_err(e("reading a branch"))?;
+            r.branch(name, &commit, false)
+                .map_err(e("creating a branch"))?;
+        }
+    }
+    r.remote_delete("origin")
+        .map_err(e("forgetting the remote"))?;
+    if r.head().and_then(|h| h.peel_to_commit()).is_err() {
+        let names: Vec<&str> = branches.iter().map(|(n, _)| n.as_str()).collect();
+        let pick = match names.as_slice() {
+            [] => return Err(GitError(format!("remote {shown} has no commits"))),
+            [one] => (*one).to_owned(),
+            _ => ["main", "master"]
+                .iter()
+                .find(|b| names.contains(b))
+                .map(|b| (*b).to_owned())
+                .ok_or_else(|| {
+                    GitError(format!(
+                        "remote {shown}: its HEAD names a branch that does not exist; its branches are {}",
+                        names.join(", ")
+                    ))
+                })?,
+        };
+        r.set_head(&format!("refs/heads/{pick}"))
+            .map_err(e("setting HEAD"))?;
+        let mut co = git2::build::CheckoutBuilder::new();
+        co.force();
+        r.checkout_head(Some(&mut co))
+            .map_err(e("checking out HEAD"))?;
+    }
+    Ok(r)
 }
 
 /// Resolves a full or abbreviated hexadecimal commit hash.
@@ -235,65 +352,6 @@ pub fn resolve_commit(repo: &Repository, spec: &str) -> Result<Oid, GitError> {
     }
 }
 
-/// The bytes of `path` in `commit`'s tree, if present.
-pub fn read_at(repo: &Repository, commit: Oid, path: &Path) -> Result<Option<Vec<u8>>, GitError> {
-    let c = repo
-        .find_commit(commit)
-        .map_err(|e| git_err("reading the commit", &e, &[]))?;
-    let tree = c
-        .tree()
-        .map_err(|e| git_err("reading the commit's tree", &e, &[]))?;
-    let Ok(entry) = tree.get_path(path) else {
-        return Ok(None);
-    };
-    let blob = repo
-        .find_blob(entry.id())
-        .map_err(|_| GitError(format!("{} at {commit} is not a file", path.display())))?;
-    Ok(Some(blob.content().to_vec()))
-}
-
-/// Writes the tree of `commit` into `dest` (a fresh directory), never
-/// touching the repository's own work tree.
-pub fn materialize(repo: &Repository, commit: Oid, dest: &Path) -> Result<PathBuf, GitError> {
-    let c = repo
-        .find_commit(commit)
-        .map_err(|e| git_err("reading the commit", &e, &[]))?;
-    let tree = c
-        .tree()
-        .map_err(|e| git_err("reading the commit's tree", &e, &[]))?;
-    std::fs::create_dir_all(dest)
-        .map_err(|e| GitError(format!("creating {}: {e}", dest.display())))?;
-    let mut co = git2::build::CheckoutBuilder::new();
-    co.target_dir(dest).force().recreate_missing(true);
-    repo.checkout_tree(tree.as_object(), Some(&mut co))
-        .map_err(|e| {
-            git_err(
-                &format!("writing commit {commit} to {}", dest.display()),
-                &e,
-                &[],
-            )
-        })?;
-    Ok(dest.to_path_buf())
-}
-
-/// Rebuilds the index of an unpacked repository from HEAD, so that `git
-/// status` is clean (the index is not packed: it holds machine-local stat data).
-pub fn rebuild_index(repo: &Repository) -> Result<(), GitError> {
-    let Ok(head) = repo.head().and_then(|h| h.peel_to_tree()) else {
-        return Ok(()); // an empty repository has nothing to index
-    };
-    let mut index = repo
-        .index()
-        .map_err(|e| git_err("opening the index", &e, &[]))?;
-    index
-        .read_tree(&head)
-        .map_err(|e| git_err("reading HEAD into the index", &e, &[]))?;
-    index
-        .write()
-        .map_err(|e| git_err("writing the index", &e, &[]))?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +374,32 @@ mod tests {
         assert_eq!(
             redact("failed for https://alice:s3cret@x and s3cret", &refs),
             "failed for https://***@x and ***"
+        );
+    }
+
+    #[test]
+    fn remote_helpers_and_odd_schemes_are_refused() {
+        for ok in [
+            "https://h/r.git",
+            "ssh://git@h/r",
+            "git://127.0.0.1:9/r",
+            "file:///tmp/r",
+            "/tmp/r",
+            "git@h:lab/r.git",
+        ] {
+            assert!(check_remote_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "fd::3",
+            "ext::sh -c touch% /tmp/pwned",
+            "--upload-pack=x",
+            "gopher://h/r",
+        ] {
+            assert!(check_remote_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_remote_url("fd::3").unwrap_err().to_string(),
+            "remote 'fd::3': the remote-helper transport 'fd::' is not allowed (use https, ssh, git, file or a path)"
         );
     }
 
@@ -345,12 +429,16 @@ mod tests {
                 .to_string()
                 .contains("not found")
         );
+        let bounded = super::super::BoundedRepo::local(&repo, &super::super::Limits::default());
         assert_eq!(
-            read_at(&repo, c1, Path::new("Runfile")).unwrap().unwrap(),
+            bounded
+                .read_file(c1, Path::new("Runfile"), 1 << 20)
+                .unwrap()
+                .unwrap(),
             b"one\n"
         );
         let out = tempfile::tempdir().unwrap();
-        materialize(&repo, c1, &out.path().join("x")).unwrap();
+        bounded.materialize(c1, &out.path().join("x")).unwrap();
         assert_eq!(
             std::fs::read(out.path().join("x/Runfile")).unwrap(),
             b"one\n"

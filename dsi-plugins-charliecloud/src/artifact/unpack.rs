@@ -7,9 +7,11 @@
 //! entries, more entries or more bytes than the [`Limits`], zstd frames
 //! whose window exceeds the limit, and streams that expand more than the
 //! limit's ratio (a decompression bomb is stopped after
-//! [`RATIO_GRACE_BYTES`], not after `max_bytes`). Inside `.git`, `hooks/` and `config` are
-//! never taken from the archive: hooks would run on the recipient's machine
-//! and a config can name commands; a minimal config is written instead.
+//! [`RATIO_GRACE_BYTES`], not after `max_bytes`). Of `.git`, only what holds
+//! history is taken ([`super::git_rules`]): hooks, submodule metadata,
+//! `commondir`, `worktrees/`, alternates and nested `.git` directories are
+//! refused, everything else that is not objects or refs is left out, and a
+//! minimal config is written.
 //!
 //! The whole input is read, so a digest-verifying reader underneath checks
 //! it. On a refusal the caller should discard the target directory: entries
@@ -23,12 +25,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
+use super::git_rules::{self, GitEntry};
+
 /// Decompressed bytes that are always accepted, whatever the compression
 /// ratio (small repositories of very compressible text never hit
 /// [`Limits::max_ratio`]).
 pub const RATIO_GRACE_BYTES: u64 = 64 << 20;
 
-/// Bounds on what an archive may unpack to.
+/// Bounds on what an archive may unpack to, and on what dsi reads from the
+/// repository afterwards (see `stored`: git objects are inflated after the
+/// tar stream, so they have budgets of their own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most entries (files, directories, links).
@@ -43,6 +49,9 @@ pub struct Limits {
     /// zstd bomb (kilobytes that expand to gigabytes) is stopped early
     /// instead of filling the disk up to `max_bytes`.
     pub max_ratio: u64,
+    /// Most bytes any one git object of the unpacked repository may inflate
+    /// to when dsi reads it (the Runfile, trees, a commit to materialise).
+    pub max_object_bytes: u64,
 }
 
 impl Default for Limits {
@@ -52,6 +61,7 @@ impl Default for Limits {
             max_bytes: 64 << 30,
             max_window_log: 27,
             max_ratio: 1024,
+            max_object_bytes: 1 << 30,
         }
     }
 }
@@ -101,6 +111,8 @@ pub struct UnpackStats {
     pub entries: u64,
     /// Bytes of file content written.
     pub bytes: u64,
+    /// Compressed bytes read (the stored size).
+    pub compressed: u64,
 }
 
 fn refused(entry: &Path, reason: impl Into<String>) -> UnpackError {
@@ -185,12 +197,6 @@ fn check_parents(root: &Path, rel: &Path, raw: &Path) -> Result<(), UnpackError>
     Ok(())
 }
 
-fn in_git(rel: &Path, first: &str) -> bool {
-    let mut c = rel.components();
-    c.next().is_some_and(|x| x.as_os_str() == ".git")
-        && c.next().is_some_and(|x| x.as_os_str() == first)
-}
-
 /// Counts the bytes read through it, and remembers whether reading failed
 /// (so that the layers above can tell the input's errors from their own).
 struct Counted<R> {
@@ -271,9 +277,14 @@ pub fn unpack(
         max_ratio: limits.max_ratio.max(1),
         tripped: Rc::clone(&tripped),
     };
+    let compressed = Rc::clone(&guarded.compressed);
     match unpack_tar(tar::Archive::new(guarded), target, limits, &input_failed) {
         Err(_) if tripped.get() => Err(UnpackError::Limit {
             limit: format!("a {}:1 compression ratio", limits.max_ratio.max(1)),
+        }),
+        Ok(stats) => Ok(UnpackStats {
+            compressed: compressed.get(),
+            ..stats
         }),
         result => result,
     }
@@ -312,18 +323,30 @@ fn unpack_tar(
         if rel.as_os_str() == ".git" && kind != tar::EntryType::Directory {
             return Err(refused(&raw, "'.git' must be a directory"));
         }
-        if rel.file_name().is_some_and(|n| n == ".git") && kind == tar::EntryType::Symlink {
-            return Err(refused(&raw, "a symlink named '.git'"));
+        let rel_text = rel.to_string_lossy();
+        if git_rules::nested_git(&rel_text) {
+            return Err(refused(
+                &raw,
+                "nested git metadata (a submodule's or an embedded repository's .git)",
+            ));
         }
-        if rel
-            .components()
-            .next()
-            .is_some_and(|c| c.as_os_str() == ".git")
+        if let Some(in_git) = rel_text
+            .strip_prefix(".git/")
+            .or((rel_text == ".git").then_some(""))
         {
             saw_git = true;
-        }
-        if in_git(&rel, "hooks") || in_git(&rel, "config") {
-            continue;
+            let is_dir = kind == tar::EntryType::Directory;
+            if !is_dir && !matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous) {
+                return Err(refused(
+                    &raw,
+                    "only files and directories are accepted inside .git",
+                ));
+            }
+            match git_rules::classify(in_git, is_dir) {
+                GitEntry::Keep => {}
+                GitEntry::Drop => continue,
+                GitEntry::Refuse(why) => return Err(refused(&raw, why)),
+            }
         }
         check_parents(target, &rel, &raw)?;
         let dest = target.join(&rel);
@@ -521,7 +544,7 @@ mod tests {
                     ("sub", Directory, "", b""),
                     ("sub/.git", Symlink, "../g", b""),
                 ]),
-                "refusing archive entry 'sub/.git': a symlink named '.git'",
+                "refusing archive entry 'sub/.git': nested git metadata (a submodule's or an embedded repository's .git)",
             ),
         ] {
             let dir = tempfile::tempdir().unwrap();

@@ -9,18 +9,22 @@
 //! * `parquet` — `pyarrow.dataset.dataset(path + "/runs", format="parquet",
 //!   partitioning="hive")`;
 //! * `s3` — the same over `pyarrow.fs.S3FileSystem` (the data files listed
-//!   first), with the endpoint dsi used and the credentials read from the
-//!   environment when the notebook runs (none are written into it).
+//!   first), with exactly the endpoint, region and scheme dsi used (an
+//!   `AWS_ENDPOINT_URL` in the notebook's environment does not redirect it
+//!   to another store) and the credentials read from the environment when
+//!   the notebook runs (none are written into it).
 //!
 //! Then `runs` is the first store's frame, and two cells show the runs per
 //! function and the newest runs, and the `kernel_info` of the newest run.
-//! Paths are absolute, so the notebook runs from any directory.
+//! Paths are absolute, so the notebook runs from any directory. It lives
+//! with the records because its code names their columns.
 
 use std::path::{Path, PathBuf};
 
-use dsi_core::{Error, Inspection, Timestamp};
-use dsi_plugins_charliecloud::records::RUNS;
+use dsi_core::{Error, Inspection, Location, Timestamp};
 use serde_json::{Value, json};
+
+use super::RUNS;
 
 /// A Python string literal (JSON's escapes are Python's).
 fn py(s: &str) -> String {
@@ -49,26 +53,11 @@ fn code(id: &str, text: &str) -> Value {
     })
 }
 
-/// An absolute path for a store location (a file or a directory).
-fn absolute(location: &str) -> PathBuf {
-    let p = Path::new(location);
+/// An absolute path for a store path (a file or a directory).
+fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p)
         .or_else(|_| std::path::absolute(p))
         .unwrap_or_else(|_| p.to_path_buf())
-}
-
-/// `s3://bucket/prefix at https://endpoint` → (`bucket/prefix`, endpoint).
-fn s3_location(location: &str) -> (String, Option<String>) {
-    let (url, endpoint) = match location.split_once(" at ") {
-        Some((u, e)) => (u, Some(e.trim().to_owned())),
-        None => (location, None),
-    };
-    let path = url
-        .trim()
-        .strip_prefix("s3://")
-        .unwrap_or(url)
-        .trim_end_matches('/');
-    (path.to_owned(), endpoint)
 }
 
 /// The code that loads the store's `runs` into `frames[label]`, or `None`
@@ -80,9 +69,9 @@ fn load_code(ins: &Inspection, label: &str, has_runs: bool) -> Option<String> {
             "# The store has no `runs` table yet.\n{target} = pd.DataFrame()\n"
         ));
     }
-    match ins.driver.as_str() {
-        "sqlite" => {
-            let path = absolute(&ins.location).display().to_string();
+    match &ins.location {
+        Location::File { path } => {
+            let path = absolute(path).display().to_string();
             Some(format!(
                 "import sqlite3\n\
                  \n\
@@ -95,8 +84,8 @@ fn load_code(ins: &Inspection, label: &str, has_runs: bool) -> Option<String> {
                 path = py(&path),
             ))
         }
-        "parquet" => {
-            let path = absolute(&ins.location).display().to_string();
+        Location::Directory { path } => {
+            let path = absolute(path).display().to_string();
             Some(format!(
                 "import pyarrow.dataset\n\
                  \n\
@@ -106,23 +95,35 @@ fn load_code(ins: &Inspection, label: &str, has_runs: bool) -> Option<String> {
                 path = py(&path),
             ))
         }
-        "s3" => {
-            let (path, endpoint) = s3_location(&ins.location);
-            let endpoint = endpoint.map_or_else(|| "None".to_owned(), |e| py(&e));
+        Location::ObjectStore {
+            url,
+            endpoint,
+            region,
+            ..
+        } => {
+            let path = url
+                .strip_prefix("s3://")
+                .unwrap_or(url)
+                .trim_end_matches('/');
+            let endpoint = endpoint.as_deref().map_or_else(|| "None".to_owned(), py);
+            let region = py(region.as_deref().unwrap_or("us-east-1"));
             Some(format!(
                 "import os\n\
                  import pyarrow.dataset\n\
                  import pyarrow.fs\n\
                  \n\
-                 # The endpoint dsi used; AWS_ENDPOINT_URL, if set, wins. Credentials are\n\
-                 # read from the environment here and never stored in the notebook.\n\
-                 endpoint = os.environ.get(\"AWS_ENDPOINT_URL\") or {endpoint}\n\
+                 # Exactly the endpoint and region dsi used (not AWS_ENDPOINT_URL, which\n\
+                 # could name another store). Credentials are read from the environment\n\
+                 # here and never stored in the notebook.\n\
+                 for variable in (\"AWS_ENDPOINT_URL\", \"AWS_ENDPOINT_URL_S3\"):\n    \
+                     os.environ.pop(variable, None)\n\
+                 endpoint = {endpoint}\n\
                  options = {{}}\n\
                  if endpoint:\n    \
                      scheme, _, host = endpoint.rpartition(\"://\")\n    \
                      options.update(endpoint_override=host.rstrip(\"/\"), scheme=scheme or \"https\")\n\
                  s3 = pyarrow.fs.S3FileSystem(\n    \
-                     region=os.environ.get(\"AWS_REGION\") or os.environ.get(\"AWS_DEFAULT_REGION\") or \"us-east-1\",\n    \
+                     region={region},\n    \
                      access_key=os.environ.get(\"AWS_ACCESS_KEY_ID\"),\n    \
                      secret_key=os.environ.get(\"AWS_SECRET_ACCESS_KEY\"),\n    \
                      session_token=os.environ.get(\"AWS_SESSION_TOKEN\"),\n    \
@@ -139,7 +140,7 @@ fn load_code(ins: &Inspection, label: &str, has_runs: bool) -> Option<String> {
                 path = py(&format!("{path}/{RUNS}")),
             ))
         }
-        _ => None,
+        Location::Other { .. } => None,
     }
 }
 
@@ -154,9 +155,11 @@ fn describe(stores: &[Inspection], now: Timestamp) -> String {
         now.to_rfc3339()
     );
     for ins in stores {
-        let location = match ins.driver.as_str() {
-            "sqlite" | "parquet" => absolute(&ins.location).display().to_string(),
-            _ => ins.location.clone(),
+        let location = match &ins.location {
+            Location::File { path } | Location::Directory { path } => {
+                absolute(path).display().to_string()
+            }
+            other => other.to_string(),
         };
         md.push_str(&format!(
             "\n## {} store at `{location}`\n\n| table | rows | columns |\n|---|---:|---:|\n",
@@ -222,7 +225,7 @@ else:
 ";
 
 /// The notebook for the stores.
-pub(crate) fn notebook(stores: &[Inspection], now: Timestamp) -> Value {
+pub fn notebook(stores: &[Inspection], now: Timestamp) -> Value {
     let mut cells = vec![
         markdown("store", &describe(stores, now)),
         code("setup", SETUP),
@@ -260,11 +263,11 @@ pub(crate) fn notebook(stores: &[Inspection], now: Timestamp) -> Value {
 }
 
 /// Writes the notebook to `path`.
-pub(crate) fn write(path: &Path, stores: &[Inspection]) -> anyhow::Result<()> {
-    let mut text = serde_json::to_vec_pretty(&notebook(stores, Timestamp::now()))?;
+pub fn write(path: &Path, stores: &[Inspection]) -> dsi_core::Result<()> {
+    let mut text = serde_json::to_vec_pretty(&notebook(stores, Timestamp::now()))
+        .map_err(|e| Error::InvalidData(e.to_string()))?;
     text.push(b'\n');
-    std::fs::write(path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    Ok(())
+    std::fs::write(path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 #[cfg(test)]
@@ -273,10 +276,10 @@ mod tests {
 
     use super::*;
 
-    fn store(driver: &str, location: &str) -> Inspection {
+    fn store(driver: &str, location: Location) -> Inspection {
         Inspection {
             driver: driver.into(),
-            location: location.into(),
+            location,
             tables: vec![TableInfo {
                 name: "runs".into(),
                 columns: Vec::new(),
@@ -308,8 +311,18 @@ mod tests {
     fn sqlite_and_parquet_stores_are_opened_by_absolute_path() {
         let nb = notebook(
             &[
-                store("sqlite", "/data/dsi.db"),
-                store("parquet", "/data/ds"),
+                store(
+                    "sqlite",
+                    Location::File {
+                        path: "/data/dsi.db".into(),
+                    },
+                ),
+                store(
+                    "parquet",
+                    Location::Directory {
+                        path: "/data/ds".into(),
+                    },
+                ),
             ],
             Timestamp::from_micros(0),
         );
@@ -351,23 +364,46 @@ mod tests {
     #[test]
     fn s3_reads_credentials_from_the_environment_only() {
         let nb = notebook(
-            &[store("s3", "s3://bucket/pre at http://127.0.0.1:9000")],
+            &[store(
+                "s3",
+                Location::ObjectStore {
+                    url: "s3://bucket/pre".into(),
+                    endpoint: Some("http://127.0.0.1:9000".into()),
+                    region: Some("eu-1".into()),
+                    allow_http: true,
+                },
+            )],
             Timestamp::from_micros(0),
         );
         let s = sources(&nb);
         let load = &s[2];
         assert!(load.contains("pyarrow.fs.S3FileSystem("), "{load}");
-        assert!(load.contains("or \"http://127.0.0.1:9000\""), "{load}");
+        assert!(
+            load.contains("endpoint = \"http://127.0.0.1:9000\"\n"),
+            "{load}"
+        );
+        assert!(load.contains("region=\"eu-1\""), "{load}");
+        assert!(load.contains("os.environ.pop(variable, None)"), "{load}");
         assert!(load.contains("base = \"bucket/pre/runs\"\n"), "{load}");
         assert!(load.contains("os.environ.get(\"AWS_SECRET_ACCESS_KEY\")"));
-        assert_eq!(s3_location("s3://b"), ("b".into(), None));
     }
 
     #[test]
     fn an_unknown_driver_or_an_empty_store_still_gives_a_notebook() {
-        let mut empty = store("sqlite", "/x/dsi.db");
+        let mut empty = store(
+            "sqlite",
+            Location::File {
+                path: "/x/dsi.db".into(),
+            },
+        );
         empty.tables.clear();
-        let nb = notebook(&[store("git", "x"), empty], Timestamp::from_micros(0));
+        let other = store(
+            "memory",
+            Location::Other {
+                description: "x".into(),
+            },
+        );
+        let nb = notebook(&[other, empty], Timestamp::from_micros(0));
         let s = sources(&nb);
         assert_eq!(nb["cells"][2]["cell_type"], "markdown");
         assert!(

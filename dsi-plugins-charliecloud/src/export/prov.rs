@@ -23,30 +23,14 @@
 
 use serde_json::{Map, Value, json};
 
-use super::RunData;
+use super::ExportRun as RunData;
 
 /// The `dsi` namespace.
-pub(super) const DSI_NS: &str = "https://github.com/lanl/dsi-rs/ns#";
-
-/// Characters kept as they are in the local part of a qualified name.
-fn plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '~' | '/' | '@' | ':' | '+')
-}
+pub const DSI_NS: &str = "https://github.com/lanl/dsi-rs/ns#";
 
 /// `s` made safe for the local part of a qualified name (percent-encoded).
 fn local(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if plain(c) {
-            out.push(c);
-        } else {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    out
+    super::encode(s, super::QNAME_LOCAL)
 }
 
 /// The identifiers of one run's records.
@@ -159,21 +143,17 @@ impl Doc {
     }
 }
 
-fn text(run: &RunData, column: &str) -> Value {
-    run.text(column).map_or(Value::Null, Value::from)
-}
-
-fn int(run: &RunData, column: &str) -> Value {
-    run.int(column).map_or(Value::Null, Value::from)
+fn opt<T: Into<Value>>(v: Option<T>) -> Value {
+    v.map_or(Value::Null, Into::into)
 }
 
 /// Adds one run: its activity, entities, agents and their relations.
 fn add_run(doc: &mut Doc, run: &RunData) -> Ids {
     let ids = Ids::of(run.id());
-    let commit = run.text("commit").unwrap_or_default();
+    let commit = run.record.commit.as_deref().unwrap_or_default();
     let short = &commit[..commit.len().min(10)];
     let start = run.start_time();
-    let end = run.end_time().map(str::to_owned);
+    let end = run.end_time();
 
     let (kind, label) = if run.is_replay() {
         (
@@ -194,16 +174,35 @@ fn add_run(doc: &mut Doc, run: &RunData) -> Ids {
             ("prov:startTime", start.clone().into()),
             ("prov:endTime", end.clone().into()),
             ("dsi:runId", run.id().into()),
-            ("dsi:function", text(run, "function")),
-            ("dsi:commit", text(run, "commit")),
-            ("dsi:exitCode", int(run, "exit_code")),
-            ("dsi:signal", int(run, "signal")),
-            ("dsi:durationMs", int(run, "duration_ms")),
-            ("dsi:imageChecks", text(run, "image_checks")),
-            ("dsi:compatCheck", text(run, "compat_check")),
-            ("dsi:hostname", text(run, "hostname")),
-            ("dsi:kernelRelease", text(run, "kernel_release")),
-            ("dsi:architecture", text(run, "architecture")),
+            ("dsi:function", run.record.function.as_str().into()),
+            ("dsi:commit", opt(run.record.commit.clone())),
+            ("dsi:exitCode", opt(run.record.exit_code())),
+            (
+                "dsi:signal",
+                opt(run.record.outcome.as_ref().and_then(|o| o.signal)),
+            ),
+            (
+                "dsi:durationMs",
+                opt(run.record.outcome.as_ref().and_then(|o| o.duration_ms)),
+            ),
+            (
+                "dsi:imageChecks",
+                opt((!run.record.image.checks.is_empty())
+                    .then(|| run.record.image.checks.join(" "))),
+            ),
+            (
+                "dsi:compatCheck",
+                opt(run.record.compat.as_ref().and_then(|c| c.policy.clone())),
+            ),
+            ("dsi:hostname", opt(run.record.hostname())),
+            (
+                "dsi:kernelRelease",
+                opt(run.record.system.kernel_release.clone()),
+            ),
+            (
+                "dsi:architecture",
+                opt(run.record.system.architecture.clone()),
+            ),
         ],
     );
 
@@ -215,30 +214,36 @@ fn add_run(doc: &mut Doc, run: &RunData) -> Ids {
                 "prov:label",
                 format!(
                     "{} at commit {short}",
-                    run.text("runfile_path").unwrap_or("Runfile")
+                    run.record.runfile.path.as_deref().unwrap_or("Runfile")
                 )
                 .into(),
             ),
-            ("dsi:path", text(run, "runfile_path")),
-            ("dsi:sha256", text(run, "runfile_sha256")),
-            ("dsi:runfileDigest", text(run, "runfile_digest")),
-            ("dsi:commit", text(run, "commit")),
+            ("dsi:path", opt(run.record.runfile.path.clone())),
+            ("dsi:sha256", opt(run.record.runfile.sha256.clone())),
+            ("dsi:runfileDigest", opt(run.record.runfile.digest.clone())),
+            ("dsi:commit", opt(run.record.commit.clone())),
         ],
     );
     doc.entity(
         &ids.image,
         &[
             ("prov:type", qname("dsi:ContainerImage")),
-            ("prov:label", text(run, "image_ref")),
-            ("dsi:reference", text(run, "image_ref")),
-            ("dsi:digest", text(run, "image_digest")),
-            ("dsi:manifestDigest", text(run, "image_manifest_digest")),
-            ("dsi:configDigest", text(run, "image_config_digest")),
-            ("dsi:treeDigest", text(run, "image_tree_digest")),
+            ("prov:label", opt(run.record.image.reference.clone())),
+            ("dsi:reference", opt(run.record.image.reference.clone())),
+            ("dsi:digest", opt(run.record.image.digest.clone())),
+            (
+                "dsi:manifestDigest",
+                opt(run.record.image.manifest_digest.clone()),
+            ),
+            (
+                "dsi:configDigest",
+                opt(run.record.image.config_digest.clone()),
+            ),
+            ("dsi:treeDigest", opt(run.record.image.tree_digest.clone())),
         ],
     );
     let tarball = run.repository().map(|(sha, len)| {
-        let id = blob_id(sha);
+        let id = blob_id(&sha);
         doc.entity(
             &id,
             &[
@@ -272,9 +277,12 @@ fn add_run(doc: &mut Doc, run: &RunData) -> Ids {
             &[
                 ("prov:type", qname("prov:Person")),
                 ("prov:label", u.clone().into()),
-                ("dsi:moniker", text(run, "moniker")),
-                ("dsi:hostname", text(run, "hostname")),
-                ("dsi:uid", int(run, "uid")),
+                (
+                    "dsi:moniker",
+                    opt(run.record.user.as_ref().and_then(|u| u.moniker.clone())),
+                ),
+                ("dsi:hostname", opt(run.record.hostname())),
+                ("dsi:uid", opt(run.record.user.as_ref().and_then(|u| u.uid))),
             ],
         );
         id
@@ -362,7 +370,11 @@ fn add_run(doc: &mut Doc, run: &RunData) -> Ids {
             generated(doc, &id);
         }
         for stream in ["stdout", "stderr"] {
-            if let Some(sha) = run.text(&format!("{stream}_sha256")) {
+            let digest = run.record.outcome.as_ref().and_then(|o| match stream {
+                "stdout" => o.stdout_sha256.clone(),
+                _ => o.stderr_sha256.clone(),
+            });
+            if let Some(sha) = digest {
                 let id = format!("{}/{stream}", ids.activity);
                 doc.entity(
                     &id,
@@ -390,7 +402,7 @@ fn add_run(doc: &mut Doc, run: &RunData) -> Ids {
 }
 
 /// The PROV-JSON document of `run`, with its parent record when given.
-pub(super) fn document(run: &RunData, parent: Option<&RunData>) -> Value {
+pub fn document(run: &RunData, parent: Option<&RunData>) -> Value {
     let mut doc = Doc::default();
     let ids = add_run(&mut doc, run);
     let parent_ids = match (parent, run.parent_id().filter(|_| run.is_replay())) {

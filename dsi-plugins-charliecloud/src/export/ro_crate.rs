@@ -16,14 +16,13 @@
 
 use std::path::Path;
 
-use anyhow::bail;
 use dsi_core::{BlobRef, Error, Timestamp};
 use serde_json::{Value, json};
 
-use super::RunData;
+use super::ExportRun as RunData;
 
 /// The profile this crate conforms to.
-pub(super) const PROFILE: &str = "https://w3id.org/ro/wfrun/process/0.5";
+pub const PROFILE: &str = "https://w3id.org/ro/wfrun/process/0.5";
 /// The workflow-run terms (`ContainerImage`, `containerImage`, `sha256`, …).
 const WFRUN_TERMS: &str = "https://w3id.org/ro/terms/workflow-run";
 /// The root's license: dsi cannot know it, and says so.
@@ -33,18 +32,7 @@ const RUNFILE: &str = "Runfile";
 
 /// `#` identifiers: anything outside a safe set percent-encoded.
 fn fragment(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '~' | '/' | '@' | ':') {
-            out.push(c);
-        } else {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    out
+    super::encode(s, super::FRAGMENT)
 }
 
 fn id_ref(id: &str) -> Value {
@@ -101,12 +89,12 @@ fn add_run(
 ) -> String {
     let id = run.id();
     let action_id = format!("#run-{}", fragment(id));
-    let commit = run.text("commit").unwrap_or_default();
+    let commit = run.record.commit.as_deref().unwrap_or_default();
     let short = &commit[..commit.len().min(10)];
 
     // The image.
     let image_id = format!("#image-{}", fragment(id));
-    let reference = run.text("image_ref").unwrap_or_default();
+    let reference = run.record.image.reference.as_deref().unwrap_or_default();
     let (registry, name, tag) = split_image(reference);
     let mut image = json!({
         "@id": image_id,
@@ -120,18 +108,25 @@ fn add_run(
     put(
         &mut image,
         "sha256",
-        run.text("image_digest")
+        run.record
+            .image
+            .digest
+            .as_deref()
             .and_then(|d| d.strip_prefix("sha256:"))
             .into(),
     );
     let mut identifiers: Vec<&str> = Vec::new();
-    for c in [
-        "image_digest",
-        "image_manifest_digest",
-        "image_config_digest",
-        "image_tree_digest",
-    ] {
-        if let Some(d) = run.text(c).filter(|d| !identifiers.contains(d)) {
+    let img = &run.record.image;
+    for d in [
+        &img.digest,
+        &img.manifest_digest,
+        &img.config_digest,
+        &img.tree_digest,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !identifiers.contains(&d.as_str()) {
             identifiers.push(d);
         }
     }
@@ -145,7 +140,10 @@ fn add_run(
     let person_id = format!("#user-{}", fragment(&user));
     if !graph.iter().any(|e| e["@id"] == person_id.as_str()) {
         let mut person = json!({"@id": person_id, "@type": "Person", "name": user});
-        if let (Some(uid), Some(host)) = (run.int("uid"), run.text("hostname")) {
+        if let (Some(uid), Some(host)) = (
+            run.record.user.as_ref().and_then(|u| u.uid),
+            run.record.hostname(),
+        ) {
             person["identifier"] = format!("uid {uid} on {host}").into();
         }
         graph.push(person);
@@ -164,7 +162,7 @@ fn add_run(
 
     // The packed repository.
     let tarball = run.repository().map(|(sha, len)| {
-        let tid = format!("#repository-sha256-{}", fragment(sha));
+        let tid = format!("#repository-sha256-{}", fragment(&sha));
         if !graph.iter().any(|e| e["@id"] == tid.as_str()) {
             graph.push(json!({
                 "@id": tid,
@@ -209,32 +207,36 @@ fn add_run(
     };
     with_result.extend(result.iter().cloned());
 
-    let exit = run.int("exit_code");
-    let signal = run.int("signal");
+    let exit = run.record.outcome.as_ref().and_then(|o| o.exit_code);
+    let signal = run.record.outcome.as_ref().and_then(|o| o.signal);
     let ok = exit.is_none_or(|c| c == 0) && signal.is_none();
     let what = if run.is_replay() {
         format!(
             "dsi replayed the Runfile {} at commit {commit} in image {reference}",
-            run.text("runfile_path").unwrap_or(RUNFILE)
+            run.record.runfile.path.as_deref().unwrap_or(RUNFILE)
         )
     } else {
         format!(
             "dsi recorded the Runfile {} at commit {commit} for image {reference}",
-            run.text("runfile_path").unwrap_or(RUNFILE)
+            run.record.runfile.path.as_deref().unwrap_or(RUNFILE)
         )
     };
     let mut details = vec![what];
-    if let Some(host) = run.text("hostname") {
+    if let Some(host) = run.record.hostname() {
         details.push(format!(
             "on {host} ({} {})",
-            run.text("architecture").unwrap_or(""),
-            run.text("kernel_release").unwrap_or("")
+            run.record.system.architecture.as_deref().unwrap_or(""),
+            run.record.system.kernel_release.as_deref().unwrap_or("")
         ));
     }
     if let Some(c) = exit {
         details.push(format!(
             "exit {c} in {} ms",
-            run.int("duration_ms").unwrap_or(0)
+            run.record
+                .outcome
+                .as_ref()
+                .and_then(|o| o.duration_ms)
+                .unwrap_or(0)
         ));
     }
     let mut action = json!({
@@ -261,7 +263,7 @@ fn add_run(
     put(
         &mut action,
         "endTime",
-        run.end_time().and_then(crate_time).into(),
+        run.end_time().as_deref().and_then(crate_time).into(),
     );
     if !object.is_empty() {
         action["object"] = one_or_many(object);
@@ -283,7 +285,7 @@ fn add_run(
 
 /// The `ro-crate-metadata.json` document. `runfile_in_crate` says whether
 /// the Runfile file is written beside it.
-pub(super) fn metadata(
+pub fn metadata(
     run: &RunData,
     parent: Option<&RunData>,
     runfile_in_crate: bool,
@@ -298,8 +300,8 @@ pub(super) fn metadata(
     } else {
         format!("#runfile-{}", fragment(run.id()))
     };
-    let path = run.text("runfile_path").unwrap_or(RUNFILE);
-    let commit = run.text("commit").unwrap_or_default();
+    let path = run.record.runfile.path.as_deref().unwrap_or(RUNFILE);
+    let commit = run.record.commit.as_deref().unwrap_or_default();
     let mut runfile = json!({
         "@id": runfile_entity,
         "@type": if runfile_in_crate { json!(["File", "SoftwareSourceCode"]) } else { json!("SoftwareSourceCode") },
@@ -314,12 +316,16 @@ pub(super) fn metadata(
         runfile["contentSize"] = b.len().to_string().into();
         has_part.push(id_ref(RUNFILE));
     } else {
-        put(&mut runfile, "sha256", run.text("runfile_sha256").into());
+        put(
+            &mut runfile,
+            "sha256",
+            run.record.runfile.sha256.as_deref().into(),
+        );
     }
     put(
         &mut runfile,
         "identifier",
-        run.text("runfile_digest").into(),
+        run.record.runfile.digest.as_deref().into(),
     );
     graph.push(runfile);
 
@@ -332,9 +338,9 @@ pub(super) fn metadata(
     ))];
     if let Some(p) = parent {
         // The parent ran the same Runfile when commit and content agree.
-        let same = p.text("commit") == run.text("commit")
-            && p.text("runfile_path") == run.text("runfile_path")
-            && p.text("runfile_sha256") == run.text("runfile_sha256");
+        let same = p.record.commit.as_deref() == run.record.commit.as_deref()
+            && p.record.runfile.path.as_deref() == run.record.runfile.path.as_deref()
+            && p.record.runfile.sha256.as_deref() == run.record.runfile.sha256.as_deref();
         let parent_runfile = if same {
             runfile_entity.clone()
         } else {
@@ -342,10 +348,10 @@ pub(super) fn metadata(
             let mut e = json!({
                 "@id": pid,
                 "@type": "SoftwareSourceCode",
-                "name": p.text("runfile_path").unwrap_or(RUNFILE),
-                "version": p.text("commit"),
+                "name": p.record.runfile.path.as_deref().unwrap_or(RUNFILE),
+                "version": p.record.commit.as_deref(),
             });
-            put(&mut e, "sha256", p.text("runfile_sha256").into());
+            put(&mut e, "sha256", p.record.runfile.sha256.as_deref().into());
             graph.push(e);
             pid
         };
@@ -408,20 +414,20 @@ pub(super) fn metadata(
 }
 
 /// Writes the crate into `dir` (which must not exist, or be empty).
-pub(super) fn write(
+pub fn write(
     dir: &Path,
     run: &RunData,
     parent: Option<&RunData>,
     published: Timestamp,
-) -> anyhow::Result<()> {
+) -> dsi_core::Result<()> {
     if dir.exists() {
         let empty = std::fs::read_dir(dir)
             .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?
             .next()
             .is_none();
         if !empty {
-            bail!(Error::AlreadyExists {
-                what: format!("{} (not empty; choose another -O DIR)", dir.display())
+            return Err(Error::AlreadyExists {
+                what: format!("{} (not empty; choose another -o DIR)", dir.display()),
             });
         }
     }
@@ -431,7 +437,8 @@ pub(super) fn write(
         super::write_file(&dir.join(RUNFILE), bytes)?;
     }
     let doc = metadata(run, parent, run.runfile().is_some(), published);
-    let mut text = serde_json::to_vec_pretty(&doc)?;
+    let mut text =
+        serde_json::to_vec_pretty(&doc).map_err(|e| Error::InvalidData(e.to_string()))?;
     text.push(b'\n');
     super::write_file(&dir.join("ro-crate-metadata.json"), &text)
 }

@@ -4,15 +4,19 @@
 //! is given to each as its `store` option, and each `--option key=value` goes
 //! to every selected driver that accepts that key; a key that no selected
 //! driver accepts is an error naming it and where it came from.
+//!
+//! Read commands open stores [`Access::ReadOnly`] (nothing is created or
+//! changed; a missing store is an error naming it); only the commands that
+//! record open them for writing.
 
-use anyhow::{Context, bail};
-use dsi_core::{Driver, Options, registry};
+use anyhow::Context;
+use dsi_core::{Access, Driver, Options, registry};
 
 use crate::cli::GlobalArgs;
 use crate::config;
 
 /// Builds the selected back-ends with their options.
-pub(crate) fn open(global: &GlobalArgs) -> anyhow::Result<Vec<Box<dyn Driver>>> {
+pub(crate) fn open(global: &GlobalArgs, access: Access) -> anyhow::Result<Vec<Box<dyn Driver>>> {
     let eff = config::effective(global)?;
     let names = &eff.drivers.0;
     let entries = names
@@ -24,7 +28,7 @@ pub(crate) fn open(global: &GlobalArgs) -> anyhow::Result<Vec<Box<dyn Driver>>> 
             .iter()
             .any(|e| e.options.iter().any(|o| o.name == key))
         {
-            bail!(dsi_core::Error::config(
+            anyhow::bail!(dsi_core::Error::config(
                 names.join(", "),
                 format!("no selected driver accepts option '{key}' (from {source})")
             ));
@@ -42,7 +46,7 @@ pub(crate) fn open(global: &GlobalArgs) -> anyhow::Result<Vec<Box<dyn Driver>>> 
             }
         }
         let driver = entry
-            .instantiate(&options)
+            .instantiate(&options, access)
             .with_context(|| format!("opening the {} store", entry.name))?;
         drivers.push(driver);
     }

@@ -1,0 +1,60 @@
+//! The names and types of the `runs` columns, in order: the one place they
+//! are spelled.
+
+use dsi_core::DataType;
+
+/// Name of the table.
+pub const RUNS: &str = "runs";
+
+/// Version of the row layout written by this build.
+pub const RECORD_VERSION: i64 = 1;
+
+/// The key of a row: its run id.
+pub(crate) const RUN_ID: &str = "run_id";
+pub(crate) const FUNCTION: &str = "function";
+pub(crate) const RECORDED_AT: &str = "recorded_at";
+pub(crate) const PARENT_RUN_ID: &str = "parent_run_id";
+pub(crate) const COMMIT: &str = "commit";
+pub(crate) const IMAGE_REF: &str = "image_ref";
+pub(crate) const HOSTNAME: &str = "hostname";
+pub(crate) const REPOSITORY: &str = "container_run_commands";
+
+/// The columns of `runs`, in order.
+pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
+    (RUN_ID, DataType::Text),
+    (FUNCTION, DataType::Text),
+    (RECORDED_AT, DataType::Timestamp),
+    (PARENT_RUN_ID, DataType::Text),
+    ("record_version", DataType::Int),
+    ("dsi_version", DataType::Text),
+    (IMAGE_REF, DataType::Text),
+    ("image_digest", DataType::Text),
+    ("image_manifest_digest", DataType::Text),
+    ("image_config_digest", DataType::Text),
+    ("image_tree_digest", DataType::Text),
+    ("image_checks", DataType::Text),
+    ("ch_storage", DataType::Text),
+    (COMMIT, DataType::Text),
+    ("runfile_path", DataType::Text),
+    ("runfile_sha256", DataType::Text),
+    ("runfile_digest", DataType::Text),
+    (REPOSITORY, DataType::Blob),
+    ("exit_code", DataType::Int),
+    ("signal", DataType::Int),
+    ("duration_ms", DataType::Int),
+    ("stdout_sha256", DataType::Text),
+    ("stderr_sha256", DataType::Text),
+    ("steps", DataType::Text),
+    ("outputs", DataType::Text),
+    ("passenv", DataType::Text),
+    ("compat_check", DataType::Text),
+    ("compat_result", DataType::Text),
+    ("uid", DataType::Int),
+    ("effective_gid", DataType::Int),
+    ("moniker", DataType::Text),
+    ("gid_list", DataType::Text),
+    (HOSTNAME, DataType::Text),
+    ("kernel_release", DataType::Text),
+    ("architecture", DataType::Text),
+    ("kernel_info", DataType::Text),
+];

@@ -1,0 +1,195 @@
+//! Queries on `runs`, built here so that no other module names a column.
+
+use dsi_core::{Error, Filter, FilterOp, Result, TableQuery, Timestamp};
+
+use super::Function;
+use super::columns::{
+    COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, PARENT_RUN_ID, RECORDED_AT, RUN_ID, RUNS,
+};
+
+/// The column that identifies a row (for [`dsi_core::Stores`]' de-duplication).
+pub const KEY: &str = RUN_ID;
+
+/// The columns a listing needs ([`crate::listing::RunSummary`]).
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    RUN_ID,
+    FUNCTION,
+    RECORDED_AT,
+    PARENT_RUN_ID,
+    COMMIT,
+    IMAGE_REF,
+    "image_digest",
+    "image_manifest_digest",
+    "image_config_digest",
+    "image_tree_digest",
+    "image_checks",
+    "exit_code",
+    "duration_ms",
+    HOSTNAME,
+    "moniker",
+];
+
+/// Runs whose id starts with `prefix` (run ids are upper case; the prefix
+/// is compared case-insensitively).
+pub fn by_id_prefix(prefix: &str) -> TableQuery {
+    TableQuery::new(RUNS).filter(Filter::new(
+        RUN_ID,
+        FilterOp::StartsWith,
+        prefix.to_ascii_uppercase(),
+    ))
+}
+
+/// The run with exactly this id.
+pub fn by_id(id: &str) -> TableQuery {
+    TableQuery::new(RUNS).filter(Filter::new(RUN_ID, FilterOp::Eq, id))
+}
+
+/// Rows of commits starting with `prefix`, of one function if given, newest first.
+pub fn by_commit_prefix(prefix: &str, function: Option<Function>) -> TableQuery {
+    let mut q = TableQuery::new(RUNS)
+        .filter(Filter::new(
+            COMMIT,
+            FilterOp::StartsWith,
+            prefix.to_ascii_lowercase(),
+        ))
+        .order_by(RECORDED_AT, true);
+    if let Some(f) = function {
+        q = q.filter(Filter::new(FUNCTION, FilterOp::Eq, f.as_str()));
+    }
+    q
+}
+
+/// The replays of a record, oldest first.
+pub fn replays_of(parent_id: &str) -> TableQuery {
+    TableQuery::new(RUNS)
+        .filter(Filter::new(PARENT_RUN_ID, FilterOp::Eq, parent_id))
+        .filter(Filter::new(
+            FUNCTION,
+            FilterOp::Eq,
+            Function::Producer.as_str(),
+        ))
+        .order_by(RECORDED_AT, false)
+}
+
+/// Every row of the table, in stored order.
+pub fn all() -> TableQuery {
+    TableQuery::new(RUNS)
+}
+
+/// The filters of a listing (`dsi list`, the web page): all optional, all
+/// must hold; newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Image reference starts with this.
+    pub image: Option<String>,
+    /// Recorded on this host.
+    pub host: Option<String>,
+    /// Commit starts with this.
+    pub commit: Option<String>,
+    /// Records or replays only.
+    pub function: Option<Function>,
+    /// Recorded at or after this time.
+    pub since: Option<Timestamp>,
+    /// Recorded before this time (a page cursor).
+    pub before: Option<Timestamp>,
+    /// The replays of this record.
+    pub parent: Option<String>,
+}
+
+impl ListFilter {
+    /// The query, newest first, at most `limit` rows when given.
+    pub fn query(&self, limit: Option<u64>) -> TableQuery {
+        let mut q = TableQuery::new(RUNS).order_by(RECORDED_AT, true);
+        if let Some(i) = &self.image {
+            q = q.filter(Filter::new(IMAGE_REF, FilterOp::StartsWith, i.as_str()));
+        }
+        if let Some(h) = &self.host {
+            q = q.filter(Filter::new(HOSTNAME, FilterOp::Eq, h.as_str()));
+        }
+        if let Some(c) = &self.commit {
+            q = q.filter(Filter::new(
+                COMMIT,
+                FilterOp::StartsWith,
+                c.to_ascii_lowercase(),
+            ));
+        }
+        if let Some(f) = self.function {
+            q = q.filter(Filter::new(FUNCTION, FilterOp::Eq, f.as_str()));
+        }
+        if let Some(t) = self.since {
+            q = q.filter(Filter::new(RECORDED_AT, FilterOp::Ge, t));
+        }
+        if let Some(t) = self.before {
+            q = q.filter(Filter::new(RECORDED_AT, FilterOp::Lt, t));
+        }
+        if let Some(p) = &self.parent {
+            q = q.filter(Filter::new(PARENT_RUN_ID, FilterOp::Eq, p.as_str()));
+        }
+        if let Some(n) = limit {
+            q = q.limit(n);
+        }
+        q
+    }
+}
+
+/// `--since`: an RFC 3339 time, a date (`2026-11-29`), or an age (`90m`,
+/// `12h`, `7d`) before `now`.
+pub fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp> {
+    if let Ok(t) = Timestamp::parse_rfc3339(s) {
+        return Ok(t);
+    }
+    if let Ok(t) = Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z")) {
+        return Ok(t);
+    }
+    let bad = || {
+        Error::InvalidData(format!(
+            "--since '{s}': expected a date (2026-11-29), a time (RFC 3339) or an age (90m, 12h, 7d)"
+        ))
+    };
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let per: i64 = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    let micros = n
+        .checked_mul(per)
+        .and_then(|s| s.checked_mul(1_000_000))
+        .filter(|m| *m >= 0)
+        .ok_or_else(|| {
+            Error::InvalidData(format!("--since '{s}': an age that long is out of range"))
+        })?;
+    now.as_micros()
+        .checked_sub(micros)
+        .map(Timestamp::from_micros)
+        .ok_or_else(|| {
+            Error::InvalidData(format!("--since '{s}': an age that long is out of range"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_dates_times_and_ages_and_refuses_overflow() {
+        let now = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap();
+        assert_eq!(
+            parse_since("2d", now).unwrap(),
+            Timestamp::parse_rfc3339("2026-11-29T00:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_since("2026-11-29", now).unwrap(),
+            Timestamp::parse_rfc3339("2026-11-29T00:00:00Z").unwrap()
+        );
+        let e = parse_since("99999999999d", now).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--since '99999999999d': an age that long is out of range"
+        );
+        assert!(parse_since("-5d", now).is_err());
+        assert!(parse_since("soon", now).is_err());
+    }
+}
