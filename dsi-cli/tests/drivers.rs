@@ -78,21 +78,31 @@ fn every_command(driver: &str) {
         &["--json", "record", "Runfile", "--repo", "proj"],
     ));
     let (id, commit) = (
-        rec["run_id"].as_str().unwrap().to_owned(),
-        rec["commit"].as_str().unwrap().to_owned(),
+        rec["record"]["run_id"].as_str().unwrap().to_owned(),
+        rec["record"]["commit"].as_str().unwrap().to_owned(),
     );
     assert!(ok(&run_with(d, &f, &["replay", &commit[..8]])).contains("hello argv: x"));
     let rep = json(&run_with(d, &f, &["--json", "replay", &commit, "--verify"]));
-    assert_eq!(rep["verify"]["ok"], true, "{rep}");
-    assert_eq!(rep["parent_run_id"], id.as_str());
+    assert_eq!(rep["verification"]["ok"], true, "{rep}");
+    assert_eq!(rep["record"]["parent_run_id"], id.as_str());
+    // The same commit and image again: the existing record is replayed.
     let human_run = ok(&run_with(d, &f, &["run", "Runfile", "--repo", "proj"]));
-    assert!(human_run.starts_with("recorded run "), "{human_run}");
+    assert!(
+        human_run.starts_with(&format!("recorded run {id}")),
+        "{human_run}"
+    );
 
     // list / show / diff / query
     let list = json(&run_with(d, &f, &["--json", "list", "--all"]));
-    assert_eq!(list.as_array().unwrap().len(), 5, "{list}");
+    assert_eq!(list["runs"].as_array().unwrap().len(), 4, "{list}");
+    assert_eq!(list["total"], 4, "{list}");
     let human = ok(&run_with(d, &f, &["list", "--function", "consumer"]));
-    assert_eq!(human.lines().count(), 3, "header + 2 records: {human}");
+    assert_eq!(human.lines().count(), 2, "header + 1 record: {human}");
+    let cut = ok(&run_with(d, &f, &["list", "-n", "2"]));
+    assert!(
+        cut.ends_with("2 of 4 shown; -n N or --all for more\n"),
+        "{cut}"
+    );
     let show = json(&run_with(d, &f, &["--json", "show", &id[..12]]));
     assert_eq!(show["run"]["run_id"], id.as_str());
     assert!(
@@ -123,7 +133,7 @@ fn every_command(driver: &str) {
             &f,
             &["query", "SELECT count(*) AS n FROM runs"]
         ))
-        .contains('5')
+        .contains('4')
     );
 
     // checkout / push / pull
@@ -165,7 +175,7 @@ fn every_command(driver: &str) {
     assert_eq!(fsck["problems"].as_array().unwrap().len(), 0, "{fsck}");
     assert!(ok(&run_with(d, &f, &["fsck"])).contains("no problems"));
     let ex = json(&run_with(d, &f, &["export", &id, "--format", "json"]));
-    assert_eq!(ex["run_id"], id.as_str());
+    assert_eq!(ex["run"]["run_id"], id.as_str());
 }
 
 #[test]
@@ -193,11 +203,14 @@ fn the_same_record_reads_back_identically_from_every_driver() {
         all.extend(store_flags(driver, d));
     }
     let rec = json(&run_with(d, &all, &["--json", "record", "Runfile"]));
-    assert_eq!(
-        rec["stores"],
-        serde_json::json!(["sqlite", "parquet", "s3"])
-    );
-    let id = rec["run_id"].as_str().unwrap();
+    let stores: Vec<&str> = rec["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().split(' ').next().unwrap())
+        .collect();
+    assert_eq!(stores, ["sqlite", "parquet", "s3"]);
+    let id = rec["record"]["run_id"].as_str().unwrap();
     let shows: Vec<serde_json::Value> = ["sqlite", "parquet", "s3"]
         .iter()
         .map(|drv| json(&run_with(d, &store_flags(drv, d), &["--json", "show", id])))
@@ -220,7 +233,7 @@ fn the_parquet_dataset_is_read_by_pyarrow_and_duckdb() {
     ok(&run_with(d, &f, &["run", "Runfile"]));
     ok(&run_with(d, &f, &["run", "Runfile"]));
     let ours = json(&run_with(d, &f, &["--json", "list", "--all"]));
-    let mut ids: Vec<String> = ours
+    let mut ids: Vec<String> = ours["runs"]
         .as_array()
         .unwrap()
         .iter()
@@ -277,8 +290,8 @@ print(json.dumps({
     let codes: Vec<serde_json::Value> = v["duckdb_exit_codes"].as_array().unwrap().clone();
     assert_eq!(
         codes.iter().filter(|c| c.is_null()).count(),
-        2,
-        "two records"
+        1,
+        "one record (the second run found it recorded)"
     );
     assert_eq!(
         codes.iter().filter(|c| **c == serde_json::json!(0)).count(),

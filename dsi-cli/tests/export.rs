@@ -78,9 +78,9 @@ fn record_and_replay(dir: &Path) -> (String, String, String) {
             "--json",
         ],
     ));
-    let replay = v["run_id"].as_str().unwrap().to_owned();
-    let record = v["parent_run_id"].as_str().unwrap().to_owned();
-    let commit = v["commit"].as_str().unwrap().to_owned();
+    let replay = v["record"]["run_id"].as_str().unwrap().to_owned();
+    let record = v["record"]["parent_run_id"].as_str().unwrap().to_owned();
+    let commit = v["record"]["commit"].as_str().unwrap().to_owned();
     (record, replay, commit)
 }
 
@@ -120,23 +120,23 @@ fn a_record_and_its_replay_export_as_json_prov_and_ro_crate() {
     // JSON: every column, typed, plus the Runfile and the parent.
     let r = json(&run(dir, &["export", &replay[..12], "--format", "json"]));
     let c = json(&run(dir, &["export", &record, "-f", "json"]));
-    assert_eq!(r["run_id"], replay.as_str());
-    assert_eq!(r["function"], "producer");
+    assert_eq!(r["run"]["run_id"], replay.as_str());
+    assert_eq!(r["run"]["function"], "producer");
     assert_eq!(r["parent"], record.as_str());
-    assert_eq!(r["parent_run_id"], record.as_str());
-    assert_eq!(r["exit_code"], 0);
-    assert!(r["duration_ms"].is_i64());
-    assert_eq!(r["commit"], commit.as_str());
-    assert_eq!(r["image_digest"], digest.as_str());
-    assert!(r["image_manifest_digest"].is_string());
-    assert!(r["image_config_digest"].is_string());
+    assert_eq!(r["run"]["parent_run_id"], record.as_str());
+    assert_eq!(r["run"]["outcome"]["exit_code"], 0);
+    assert!(r["run"]["outcome"]["duration_ms"].is_i64());
+    assert_eq!(r["run"]["commit"], commit.as_str());
+    assert_eq!(r["run"]["image"]["digest"], digest.as_str());
+    assert!(r["run"]["image"]["manifest_digest"].is_string());
+    assert!(r["run"]["image"]["config_digest"].is_string());
     assert!(r["runfile"].as_str().unwrap().starts_with("FROM "));
-    assert!(r["outputs"].as_str().unwrap().contains("out/result.txt"));
-    assert_eq!(c["function"], "consumer");
+    assert_eq!(r["run"]["outputs"][0]["path"], "out/result.txt");
+    assert_eq!(c["run"]["function"], "consumer");
     assert_eq!(c["parent"], Value::Null);
     assert_eq!(c["runfile"], r["runfile"]);
-    assert_eq!(c["container_run_commands"], r["container_run_commands"]);
-    assert_eq!(c["runfile_digest"], r["runfile_digest"]);
+    assert_eq!(c["run"]["repository"], r["run"]["repository"]);
+    assert_eq!(c["run"]["runfile"]["digest"], r["run"]["runfile"]["digest"]);
     // A file, reported as {"format", "path"} with --json.
     let v = json(&run(
         dir,
@@ -155,7 +155,7 @@ fn a_record_and_its_replay_export_as_json_prov_and_ro_crate() {
     let doc = json(&run(dir, &["export", &replay, "--format", "prov"]));
     let blob = format!(
         "dsi:blob/sha256:{}",
-        r["container_run_commands"]["sha256"].as_str().unwrap()
+        r["run"]["repository"]["sha256"].as_str().unwrap()
     );
     let (ra, ca) = (format!("dsi:run/{replay}"), format!("dsi:run/{record}"));
     let (rr, cr) = (format!("{ra}/runfile"), format!("{ca}/runfile"));
@@ -167,37 +167,48 @@ fn a_record_and_its_replay_export_as_json_prov_and_ro_crate() {
     assert_eq!(doc["activity"][&ra]["prov:type"]["$"], "dsi:Replay");
     assert_eq!(doc["activity"][&ca]["prov:type"]["$"], "dsi:Record");
     assert_eq!(doc["activity"][&ra]["dsi:exitCode"], 0);
-    assert_eq!(doc["activity"][&ra]["prov:endTime"], r["recorded_at"]);
+    assert_eq!(
+        doc["activity"][&ra]["prov:endTime"],
+        r["run"]["recorded_at"]
+    );
     assert!(doc["activity"][&ra]["prov:startTime"].is_string());
-    assert_eq!(doc["entity"][&rr]["dsi:sha256"], r["runfile_sha256"]);
-    assert_eq!(doc["entity"][&rr]["dsi:runfileDigest"], r["runfile_digest"]);
+    assert_eq!(
+        doc["entity"][&rr]["dsi:sha256"],
+        r["run"]["runfile"]["sha256"]
+    );
+    assert_eq!(
+        doc["entity"][&rr]["dsi:runfileDigest"],
+        r["run"]["runfile"]["digest"]
+    );
     assert_eq!(doc["entity"][&rr]["dsi:commit"], commit.as_str());
     assert_eq!(doc["entity"][&rr]["dsi:path"], "Runfile");
     assert_eq!(doc["entity"][&ri]["dsi:digest"], digest.as_str());
     assert_eq!(
         doc["entity"][&ri]["dsi:manifestDigest"],
-        r["image_manifest_digest"]
+        r["run"]["image"]["manifest_digest"]
     );
     assert_eq!(
         doc["entity"][&ri]["dsi:configDigest"],
-        r["image_config_digest"]
+        r["run"]["image"]["config_digest"]
     );
     assert_eq!(
         doc["entity"][&blob]["dsi:length"],
-        r["container_run_commands"]["len"]
+        r["run"]["repository"]["len"]
     );
-    let outputs: Value = serde_json::from_str(r["outputs"].as_str().unwrap()).unwrap();
     assert_eq!(
         doc["entity"][&output]["dsi:sha256"],
-        outputs["out/result.txt"]
+        r["run"]["outputs"][0]["sha256"]
     );
     let user = format!(
         "dsi:user/{}@{}",
-        r["moniker"].as_str().unwrap(),
-        r["hostname"].as_str().unwrap()
+        r["run"]["user"]["moniker"].as_str().unwrap(),
+        r["run"]["user"]["hostname"].as_str().unwrap()
     );
     assert_eq!(doc["agent"][&user]["prov:type"]["$"], "prov:Person");
-    let software = format!("dsi:software/dsi/{}", r["dsi_version"].as_str().unwrap());
+    let software = format!(
+        "dsi:software/dsi/{}",
+        r["run"]["dsi_version"].as_str().unwrap()
+    );
     assert_eq!(
         doc["agent"][&software]["prov:type"]["$"],
         "prov:SoftwareAgent"
@@ -284,7 +295,7 @@ else:
 print("ok", action.id)
 "##;
     let image_sha = digest.strip_prefix("sha256:").unwrap();
-    let runfile_sha = r["runfile_sha256"].as_str().unwrap();
+    let runfile_sha = r["run"]["runfile"]["sha256"].as_str().unwrap();
     let ok = py(
         check,
         &[
@@ -383,11 +394,15 @@ fn bad_export_input_is_named() {
     let dir = tmp.path();
     write_runfile(dir, "CMD [\"true\"]\n");
     let v = json(&run(dir, &["record", "Runfile", "--json"]));
-    let id = v["run_id"].as_str().unwrap();
+    let id = v["record"]["run_id"].as_str().unwrap();
 
     let out = run(dir, &["export", "ZZZZZZ", "--format", "json"]);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
-    assert_eq!(stderr(&out).trim(), "error: run 'ZZZZZZ' not found");
+    assert!(
+        stderr(&out).starts_with("error: run or commit 'ZZZZZZ' not found\n"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = run(dir, &["export", id, "--format", "yaml"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

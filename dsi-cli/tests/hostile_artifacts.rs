@@ -30,10 +30,9 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
-use dsi_core::{
-    BlobRef, Collection, Column, Driver, Filter, FilterOp, Query, Table, TableQuery, Value,
-};
+use dsi_core::{BlobRef, Collection, Driver, Query};
 use dsi_plugins_charliecloud::artifact::{self, Limits};
+use dsi_plugins_charliecloud::records::{RunRecord, query};
 
 /// One tar entry, written with raw headers (bypassing the tar crate's checks).
 struct Entry {
@@ -383,7 +382,6 @@ fn time_line(stderr: &str) -> (Option<u64>, Option<f64>) {
 
 struct Seeded {
     store: Store,
-    commit: String,
     ids: Vec<String>,
 }
 
@@ -399,50 +397,37 @@ fn seed(driver: &str, root: &Path, archives: &[&[u8]]) -> Seeded {
     args.extend(["--json".into(), "record".into(), "Runfile".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let rec = json(&run(&src, &args));
-    let real_id = rec["run_id"].as_str().unwrap().to_owned();
-    let commit = rec["commit"].as_str().unwrap().to_owned();
+    let real_id = rec["record"]["run_id"].as_str().unwrap().to_owned();
 
     let d = store.open();
-    let q = Query::Table(TableQuery::new("runs").filter(Filter::new(
-        "run_id",
-        FilterOp::Eq,
-        real_id.as_str(),
-    )));
-    let row = d.get(&q).unwrap().into_tables().remove(0);
-    assert_eq!(row.num_rows(), 1);
+    let row = d
+        .get(&Query::Table(query::by_id(&real_id)))
+        .unwrap()
+        .into_tables()
+        .remove(0);
+    let real = RunRecord::from_row(&row, 0).unwrap();
     let mut ids = Vec::new();
     for (i, archive) in archives.iter().enumerate() {
         let blob = BlobRef::of_bytes(archive);
         d.put_blob(&blob, &mut &archive[..]).unwrap();
-        let id = format!("0H0STILE{i:018}");
-        let columns = row
-            .columns()
-            .iter()
-            .map(|c| {
-                let v = match c.name() {
-                    "run_id" => Value::Text(id.clone()),
-                    "container_run_commands" => Value::Blob(blob),
-                    _ => c.values()[0].clone(),
-                };
-                Column::new(c.name(), c.data_type(), vec![v]).unwrap()
-            })
-            .collect();
-        d.put(&Collection::of(
-            Table::from_columns("runs", columns).unwrap(),
-        ))
-        .unwrap();
-        ids.push(id);
+        let mut hostile = real.clone();
+        hostile.run_id = format!("0H0STILE{i:018}");
+        hostile.repository = Some(blob);
+        d.put(&Collection::of(hostile.to_table().unwrap())).unwrap();
+        ids.push(hostile.run_id);
     }
-    Seeded { store, commit, ids }
+    Seeded { store, ids }
 }
 
-/// `dsi --json inspect` or `dsi --json fsck` of the store.
+/// `dsi --json inspect` or `dsi --json fsck` of the store (fsck exits 74:
+/// it unpacks every repository, and reports the hostile ones).
 fn state(store: &Store, cwd: &Path, command: &str) -> String {
     let mut args = store.flags();
     args.extend(["--json".into(), command.into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run(cwd, &args);
-    assert!(out.status.success(), "{command}: {}", stderr(&out));
+    let want = if command == "fsck" { 74 } else { 0 };
+    assert_eq!(out.status.code(), Some(want), "{command}: {}", stderr(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -457,7 +442,7 @@ fn refuse(s: &Seeded, root: &Path, case: &Case, id: &str, command: &str) -> Vec<
     match command {
         "checkout" => args.extend(["checkout".into(), id.into(), "co".into()]),
         "show" => args.extend(["show".into(), id.into()]),
-        _ => args.extend(["replay".into(), s.commit.clone(), "--run".into(), id.into()]),
+        _ => args.extend(["replay".into(), id.into()]),
     }
     let time = Path::new("/usr/bin/time");
     let wrap = (case.measure && time.exists()).then_some(time);
@@ -628,7 +613,17 @@ fn every_case(driver: &str) {
     let s = seed(driver, root, &archives);
     let inspect = state(&s.store, root, "inspect");
     let fsck = state(&s.store, root, "fsck");
+    let report: serde_json::Value = serde_json::from_str(&fsck).unwrap();
     let mut problems = Vec::new();
+    // fsck names every hostile repository, and nothing else.
+    let named = report["problems"].as_array().unwrap();
+    if named.len() != s.ids.len() {
+        problems.push(format!(
+            "{driver}: fsck found {} problems for {} hostile records: {fsck}",
+            named.len(),
+            s.ids.len()
+        ));
+    }
     let deadline = Instant::now() + Duration::from_secs(900);
     for (c, id) in cases.iter().zip(&s.ids) {
         for command in ["checkout", "show", "replay"] {
@@ -648,7 +643,10 @@ fn every_case(driver: &str) {
     }
     let ok = state(&s.store, root, "fsck") == fsck;
     if !ok {
-        problems.push(format!("{driver}: fsck differs after the hostile commands"));
+        problems.push(format!(
+            "{driver}: fsck differs after the hostile commands:\n{fsck}\n{}",
+            state(&s.store, root, "fsck")
+        ));
     }
     log(serde_json::json!({
         "driver": driver, "case": "all", "command": "fsck unchanged",

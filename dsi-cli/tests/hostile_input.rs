@@ -21,7 +21,7 @@ fn ingesting_into_the_runs_table_is_refused_and_stores_nothing() {
             stderr(&out),
             format!(
                 "error: table '{table}' holds dsi's records (written by dsi record and dsi \
-                 replay); ingest into another table\n"
+                 replay); write into another table\n"
             )
         );
     }
@@ -33,7 +33,7 @@ fn ingesting_into_the_runs_table_is_refused_and_stores_nothing() {
 fn a_query_cannot_attach_a_database_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(run(d, &["list"]).status.success());
+    assert!(run(d, &["collect", "hostname"]).status.success());
     let target = d.join("attached.db");
     let sql = format!("ATTACH DATABASE '{}' AS x", target.display());
     let out = run(d, &["query", &sql]);
@@ -52,7 +52,10 @@ fn a_query_that_does_not_parse_or_plan_is_invalid_input_on_every_driver() {
     // reported as store errors (exit 74), as if the store were broken.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(run(d, &["list"]).status.success());
+    for driver in ["sqlite", "parquet"] {
+        let out = run(d, &["--driver", driver, "collect", "hostname"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
     for driver in ["sqlite", "parquet"] {
         for sql in ["SELEC 1", "SELECT * FROM nope", "SELECT 1; SELECT 2"] {
             let out = run(d, &["--driver", driver, "query", sql]);

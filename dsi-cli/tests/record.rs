@@ -13,14 +13,16 @@ fn record_from_a_path_into_a_new_repository_and_check_it_out() {
     let dir = tempfile::tempdir().unwrap();
     let rf = write_runfile(dir.path(), "CMD [\"/opt/app/bin/hello\", \"a\"]\n");
     let v = json(&run(dir.path(), &["record", "Runfile", "--json"]));
-    let run_id = v["run_id"].as_str().unwrap().to_owned();
-    let commit = v["commit"].as_str().unwrap().to_owned();
+    let r = &v["record"];
+    let run_id = r["run_id"].as_str().unwrap().to_owned();
+    let commit = r["commit"].as_str().unwrap().to_owned();
     assert_eq!(run_id.len(), 26);
     assert_eq!(commit.len(), 40);
-    assert_eq!(v["image"], "dsi-test");
-    assert_eq!(v["image_checks"], "V0 V5");
+    assert_eq!(r["image"]["reference"], "dsi-test");
+    assert_eq!(r["image"]["checks"], serde_json::json!(["V0", "V5"]));
+    assert_eq!(v["existing"], false);
     assert!(
-        v["runfile_digest"]
+        r["runfile"]["digest"]
             .as_str()
             .unwrap()
             .starts_with("runfile1+sha256:")
@@ -78,27 +80,38 @@ fn record_into_an_existing_repository_and_refuse_a_dirty_one() {
             "--json",
         ],
     ));
-    let commit = v["commit"].as_str().unwrap();
+    let commit = v["record"]["commit"].as_str().unwrap();
     assert_eq!(git(&repo, &["rev-parse", "HEAD"]).trim(), commit);
     assert_eq!(git(&repo, &["rev-parse", "HEAD^"]).trim(), before);
     assert_eq!(git(&repo, &["log", "-1", "--format=%s"]).trim(), "case 7");
-    assert_eq!(v["runfile_path"], "runs/Runfile");
+    assert_eq!(v["record"]["runfile"]["path"], "runs/Runfile");
 
-    // Recording the unchanged repository again makes no commit and stores the tarball once.
-    let again = json(&run(
-        dir.path(),
-        &[
-            "record",
-            "Runfile",
-            "--repo",
-            "repo",
-            "--path",
-            "runs/Runfile",
-            "--json",
-        ],
-    ));
-    assert_eq!(again["commit"], v["commit"]);
-    assert_eq!(again["container_run_commands"], v["container_run_commands"]);
+    // Recording the unchanged repository again makes no commit and no new
+    // record: the existing one is returned.
+    let args = [
+        "record",
+        "Runfile",
+        "--repo",
+        "repo",
+        "--path",
+        "runs/Runfile",
+        "--json",
+    ];
+    let again = json(&run(dir.path(), &args));
+    assert_eq!(again["existing"], true);
+    assert_eq!(again["record"]["run_id"], v["record"]["run_id"]);
+    assert_eq!(store_counts(dir.path()), (1, 1), "one row, one blob");
+    let out = run(dir.path(), &args[..6]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("already recorded as run "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // --again records it anew, and the tarball is stored once.
+    let anew = json(&run(dir.path(), &[&args[..], &["--again"]].concat()));
+    assert_eq!(anew["existing"], false);
+    assert_eq!(anew["record"]["commit"], v["record"]["commit"]);
+    assert_eq!(anew["record"]["repository"], v["record"]["repository"]);
     assert_eq!(store_counts(dir.path()), (2, 1), "two rows, one blob");
 
     std::fs::write(repo.join("README"), "edited\n").unwrap();
@@ -119,15 +132,17 @@ fn record_from_file_and_git_daemon_remotes() {
 
     let url = format!("file://{}", bare.display());
     let v = json(&run(dir.path(), &["record", &url, "--json"]));
-    assert_eq!(v["commit"], head.as_str());
+    assert_eq!(v["record"]["commit"], head.as_str());
 
+    // The same history through git daemon: already recorded.
     let daemon = GitDaemon::start(dir.path());
     let v = json(&run(
         dir.path(),
         &["record", &format!("{}/runs.git", daemon.url), "--json"],
     ));
-    assert_eq!(v["commit"], head.as_str());
-    assert_eq!(store_counts(dir.path()).0, 2);
+    assert_eq!(v["record"]["commit"], head.as_str());
+    assert_eq!(v["existing"], true);
+    assert_eq!(store_counts(dir.path()).0, 1);
 }
 
 #[test]
@@ -135,7 +150,10 @@ fn push_and_pull_through_a_remote() {
     let dir = tempfile::tempdir().unwrap();
     write_runfile(dir.path(), "CMD [\"true\"]\n");
     let v = json(&run(dir.path(), &["record", "Runfile", "--json"]));
-    let (id, commit) = (v["run_id"].as_str().unwrap(), v["commit"].as_str().unwrap());
+    let (id, commit) = (
+        v["record"]["run_id"].as_str().unwrap(),
+        v["record"]["commit"].as_str().unwrap(),
+    );
     let remote_root = dir.path().join("srv");
     std::fs::create_dir(&remote_root).unwrap();
     git(&remote_root, &["init", "-q", "--bare", "shared.git"]);
@@ -194,7 +212,7 @@ fn credentials_in_a_remote_url_are_never_stored_or_shown() {
             "push",
             "--remote",
             &with_secret,
-            other["run_id"].as_str().unwrap(),
+            other["record"]["run_id"].as_str().unwrap(),
         ],
     );
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));

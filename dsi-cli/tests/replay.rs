@@ -50,12 +50,13 @@ fn record_replay_and_verify() {
         dir.path(),
         &["replay", &commit[..7], "--verify", "--json"],
     ));
-    assert_eq!(v["exit_code"], 0);
-    assert_eq!(v["verify"]["ok"], true, "{v}");
-    let items = v["verify"]["items"].as_array().unwrap();
+    assert_eq!(v["record"]["outcome"]["exit_code"], 0);
+    assert_eq!(v["verification"]["ok"], true, "{v}");
+    let items = v["verification"]["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert!(items.iter().all(|i| i["status"] == "match"), "{v}");
-    assert!(v["outputs"]["out/result.txt"].is_string());
+    assert_eq!(v["record"]["outputs"][0]["path"], "out/result.txt");
+    assert!(v["record"]["outputs"][0]["sha256"].is_string());
 
     // A Runfile whose output changes every time fails verification, readably.
     write_runfile(
@@ -72,10 +73,7 @@ fn record_replay_and_verify() {
     let out = run(dir.path(), &["replay", &commit, "--verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.contains("verification against the recorded run:"),
-        "{text}"
-    );
+    assert!(text.contains("verification against run "), "{text}");
     assert!(text.contains("differs  out/result.txt"), "{text}");
     assert!(text.contains("differs  stdout"), "{text}");
     assert_eq!(
@@ -185,7 +183,10 @@ fn a_different_kernel_warns_under_warn_and_refuses_under_strict() {
     let dir = tempfile::tempdir().unwrap();
     write_runfile(dir.path(), "CMD [\"true\"]\n");
     let v = json(&run(dir.path(), &["record", "Runfile", "--json"]));
-    let (id, commit) = (v["run_id"].as_str().unwrap(), v["commit"].as_str().unwrap());
+    let (id, commit) = (
+        v["record"]["run_id"].as_str().unwrap(),
+        v["record"]["commit"].as_str().unwrap(),
+    );
     edit_kernel_release(dir.path(), id);
 
     let out = run(dir.path(), &["replay", commit, "--check", "warn"]);
@@ -255,32 +256,27 @@ fn bad_replay_input_is_named() {
     let dir = tempfile::tempdir().unwrap();
     write_runfile(dir.path(), "CMD [\"true\"]\n");
     let v = json(&run(dir.path(), &["record", "Runfile", "--json"]));
-    let id = v["run_id"].as_str().unwrap();
-    let commit = v["commit"].as_str().unwrap();
+    let commit = v["record"]["commit"].as_str().unwrap();
 
-    let out = run(dir.path(), &["replay", commit, "--run", "ZZZZZZ"]);
-    assert_eq!(out.status.code(), Some(65));
-    assert_eq!(stderr(&out).trim(), "error: run 'ZZZZZZ' not found");
-
-    let out = run(dir.path(), &["replay", "0123abcd", "--run", id]);
+    let out = run(dir.path(), &["replay", "ZZZZZZ"]);
     assert_eq!(out.status.code(), Some(65));
     assert_eq!(
-        stderr(&out).trim(),
-        "error: commit '0123abcd' not found in the repository"
+        stderr(&out),
+        "error: run or commit 'ZZZZZZ' not found\nhint: `dsi list` shows the runs and `dsi log` the commits\n"
     );
 
     let out = run(dir.path(), &["replay", "0123abcd"]);
     assert_eq!(out.status.code(), Some(65));
     assert!(
-        stderr(&out).starts_with("error: no record of commit '0123abcd' in the store; "),
+        stderr(&out).starts_with("error: run or commit '0123abcd' not found"),
         "{}",
         stderr(&out)
     );
 
-    let out = run(dir.path(), &["replay", "not-a-hash", "--run", id]);
+    let out = run(dir.path(), &["replay", "not-a-hash"]);
     assert_eq!(out.status.code(), Some(65));
     assert!(
-        stderr(&out).contains("is not a commit hash"),
+        stderr(&out).contains("'not-a-hash' is not a run id or a commit"),
         "{}",
         stderr(&out)
     );
@@ -288,6 +284,12 @@ fn bad_replay_input_is_named() {
     // A commit without a Runfile (the repository's first commit).
     let proj = project(dir.path());
     let first = git(&proj, &["rev-parse", "HEAD"]).trim().to_owned();
+    let out = run(dir.path(), &["replay", "0123abcd", "--repo", "proj"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: commit '0123abcd' not found in the repository"
+    );
     let out = run(dir.path(), &["replay", &first, "--repo", "proj"]);
     assert_eq!(out.status.code(), Some(65));
     assert_eq!(
@@ -304,7 +306,7 @@ fn bad_replay_input_is_named() {
     )
     .unwrap();
     drop(c);
-    let out = run(dir.path(), &["replay", commit, "--run", id]);
+    let out = run(dir.path(), &["replay", commit]);
     assert_eq!(out.status.code(), Some(74), "{}", stderr(&out));
     assert!(
         stderr(&out).starts_with("error: corrupt data: stored repository of run"),

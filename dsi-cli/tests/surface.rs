@@ -69,6 +69,7 @@ fn error_lines_are_stable() {
     .unwrap();
     std::fs::write(d.join("ragged.csv"), "a,b\n1\n").unwrap();
     let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("missing store", vec!["--store", "typo.db", "list"]),
         ("unknown driver", vec!["--driver", "postgres", "list"]),
         ("unknown plugin", vec!["collect", "--print", "nope"]),
         (
@@ -81,7 +82,9 @@ fn error_lines_are_stable() {
             vec!["runfile", "check", "missing.Runfile"],
         ),
         ("invalid Runfile", vec!["runfile", "check", "bad.Runfile"]),
+        ("a store to read", vec!["collect", "hostname"]),
         ("unknown run", vec!["show", "ZZZZ"]),
+        ("unknown run, as JSON", vec!["--json", "show", "ZZZZ"]),
         ("not a run id", vec!["show", "no-such-run!"]),
         (
             "ragged CSV",
@@ -224,7 +227,21 @@ fn a_closed_stdout_ends_dsi_quietly_with_the_sigpipe_status() {
     // SIGPIPE (a socket closed by a server must give an error, not kill it),
     // so the write fails and dsi ends with 128 + SIGPIPE and no message.
     let dir = tempfile::tempdir().unwrap();
-    for args in [&["plugins"][..], &["completions", "bash"], &["list"]] {
+    assert!(
+        dsi(dir.path())
+            .args(["collect", "hostname"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    for args in [
+        &["plugins"][..],
+        &["completions", "bash"],
+        &["list"],
+        &["--json", "list"],
+        &["--json", "drivers"],
+    ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsi"))

@@ -87,9 +87,8 @@ pub fn refused_table(plugin: &str, table: &str) -> Option<Error> {
         return None;
     }
     Some(Error::InvalidData(format!(
-        "table '{table}' holds {} (written by {}); write into another table",
-        reserved.holds,
-        reserved.writers.join(", ")
+        "table '{table}' holds {}; write into another table",
+        reserved.holds
     )))
 }
 

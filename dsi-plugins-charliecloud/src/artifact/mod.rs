@@ -68,20 +68,16 @@ pub fn unpack_repository(
         entry: ".git".into(),
         reason: why,
     };
-    let repo = git2::Repository::open(target).map_err(|e| {
-        not_repo(format!(
-            "the archive holds no usable git repository: {}",
-            e.message()
-        ))
+    // libgit2's message names the (temporary) target: say what is missing.
+    let repo = git2::Repository::open(target).map_err(|_| {
+        not_repo("the archive holds no usable git repository (a .git directory with HEAD, refs and objects)".into())
     })?;
     let unpacked = Unpacked { repo, stats };
     unpacked
         .bounded(limits)
         .rebuild_index()
         .map_err(|e| match e {
-            e @ stored::ReadError::OverBudget { .. } => UnpackError::Limit {
-                limit: e.to_string(),
-            },
+            e @ stored::ReadError::OverBudget { .. } => UnpackError::Hostile(e.to_string()),
             e => not_repo(e.to_string()),
         })?;
     Ok(unpacked)

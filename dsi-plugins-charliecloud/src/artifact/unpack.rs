@@ -89,6 +89,9 @@ pub enum UnpackError {
     /// The stored bytes do not match their digest.
     #[error("{0}")]
     Corrupt(String),
+    /// The repository's objects exceed their read budgets (see `stored`).
+    #[error("{0}")]
+    Hostile(String),
 }
 
 impl From<UnpackError> for dsi_core::Error {
