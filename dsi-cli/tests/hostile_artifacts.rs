@@ -22,6 +22,7 @@
 #![cfg(all(feature = "sqlite", feature = "parquet", feature = "s3"))]
 
 mod common;
+mod hostile_records;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -326,6 +327,79 @@ impl Store {
                     .unwrap(),
             ),
         }
+    }
+}
+
+impl Store {
+    /// Whether any byte of the store (the SQLite files, the dataset's
+    /// files, the bucket's objects) holds one of `needles`.
+    fn contains(&self, needles: &[&str]) -> bool {
+        let hit = |bytes: &[u8]| {
+            needles
+                .iter()
+                .any(|n| bytes.windows(n.len()).any(|w| w == n.as_bytes()))
+        };
+        match self {
+            Store::Sqlite(p) | Store::Parquet(p) => {
+                let root = if p.is_dir() {
+                    p.clone()
+                } else {
+                    p.parent().unwrap().to_path_buf()
+                };
+                let mut stack = vec![root];
+                while let Some(d) = stack.pop() {
+                    for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                        let path = e.path();
+                        if path.is_dir() {
+                            stack.push(path);
+                        } else if hit(&std::fs::read(&path).unwrap_or_default()) {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+            Store::S3(url) => {
+                use dsi_driver_parquet::object_store::ObjectStoreExt as _;
+                use futures_util_stream::collect_objects;
+                let ds = dsi_driver_s3::S3Builder::from_env(url)
+                    .unwrap()
+                    .open()
+                    .unwrap();
+                let objects = collect_objects(&ds);
+                objects.iter().any(|path| {
+                    let bytes = ds
+                        .block_on(async { ds.store().get(path).await?.bytes().await })
+                        .unwrap_or_default();
+                    hit(&bytes)
+                })
+            }
+        }
+    }
+}
+
+/// Listing a dataset's objects (recursively, by delimiter) through the
+/// dataset's own runtime.
+mod futures_util_stream {
+    use dsi_driver_parquet::Dataset;
+    use dsi_driver_parquet::object_store::path::Path;
+
+    pub(crate) fn collect_objects(ds: &Dataset) -> Vec<Path> {
+        ds.block_on(walk(ds, ds.prefix().clone()))
+    }
+
+    fn walk<'a>(
+        ds: &'a Dataset,
+        dir: Path,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Path>> + 'a>> {
+        Box::pin(async move {
+            let page = ds.store().list_with_delimiter(Some(&dir)).await.unwrap();
+            let mut out: Vec<Path> = page.objects.into_iter().map(|o| o.location).collect();
+            for p in page.common_prefixes {
+                out.extend(walk(ds, p).await);
+            }
+            out
+        })
     }
 }
 

@@ -471,8 +471,14 @@ impl Plugin for Consumer {
             Source::Remote(url) => self.record_remote(&url.clone(), work.path())?,
         };
         let exclude: Vec<PathBuf> = self.config.exclude.clone();
-        let packed = artifact::pack_excluding(&prepared.dir, None, &exclude)
-            .map_err(|e| Error::io(format!("packing {}", prepared.dir.display()), e))?;
+        let packed = artifact::pack_excluding(&prepared.dir, None, &exclude).map_err(|e| {
+            // A repository that is not self-contained is the user's to fix.
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                Error::Refused(format!("{}: {e}", prepared.dir.display()))
+            } else {
+                Error::io(format!("packing {}", prepared.dir.display()), e)
+            }
+        })?;
         tracing::info!(
             "packed the repository: {} bytes ({})",
             packed.blob.len(),

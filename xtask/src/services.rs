@@ -136,6 +136,7 @@ pub(crate) fn build_image(storage: &Path, work: &Path, name: &str) -> anyhow::Re
         "dd",
         "kill",
         "stat",
+        "mkfifo",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))?;
     }

@@ -87,6 +87,18 @@ fn collect(
             ),
         ));
     }
+    // What makes a repository borrow from another: refused before anything
+    // is read (the directories holding them are not packed, so the walk
+    // below would not see them).
+    for borrowed in [
+        "objects/info/alternates",
+        "objects/info/http-alternates",
+        "commondir",
+    ] {
+        if fs::symlink_metadata(root.join(".git").join(borrowed)).is_ok() {
+            packed_in_git(borrowed, false)?;
+        }
+    }
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel_dir) = stack.pop() {

@@ -318,8 +318,14 @@ fn unpack_tar(
                 limit: format!("{} entries", limits.max_entries),
             });
         }
-        let rel = clean_path(&raw)?;
         let kind = entry.header().entry_type();
+        // `./` (the target itself, as `tar -C dir .` writes it) is no entry.
+        if kind == tar::EntryType::Directory
+            && raw.components().all(|c| matches!(c, Component::CurDir))
+        {
+            continue;
+        }
+        let rel = clean_path(&raw)?;
         // Git reads hooks and config through `.git`: a `.git` that is a
         // symlink (to another directory of the archive) or a file (`gitdir:
         // elsewhere`) would bring both in past the filter below.
