@@ -373,3 +373,146 @@ fn an_ambiguous_commit_prefix_is_refused() {
         format!("error: commit '{prefix}' is ambiguous; give more digits")
     );
 }
+
+#[test]
+fn passenv_records_scheduler_values_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_runfile(
+        d,
+        "PASSENV AWS_* SLURM_*\nCMD [\"/bin/sh\", \"-c\", \"echo job=$SLURM_JOB_ID\"]\n",
+    );
+    let secret = "canary-secret-7e3a";
+    let real_secret = required_env("AWS_SECRET_ACCESS_KEY");
+    for driver in ["sqlite", "parquet", "s3"] {
+        let store = match driver {
+            "sqlite" => d.join("dsi.db").display().to_string(),
+            "parquet" => d.join("dsi-data").display().to_string(),
+            _ => format!("s3://{}/passenv-{}", required_env("DSI_TEST_S3_BUCKET"), d.file_name().unwrap().to_string_lossy().replace('.', "")),
+        };
+        let out = dsi(d)
+            .args(["--driver", driver, "--store", &store, "--json", "run", "Runfile"])
+            .env("AWS_CANARY_SECRET", secret)
+            .env("SLURM_JOB_ID", "4242")
+            .output()
+            .unwrap();
+        let v = json(&out);
+        let passed = &v["record"]["passenv"];
+        let value = |name: &str| {
+            passed
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .map(|p| p["value"].clone())
+        };
+        assert_eq!(value("SLURM_JOB_ID"), Some(serde_json::json!("4242")), "{driver}: {passed}");
+        assert_eq!(value("AWS_CANARY_SECRET"), Some(serde_json::Value::Null), "{driver}: {passed}");
+        assert_eq!(value("AWS_SECRET_ACCESS_KEY"), Some(serde_json::Value::Null), "{driver}: {passed}");
+        let shown = dsi(d)
+            .args(["--driver", driver, "--store", &store, "show", v["record"]["run_id"].as_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(text.contains("AWS_CANARY_SECRET (passed, value not recorded)"), "{text}");
+        assert!(text.contains("SLURM_JOB_ID=4242"), "{text}");
+        assert!(!text.contains(secret), "{text}");
+    }
+    // Neither value is anywhere in any store: the SQLite files, the dataset.
+    let mut stack = vec![d.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                for s in [secret, real_secret.as_str()] {
+                    assert!(
+                        !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                        "a secret in {}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    // And none in the bucket's objects.
+    let bucket = required_env("DSI_TEST_S3_BUCKET");
+    let ds = dsi_driver_s3::S3Builder::from_env(&format!("s3://{bucket}/passenv-{}", d.file_name().unwrap().to_string_lossy().replace('.', "")))
+        .unwrap()
+        .open()
+        .unwrap();
+    let store = ds.store().clone();
+    let prefix = ds.prefix().clone();
+    let found = ds.block_on(async move {
+        use dsi_driver_parquet::object_store::ObjectStoreExt as _;
+        let mut found = 0;
+        let mut dirs = vec![prefix];
+        let mut objects = 0;
+        while let Some(dir) = dirs.pop() {
+            let page = store.list_with_delimiter(Some(&dir)).await.unwrap();
+            dirs.extend(page.common_prefixes);
+            for o in page.objects {
+                objects += 1;
+                let bytes = store.get(&o.location).await.unwrap().bytes().await.unwrap();
+                for s in [secret, real_secret.as_str()] {
+                    if bytes.windows(s.len()).any(|w| w == s.as_bytes()) {
+                        found += 1;
+                    }
+                }
+            }
+        }
+        assert!(objects > 0, "the bucket holds the record");
+        found
+    });
+    assert_eq!(found, 0, "a secret in the bucket");
+}
+
+#[test]
+fn a_dry_run_says_what_would_run_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    write_runfile(
+        d,
+        &format!("{OUTPUTS}PASSENV SLURM_*\nBIND /tmp:/mnt/1\nCMD [\"/bin/sh\", \"-c\", \"touch /out/ran\"]\n"),
+    );
+    let v = json(&run(d, &["record", "Runfile", "--repo", "proj", "--json"]));
+    let id = v["record"]["run_id"].as_str().unwrap();
+    let before = store_counts(d);
+    let out = dsi(d).args(["replay", id, "--dry-run"]).env("SLURM_JOB_ID", "9").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for want in [
+        "dry run: nothing is run and nothing is stored",
+        &format!("record    {id} by "),
+        "image     dsi-test",
+        "verified by digest before running (tree digest, V5)",
+        "bind      <context>/out -> /out (read-write, from the commit)",
+        "bind      /tmp -> /mnt/1 (read-write, host path)",
+        "passenv   SLURM_* (now: SLURM_JOB_ID)",
+        "output    out/result.txt",
+        "step 1/1 (line ",
+        "ch-run --storage=",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert_eq!(store_counts(d), before, "nothing stored");
+    let plan = json(&run(d, &["replay", id, "--dry-run", "--json"]));
+    assert_eq!(plan["binds"][1]["host_path"], "/tmp");
+    assert_eq!(plan["steps"][0]["argv"][0], "ch-run");
+
+    // A record made by someone else announces its binds before it runs.
+    let c = rusqlite::Connection::open(d.join("dsi.db")).unwrap();
+    c.execute("UPDATE runs SET moniker = 'alice', hostname = 'elsewhere'", []).unwrap();
+    drop(c);
+    let out = run(d, &["replay", id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: record by alice@elsewhere: this replay mounts host paths read-write:"),
+        "{err}"
+    );
+    assert!(err.contains("warning:   bind /tmp -> /mnt/1 (read-write)"), "{err}");
+}

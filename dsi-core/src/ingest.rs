@@ -83,14 +83,23 @@ impl CsvReader {
         })
     }
 
-    fn reader(&self) -> Result<csv::Reader<std::fs::File>> {
+    fn reader(&self) -> Result<csv::Reader<FieldGuard<std::fs::File>>> {
         let f = std::fs::File::open(&self.path)
             .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))?;
+        let guard = FieldGuard {
+            inner: f,
+            delimiter: self.delimiter,
+            // Quotes and a CR around a field at its limit.
+            limit: self.max_field_bytes.saturating_add(3),
+            field: 0,
+            line: 1,
+            quoted: false,
+        };
         Ok(csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .has_headers(true)
             .flexible(false)
-            .from_reader(f))
+            .from_reader(guard))
     }
 
     fn bad(&self, line: u64, what: String) -> Error {
@@ -106,6 +115,9 @@ impl CsvReader {
                 line,
                 format!("expected {expected_len} fields (as in the header), found {len}"),
             ),
+            csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                Error::InvalidData(format!("{}:{io}", self.path.display()))
+            }
             csv::ErrorKind::Io(io) => Error::io(
                 format!("reading {}", self.path.display()),
                 std::io::Error::new(io.kind(), io.to_string()),
@@ -213,6 +225,49 @@ impl CsvReader {
     }
 }
 
+/// Counts the bytes of the field being read, so that a field over the
+/// limit is refused while it streams in — the CSV reader buffers a whole
+/// record, so a check after it would let a 300 MB line (or `/dev/zero`,
+/// which has no newline) take gigabytes first. Quotes are tracked (`""`
+/// toggles twice): a delimiter or line end inside quotes is field content.
+struct FieldGuard<R> {
+    inner: R,
+    delimiter: u8,
+    limit: usize,
+    field: usize,
+    line: u64,
+    quoted: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for FieldGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            match b {
+                b'"' => self.quoted = !self.quoted,
+                b'\n' => self.line += 1,
+                _ => {}
+            }
+            if !self.quoted && (b == self.delimiter || b == b'\n') {
+                self.field = 0;
+                continue;
+            }
+            self.field += 1;
+            if self.field > self.limit {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: a field is longer than the limit of {} bytes",
+                        self.line,
+                        self.limit - 3
+                    ),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// The narrowest type seen so far in a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -230,7 +285,8 @@ impl Kind {
         }
         let is_int = f.parse::<i64>().is_ok();
         let is_float = !is_int && f.parse::<f64>().is_ok_and(|x| !x.is_nan());
-        let is_bool = f == "true" || f == "false";
+        // The Python DSI's reader takes True/False as booleans too.
+        let is_bool = bool_value(f).is_some();
         match (self, is_int, is_float, is_bool) {
             (Kind::Empty | Kind::Int, true, _, _) => Kind::Int,
             (Kind::Empty | Kind::Int | Kind::Float, _, true, _) | (Kind::Float, true, _, _) => {
@@ -251,6 +307,15 @@ impl Kind {
     }
 }
 
+/// `true`/`True`/`TRUE` and the `false` spellings.
+fn bool_value(f: &str) -> Option<bool> {
+    match f {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
 fn parse(t: DataType, f: &str) -> Option<Value> {
     if f.is_empty() {
         return Some(Value::Null);
@@ -258,7 +323,7 @@ fn parse(t: DataType, f: &str) -> Option<Value> {
     Some(match t {
         DataType::Int => Value::Int(f.parse().ok()?),
         DataType::Float => Value::Float(f.parse().ok()?),
-        DataType::Bool => Value::Bool(f == "true"),
+        DataType::Bool => Value::Bool(bool_value(f)?),
         _ => Value::Text(f.to_owned()),
     })
 }
@@ -344,13 +409,38 @@ mod tests {
         );
 
         let mut big = b"a\n".to_vec();
-        big.extend(std::iter::repeat_n(b'x', DEFAULT_MAX_FIELD_BYTES + 1));
+        big.extend(std::iter::repeat_n(b'x', DEFAULT_MAX_FIELD_BYTES + 10));
         let (_d, r) = reader(&big);
+        let e = r.read().unwrap_err().to_string();
         assert!(
-            r.read()
-                .unwrap_err()
-                .to_string()
-                .contains("more than the limit of 1048576")
+            e.ends_with(":2: a field is longer than the limit of 1048576 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_endless_file_is_stopped_at_the_field_limit() {
+        // Regression: /dev/zero (no newline, ever) made the reader buffer
+        // until the process aborted.
+        let r = CsvReader::from_options(
+            &Options::new()
+                .with("path", "/dev/zero")
+                .with("table", "t")
+                .with("max_field_bytes", "4096"),
+        )
+        .unwrap();
+        let e = r.read().unwrap_err().to_string();
+        assert_eq!(e, "/dev/zero:1: a field is longer than the limit of 4096 bytes");
+    }
+
+    #[test]
+    fn python_booleans_are_booleans() {
+        let (_d, r) = reader(b"ok,n\nTrue,1\nfalse,2\nFALSE,3\n");
+        let t = r.read().unwrap();
+        assert_eq!(t.column("ok").unwrap().data_type(), DataType::Bool);
+        assert_eq!(
+            t.column("ok").unwrap().values(),
+            &[Value::Bool(true), Value::Bool(false), Value::Bool(false)]
         );
     }
 
