@@ -196,13 +196,19 @@ pub(crate) fn report(e: &anyhow::Error, json: bool) -> ExitStatus {
             ),
             None => (one_line(e), hint_of(e)),
         };
-        let v = serde_json::json!({"error": {
-            "code": code_of(e),
-            "status": status.code(),
-            "message": message,
-            "hint": hint,
-        }});
-        let _ = writeln!(err, "{v}");
+        let doc = crate::json::ErrorDoc {
+            error: crate::json::ErrorBody {
+                code: code_of(e),
+                status: status.code(),
+                message,
+                hint,
+            },
+        };
+        let _ = writeln!(
+            err,
+            "{}",
+            serde_json::to_string(&doc).expect("an error document serialises")
+        );
         return status;
     }
     // Line by line: a diagnostic's hint is on a line of its own.

@@ -25,8 +25,10 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+pub mod json;
 mod logging;
 mod output;
+pub mod schema;
 mod stores;
 
 pub use cli::Cli;

@@ -81,9 +81,11 @@ fn every_command(driver: &str) {
         rec["record"]["run_id"].as_str().unwrap().to_owned(),
         rec["record"]["commit"].as_str().unwrap().to_owned(),
     );
+    let mut docs: Vec<(&str, serde_json::Value)> = vec![("record", rec.clone())];
     assert!(ok(&run_with(d, &f, &["replay", &commit[..8]])).contains("hello argv: x"));
     let rep = json(&run_with(d, &f, &["--json", "replay", &commit, "--verify"]));
     assert_eq!(rep["verification"]["ok"], true, "{rep}");
+    docs.push(("replay", rep.clone()));
     assert_eq!(rep["record"]["parent_run_id"], id.as_str());
     // The same commit and image again: the existing record is replayed.
     let human_run = ok(&run_with(d, &f, &["run", "Runfile", "--repo", "proj"]));
@@ -96,6 +98,7 @@ fn every_command(driver: &str) {
     let list = json(&run_with(d, &f, &["--json", "list", "--all"]));
     assert_eq!(list["runs"].as_array().unwrap().len(), 4, "{list}");
     assert_eq!(list["total"], 4, "{list}");
+    docs.push(("list", list.clone()));
     let human = ok(&run_with(d, &f, &["list", "--function", "consumer"]));
     assert_eq!(human.lines().count(), 2, "header + 1 record: {human}");
     let cut = ok(&run_with(d, &f, &["list", "-n", "2"]));
@@ -104,6 +107,16 @@ fn every_command(driver: &str) {
         "{cut}"
     );
     let show = json(&run_with(d, &f, &["--json", "show", &id[..12]]));
+    docs.push(("show", show.clone()));
+    docs.push(("diff", json(&run_with(d, &f, &["--json", "diff", &id]))));
+    docs.push((
+        "log",
+        json(&run_with(d, &f, &["--json", "log", "--repo", "proj"])),
+    ));
+    docs.push((
+        "replay-plan",
+        json(&run_with(d, &f, &["--json", "replay", &id, "--dry-run"])),
+    ));
     assert_eq!(show["run"]["run_id"], id.as_str());
     assert!(
         show["runfile"]
@@ -127,6 +140,7 @@ fn every_command(driver: &str) {
         ],
     ));
     assert_eq!(q[0]["n"], 3, "{q}");
+    docs.push(("query", q.clone()));
     assert!(
         ok(&run_with(
             d,
@@ -147,6 +161,11 @@ fn every_command(driver: &str) {
     );
     let pulled = json(&run_with(d, &f, &["--json", "pull", "--remote", &url]));
     assert_eq!(pulled["commit"].as_str().unwrap().len(), 40);
+    docs.push(("pull", pulled.clone()));
+    docs.push((
+        "checkout",
+        json(&run_with(d, &f, &["--json", "checkout", &id, "co2"])),
+    ));
 
     // ingest / collect / inspect / fsck / export
     std::fs::write(d.join("t.csv"), "a,b\n1,x\n2,y\n").unwrap();
@@ -160,6 +179,9 @@ fn every_command(driver: &str) {
     );
     assert!(ok(&run_with(d, &f, &["collect", "hostname"])).starts_with("stored 1 row in hostname"));
     let ins = json(&run_with(d, &f, &["--json", "inspect"]));
+    docs.push(("inspect", ins.clone()));
+    docs.push(("config", json(&run_with(d, &f, &["--json", "config"]))));
+    docs.push(("modules", json(&run_with(d, &f, &["--json", "drivers"]))));
     let tables: Vec<&str> = ins[0]["store"]["tables"]
         .as_array()
         .unwrap()
@@ -173,9 +195,18 @@ fn every_command(driver: &str) {
     assert!(ok(&run_with(d, &f, &["inspect"])).contains("newest runs:"));
     let fsck = json(&run_with(d, &f, &["--json", "fsck"]));
     assert_eq!(fsck["problems"].as_array().unwrap().len(), 0, "{fsck}");
+    docs.push(("fsck", fsck.clone()));
     assert!(ok(&run_with(d, &f, &["fsck"])).contains("no problems"));
     let ex = json(&run_with(d, &f, &["export", &id, "--format", "json"]));
     assert_eq!(ex["run"]["run_id"], id.as_str());
+    docs.push(("export", ex));
+    docs.push((
+        "written",
+        json(&run_with(d, &f, &["--json", "export", &id, "-o", "x.json"])),
+    ));
+    let err = run_with(d, &f, &["--json", "show", "ZZZZZZ"]);
+    docs.push(("error", serde_json::from_slice(&err.stderr).unwrap()));
+    validate(&docs);
 }
 
 #[test]

@@ -598,15 +598,9 @@ fn dsi_cmd(work: &Path, tmp: &Path, time: Option<&Path>) -> std::process::Comman
         }
         None => std::process::Command::new(dsi),
     };
-    c.current_dir(work)
-        .env(
-            "USER",
-            std::env::var("USER").unwrap_or_else(|_| "root".into()),
-        )
-        .env("CH_IMAGE_STORAGE", build_storage())
-        .env("TMPDIR", tmp)
-        .env_remove("DSI_DRIVER")
-        .env_remove("DSI_STORE");
+    build_storage();
+    hermetic(&mut c, work);
+    c.current_dir(work).env("TMPDIR", tmp);
     c
 }
 

@@ -388,10 +388,16 @@ fn passenv_records_scheduler_values_and_never_a_secret() {
         let store = match driver {
             "sqlite" => d.join("dsi.db").display().to_string(),
             "parquet" => d.join("dsi-data").display().to_string(),
-            _ => format!("s3://{}/passenv-{}", required_env("DSI_TEST_S3_BUCKET"), d.file_name().unwrap().to_string_lossy().replace('.', "")),
+            _ => format!(
+                "s3://{}/passenv-{}",
+                required_env("DSI_TEST_S3_BUCKET"),
+                d.file_name().unwrap().to_string_lossy().replace('.', "")
+            ),
         };
         let out = dsi(d)
-            .args(["--driver", driver, "--store", &store, "--json", "run", "Runfile"])
+            .args([
+                "--driver", driver, "--store", &store, "--json", "run", "Runfile",
+            ])
             .env("AWS_CANARY_SECRET", secret)
             .env("SLURM_JOB_ID", "4242")
             .output()
@@ -406,15 +412,37 @@ fn passenv_records_scheduler_values_and_never_a_secret() {
                 .find(|p| p["name"] == name)
                 .map(|p| p["value"].clone())
         };
-        assert_eq!(value("SLURM_JOB_ID"), Some(serde_json::json!("4242")), "{driver}: {passed}");
-        assert_eq!(value("AWS_CANARY_SECRET"), Some(serde_json::Value::Null), "{driver}: {passed}");
-        assert_eq!(value("AWS_SECRET_ACCESS_KEY"), Some(serde_json::Value::Null), "{driver}: {passed}");
+        assert_eq!(
+            value("SLURM_JOB_ID"),
+            Some(serde_json::json!("4242")),
+            "{driver}: {passed}"
+        );
+        assert_eq!(
+            value("AWS_CANARY_SECRET"),
+            Some(serde_json::Value::Null),
+            "{driver}: {passed}"
+        );
+        assert_eq!(
+            value("AWS_SECRET_ACCESS_KEY"),
+            Some(serde_json::Value::Null),
+            "{driver}: {passed}"
+        );
         let shown = dsi(d)
-            .args(["--driver", driver, "--store", &store, "show", v["record"]["run_id"].as_str().unwrap()])
+            .args([
+                "--driver",
+                driver,
+                "--store",
+                &store,
+                "show",
+                v["record"]["run_id"].as_str().unwrap(),
+            ])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&shown.stdout);
-        assert!(text.contains("AWS_CANARY_SECRET (passed, value not recorded)"), "{text}");
+        assert!(
+            text.contains("AWS_CANARY_SECRET (passed, value not recorded)"),
+            "{text}"
+        );
         assert!(text.contains("SLURM_JOB_ID=4242"), "{text}");
         assert!(!text.contains(secret), "{text}");
     }
@@ -439,10 +467,13 @@ fn passenv_records_scheduler_values_and_never_a_secret() {
     }
     // And none in the bucket's objects.
     let bucket = required_env("DSI_TEST_S3_BUCKET");
-    let ds = dsi_driver_s3::S3Builder::from_env(&format!("s3://{bucket}/passenv-{}", d.file_name().unwrap().to_string_lossy().replace('.', "")))
-        .unwrap()
-        .open()
-        .unwrap();
+    let ds = dsi_driver_s3::S3Builder::from_env(&format!(
+        "s3://{bucket}/passenv-{}",
+        d.file_name().unwrap().to_string_lossy().replace('.', "")
+    ))
+    .unwrap()
+    .open()
+    .unwrap();
     let store = ds.store().clone();
     let prefix = ds.prefix().clone();
     let found = ds.block_on(async move {
@@ -476,12 +507,18 @@ fn a_dry_run_says_what_would_run_and_runs_nothing() {
     project(d);
     write_runfile(
         d,
-        &format!("{OUTPUTS}PASSENV SLURM_*\nBIND /tmp:/mnt/1\nCMD [\"/bin/sh\", \"-c\", \"touch /out/ran\"]\n"),
+        &format!(
+            "{OUTPUTS}PASSENV SLURM_*\nBIND /tmp:/mnt/1\nCMD [\"/bin/sh\", \"-c\", \"touch /out/ran\"]\n"
+        ),
     );
     let v = json(&run(d, &["record", "Runfile", "--repo", "proj", "--json"]));
     let id = v["record"]["run_id"].as_str().unwrap();
     let before = store_counts(d);
-    let out = dsi(d).args(["replay", id, "--dry-run"]).env("SLURM_JOB_ID", "9").output().unwrap();
+    let out = dsi(d)
+        .args(["replay", id, "--dry-run"])
+        .env("SLURM_JOB_ID", "9")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for want in [
@@ -505,14 +542,23 @@ fn a_dry_run_says_what_would_run_and_runs_nothing() {
 
     // A record made by someone else announces its binds before it runs.
     let c = rusqlite::Connection::open(d.join("dsi.db")).unwrap();
-    c.execute("UPDATE runs SET moniker = 'alice', hostname = 'elsewhere'", []).unwrap();
+    c.execute(
+        "UPDATE runs SET moniker = 'alice', hostname = 'elsewhere'",
+        [],
+    )
+    .unwrap();
     drop(c);
     let out = run(d, &["replay", id]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("warning: record by alice@elsewhere: this replay mounts host paths read-write:"),
+        err.contains(
+            "warning: record by alice@elsewhere: this replay mounts host paths read-write:"
+        ),
         "{err}"
     );
-    assert!(err.contains("warning:   bind /tmp -> /mnt/1 (read-write)"), "{err}");
+    assert!(
+        err.contains("warning:   bind /tmp -> /mnt/1 (read-write)"),
+        "{err}"
+    );
 }

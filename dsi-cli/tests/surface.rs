@@ -3,18 +3,12 @@
 //! shell completions, and no terminal decoration when output is not a
 //! terminal.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn dsi(dir: &Path) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("dsi"));
-    c.current_dir(dir)
-        .env("USER", "root")
-        .env("COLUMNS", "100")
-        .env_remove("DSI_DRIVER")
-        .env_remove("DSI_STORE");
-    c
-}
+use common::dsi;
 
 fn golden_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -244,11 +238,11 @@ fn a_closed_stdout_ends_dsi_quietly_with_the_sigpipe_status() {
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsi"))
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dsi"));
+        common::hermetic(&mut c, dir.path());
+        let out = c
             .args(args)
             .current_dir(dir.path())
-            .env_remove("DSI_DRIVER")
-            .env_remove("DSI_STORE")
             .stdout(writer)
             .stderr(std::process::Stdio::piped())
             .output()
@@ -256,4 +250,46 @@ fn a_closed_stdout_ends_dsi_quietly_with_the_sigpipe_status() {
         assert_eq!(out.status.code(), Some(141), "{args:?}: {out:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
     }
+}
+
+/// The JSON Schemas of the scripting interface, checked in under
+/// `docs/schemas/` (regenerate with `DSI_UPDATE_GOLDEN=1`).
+#[test]
+fn json_schemas_are_checked_in() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schemas");
+    let update = std::env::var_os("DSI_UPDATE_GOLDEN").is_some();
+    let docs = dsi_cli::schema::all();
+    let mut names: Vec<String> = Vec::new();
+    for d in &docs {
+        let name = format!("{}.schema.json", d.name);
+        let text = serde_json::to_string_pretty(&d.schema).unwrap() + "\n";
+        let path = dir.join(&name);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        } else {
+            let have = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+                panic!(
+                    "{} is missing: run with DSI_UPDATE_GOLDEN=1",
+                    path.display()
+                )
+            });
+            assert_eq!(
+                text, have,
+                "{name} changed; if intended, run with DSI_UPDATE_GOLDEN=1"
+            );
+        }
+        names.push(name);
+    }
+    // No stale schema is left behind.
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    names.sort();
+    assert_eq!(
+        files, names,
+        "docs/schemas/ holds exactly the current schemas"
+    );
 }

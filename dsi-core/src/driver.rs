@@ -20,7 +20,9 @@ use crate::table::{Collection, Table};
 use crate::value::{DataType, Value};
 
 /// What a driver is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriverFunction {
     /// Persists the middleware to storage.
@@ -45,7 +47,7 @@ impl fmt::Display for DriverFunction {
 /// does not exist is [`Error::NotFound`] naming it, and a store on read-only
 /// media is readable. Only commands that record open [`Access::ReadWrite`],
 /// which creates the store if it is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
     /// Read what exists; never create or modify anything.
@@ -57,7 +59,7 @@ pub enum Access {
 
 /// Where a store keeps its data, structured so that other tools (the
 /// notebook, a web page) can open it without parsing a message.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Location {
     /// A file (the SQLite database).
@@ -104,7 +106,7 @@ impl fmt::Display for Location {
 }
 
 /// A comparison in a [`Filter`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterOp {
     /// Equal.
@@ -342,7 +344,7 @@ pub enum BlobPut {
 }
 
 /// One column in an [`Inspection`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ColumnInfo {
     /// Column name.
     pub name: String,
@@ -351,7 +353,7 @@ pub struct ColumnInfo {
 }
 
 /// One table in an [`Inspection`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TableInfo {
     /// Table name.
     pub name: String,
@@ -365,7 +367,7 @@ pub struct TableInfo {
 }
 
 /// A summary of a store, returned by [`Driver::inspect`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Inspection {
     /// The driver's name.
     pub driver: String,

@@ -195,7 +195,9 @@ impl Error {
 }
 
 /// The two kinds of module a Terminal loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ModuleKind {
     /// A plugin (consumer or producer of rows).

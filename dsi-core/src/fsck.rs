@@ -9,7 +9,7 @@ use crate::driver::Driver;
 use crate::error::Result;
 
 /// A blob that failed verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BadBlob {
     /// The blob.
     pub blob: String,

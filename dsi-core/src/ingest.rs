@@ -430,7 +430,10 @@ mod tests {
         )
         .unwrap();
         let e = r.read().unwrap_err().to_string();
-        assert_eq!(e, "/dev/zero:1: a field is longer than the limit of 4096 bytes");
+        assert_eq!(
+            e,
+            "/dev/zero:1: a field is longer than the limit of 4096 bytes"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::fmt;
 use crate::error::{Error, Result};
 
 /// One option a module accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct OptionSpec {
     /// The key, e.g. `store`.
     pub name: &'static str,

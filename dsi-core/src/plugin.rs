@@ -14,7 +14,9 @@ use crate::stores::Stores;
 use crate::table::Collection;
 
 /// Where a plugin's data comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginFunction {
     /// Reads existing data (files, streams, a git remote, the system).

@@ -72,7 +72,7 @@ pub enum LoadOutcome {
 }
 
 /// A module known to the registry, as listed by [`Terminal::list_available_modules`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ModuleInfo {
     /// Plugin or driver.
     pub kind: ModuleKind,

@@ -13,7 +13,19 @@ use crate::blob::BlobRef;
 use crate::error::{Error, Result};
 
 /// The type of a column. Every non-null [`Value`] has exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DataType {
     /// `true` / `false`.

@@ -1,7 +1,9 @@
 //! The Python environment tests use to check dsi's output with engines and
 //! validators no one here wrote: pyarrow and DuckDB read the Parquet dataset,
 //! `rocrate` reads the RO-Crate export, `nbformat`/`nbclient` validate and
-//! execute the generated notebook.
+//! execute the generated notebook, `jsonschema` validates every `--json`
+//! document against its checked-in schema, and the Python DSI
+//! (`dsi-workflow`) opens dsi's SQLite stores.
 //!
 //! A venv under `target/py-venv`, created with the `python3` on PATH and
 //! reused while its package list is unchanged. Tests find its interpreter in
@@ -24,6 +26,8 @@ pub(crate) const PACKAGES: &[&str] = &[
     "nbformat>=5.10,<6",
     "nbclient>=0.10,<1",
     "ipykernel>=6.29,<8",
+    "jsonschema>=4.20,<5",
+    "dsi-workflow==1.2.8",
 ];
 
 /// Creates (or reuses) the venv and returns its interpreter.

@@ -8,10 +8,10 @@ use dsi_core::{Access, Collection, Stores};
 use dsi_plugins_charliecloud::find::{self, Want};
 use dsi_plugins_charliecloud::remote::GitRemote;
 use dsi_plugins_charliecloud::repository;
-use serde_json::json;
 
 use crate::cli::{CheckoutArgs, GlobalArgs, PullArgs, PushArgs};
 use crate::exit::ExitStatus;
+use crate::json::{Pulled, Pushed};
 use crate::output::{outln, print_json};
 use crate::stores;
 
@@ -45,7 +45,11 @@ pub(crate) fn push(global: &GlobalArgs, args: &PushArgs) -> anyhow::Result<ExitS
     let pushed = remote.push(&blob, &mut reader)?;
     let id = &found.record.run_id;
     if global.json {
-        print_json(&json!({"run_id": id, "remote": remote.shown(), "refs": pushed.refs}))?;
+        print_json(&Pushed {
+            run_id: id.clone(),
+            remote: remote.shown(),
+            refs: pushed.refs,
+        })?;
     } else {
         outln!(
             "pushed run {id} to {}: {}",
@@ -68,7 +72,11 @@ pub(crate) fn pull(global: &GlobalArgs, args: &PullArgs) -> anyhow::Result<ExitS
     }
     let r = &fetched.record;
     if global.json {
-        print_json(&json!({"run_id": r.run_id, "commit": r.commit, "remote": remote.shown()}))?;
+        print_json(&Pulled {
+            run_id: r.run_id.clone(),
+            commit: r.commit.clone(),
+            remote: remote.shown(),
+        })?;
     } else {
         outln!(
             "pulled {} as run {} at commit {}",

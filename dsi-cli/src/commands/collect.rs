@@ -44,7 +44,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &CollectArgs) -> anyhow::Result<Exi
         .map(|t| t.name().to_owned())
         .collect();
     if global.json {
-        output::print_json(&serde_json::json!({"tables": tables, "backends": backends}))?;
+        output::print_json(&crate::json::Collected { tables, backends })?;
     } else {
         outln!(
             "stored 1 row in {} ({} back-end{})",

@@ -11,10 +11,10 @@ use dsi_core::{Access, Error, Stores, Timestamp};
 use dsi_plugins_charliecloud::export::{self, ExportRun};
 use dsi_plugins_charliecloud::find::{self, FoundRecord, Want};
 use dsi_plugins_charliecloud::repository::RecordRepository;
-use serde_json::json;
 
 use crate::cli::{ExportArgs, ExportFormat, GlobalArgs};
 use crate::exit::{ExitStatus, one_line};
+use crate::json::Written;
 use crate::output::{outln, print_json};
 use crate::stores;
 
@@ -60,9 +60,12 @@ fn report(
 ) -> anyhow::Result<()> {
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     if global.json {
-        print_json(
-            &json!({"format": format.name(), "path": shown.display().to_string(), "run_id": run.id()}),
-        )
+        print_json(&Written {
+            format: format.name().into(),
+            path: shown.display().to_string(),
+            run_id: Some(run.id().to_owned()),
+            stores: None,
+        })
     } else {
         outln!(
             "exported {} {} as {} to {}",

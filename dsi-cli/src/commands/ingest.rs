@@ -3,7 +3,6 @@
 //! tables dsi reserves (`runs`, `_dsi…`).
 
 use dsi_core::{Access, Interaction, ModuleKind, Options, Terminal};
-use serde_json::json;
 
 use crate::cli::{GlobalArgs, IngestCsvArgs};
 use crate::exit::ExitStatus;
@@ -32,13 +31,19 @@ pub(crate) fn csv(global: &GlobalArgs, args: &IngestCsvArgs) -> anyhow::Result<E
         .middleware()
         .table(&args.table)
         .expect("the csv plugin writes the named table");
-    let columns: Vec<serde_json::Value> = t
-        .columns()
-        .iter()
-        .map(|c| json!({"name": c.name(), "type": c.data_type()}))
-        .collect();
     if global.json {
-        print_json(&json!({"table": args.table, "rows": t.num_rows(), "columns": columns}))?;
+        print_json(&crate::json::Ingested {
+            table: args.table.clone(),
+            rows: t.num_rows(),
+            columns: t
+                .columns()
+                .iter()
+                .map(|c| dsi_core::ColumnInfo {
+                    name: c.name().to_owned(),
+                    data_type: c.data_type(),
+                })
+                .collect(),
+        })?;
     } else {
         let types: Vec<String> = t
             .columns()

@@ -7,10 +7,10 @@ use dsi_core::{Access, Stores};
 use dsi_plugins_charliecloud::listing::{self, RunSummary};
 use dsi_plugins_charliecloud::records::notebook;
 use dsi_plugins_charliecloud::records::query::ListFilter;
-use serde_json::json;
 
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::exit::ExitStatus;
+use crate::json::{StoreSummary, Written};
 use crate::output::{outln, print_json, print_table};
 use crate::stores;
 
@@ -36,17 +36,21 @@ pub(crate) fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Exi
         .as_ref()
         .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
     if global.json {
-        let v: Vec<serde_json::Value> = out
+        let v: Vec<StoreSummary> = out
             .iter()
-            .map(|(ins, newest)| json!({"store": ins, "newest_runs": newest}))
+            .map(|(ins, newest)| StoreSummary {
+                store: ins.clone(),
+                newest_runs: newest.clone(),
+            })
             .collect();
         match notebook {
             // With --notebook: {"format", "path"} like `dsi export`, and the stores.
-            Some(p) => print_json(&json!({
-                "format": "ipynb",
-                "path": p.display().to_string(),
-                "stores": v,
-            }))?,
+            Some(p) => print_json(&Written {
+                format: "ipynb".into(),
+                path: p.display().to_string(),
+                run_id: None,
+                stores: Some(v),
+            })?,
             None => print_json(&v)?,
         }
         return Ok(ExitStatus::Ok);

@@ -109,7 +109,11 @@ pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<
         rftree(&dir).with_context(|| format!("computing the tree digest of {}", dir.display()))?;
     let from = format!("FROM --tree={tree} {}", args.image);
     if global.json {
-        print_json(&json!({"image": args.image, "tree": tree, "from": from}))?;
+        print_json(&crate::json::Pinned {
+            image: args.image.clone(),
+            tree,
+            from,
+        })?;
     } else {
         outln!("{from}")?;
     }

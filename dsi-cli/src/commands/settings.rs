@@ -1,6 +1,6 @@
 //! `dsi config`: the effective settings and where each came from.
 
-use serde_json::json;
+use crate::json::{ConfigFile, Setting, Settings};
 
 use crate::cli::GlobalArgs;
 use crate::config;
@@ -21,12 +21,42 @@ fn shown(key: &str, value: &str) -> String {
 pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
     let eff = config::effective(global)?;
     if global.json {
-        print_json(&json!({
-            "driver": {"value": eff.drivers.0, "source": eff.drivers.1.to_string()},
-            "stores": eff.stores.iter().map(|(d, v, s)| json!({"driver": d, "value": v, "source": s.to_string()})).collect::<Vec<_>>(),
-            "options": eff.options.iter().map(|(k, v, s)| json!({"key": k, "value": shown(k, v), "source": s.to_string()})).collect::<Vec<_>>(),
-            "files": eff.files.iter().map(|(p, e)| json!({"path": p, "exists": e})).collect::<Vec<_>>(),
-        }))?;
+        print_json(&Settings {
+            driver: Setting {
+                driver: None,
+                key: None,
+                value: eff.drivers.0.clone().into(),
+                source: eff.drivers.1.to_string(),
+            },
+            stores: eff
+                .stores
+                .iter()
+                .map(|(d, v, s)| Setting {
+                    driver: Some(d.clone()),
+                    key: None,
+                    value: v.clone().into(),
+                    source: s.to_string(),
+                })
+                .collect(),
+            options: eff
+                .options
+                .iter()
+                .map(|(k, v, s)| Setting {
+                    driver: None,
+                    key: Some(k.clone()),
+                    value: shown(k, v).into(),
+                    source: s.to_string(),
+                })
+                .collect(),
+            files: eff
+                .files
+                .iter()
+                .map(|(p, e)| ConfigFile {
+                    path: p.display().to_string(),
+                    exists: *e,
+                })
+                .collect(),
+        })?;
         return Ok(ExitStatus::Ok);
     }
     let mut rows = vec![vec![

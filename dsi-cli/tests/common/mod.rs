@@ -23,18 +23,73 @@ pub(crate) fn build_storage() -> String {
     required_env("DSI_TEST_BUILD_STORAGE")
 }
 
-/// `dsi` running in `dir`, with USER and CH_IMAGE_STORAGE set.
+/// `dsi` running in `dir`, hermetic: `HOME` and `XDG_CONFIG_HOME` point to
+/// an empty directory (no user configuration is read), every `DSI_*` setting is
+/// cleared, `USER` is set (ch-run needs it), `COLUMNS` is 100, and
+/// `CH_IMAGE_STORAGE` is the test image's storage when the test services
+/// run (tests that need the image call [`build_storage`], which fails
+/// loudly without them).
 pub(crate) fn dsi(dir: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("dsi").expect("dsi is built");
-    c.current_dir(dir)
-        .env(
-            "USER",
-            std::env::var("USER").unwrap_or_else(|_| "root".into()),
-        )
-        .env("CH_IMAGE_STORAGE", build_storage())
-        .env_remove("DSI_DRIVER")
-        .env_remove("DSI_STORE");
+    c.current_dir(dir);
+    hermetic(&mut c, dir);
     c
+}
+
+/// The hermetic environment of [`dsi`], for a `std::process::Command`.
+pub(crate) fn hermetic<C: EnvCommand>(c: &mut C, _dir: &Path) {
+    // An empty home of the tests' own (outside every test's directory).
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hermetic-home");
+    let _ = std::fs::create_dir_all(&home);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("DSI_") {
+            c.remove_var(&k);
+        }
+    }
+    c.set_var("HOME".as_ref(), home.as_os_str());
+    c.set_var("XDG_CONFIG_HOME".as_ref(), home.join(".config").as_os_str());
+    c.set_var("COLUMNS".as_ref(), "100".as_ref());
+    // ch-image commits to its build cache with git: an identity, as a
+    // user's ~/.gitconfig would give.
+    for (k, v) in [
+        ("GIT_AUTHOR_NAME", "dsi test"),
+        ("GIT_AUTHOR_EMAIL", "test@dsi.invalid"),
+        ("GIT_COMMITTER_NAME", "dsi test"),
+        ("GIT_COMMITTER_EMAIL", "test@dsi.invalid"),
+    ] {
+        c.set_var(k.as_ref(), v.as_ref());
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    c.set_var("USER".as_ref(), user.as_ref());
+    if let Ok(s) = std::env::var("DSI_TEST_BUILD_STORAGE") {
+        c.set_var("CH_IMAGE_STORAGE".as_ref(), s.as_ref());
+    }
+}
+
+/// What [`hermetic`] needs of a command type.
+pub(crate) trait EnvCommand {
+    /// Sets a variable.
+    fn set_var(&mut self, k: &std::ffi::OsStr, v: &std::ffi::OsStr);
+    /// Removes a variable.
+    fn remove_var(&mut self, k: &std::ffi::OsStr);
+}
+
+impl EnvCommand for assert_cmd::Command {
+    fn set_var(&mut self, k: &std::ffi::OsStr, v: &std::ffi::OsStr) {
+        self.env(k, v);
+    }
+    fn remove_var(&mut self, k: &std::ffi::OsStr) {
+        self.env_remove(k);
+    }
+}
+
+impl EnvCommand for Command {
+    fn set_var(&mut self, k: &std::ffi::OsStr, v: &std::ffi::OsStr) {
+        self.env(k, v);
+    }
+    fn remove_var(&mut self, k: &std::ffi::OsStr) {
+        self.env_remove(k);
+    }
 }
 
 /// Runs dsi and returns its output.
@@ -244,4 +299,48 @@ impl Drop for HttpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Validates JSON documents against their checked-in schemas
+/// (`docs/schemas/NAME.schema.json`) with Python's `jsonschema`; fails
+/// naming each document that does not conform.
+pub(crate) fn validate(docs: &[(&str, serde_json::Value)]) {
+    let python = required_env("DSI_TEST_PYTHON");
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schemas");
+    let input: Vec<serde_json::Value> = docs
+        .iter()
+        .map(|(name, v)| serde_json::json!({"schema": schemas.join(format!("{name}.schema.json")), "doc": v}))
+        .collect();
+    let script = r#"
+import json, sys, jsonschema
+bad = []
+for item in json.load(sys.stdin):
+    schema = json.load(open(item["schema"]))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(item["doc"]), key=str)
+    if errors:
+        bad.append(f'{item["schema"]}: {errors[0].message} at {list(errors[0].absolute_path)}')
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+"#;
+    use std::io::Write as _;
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "documents that do not match their schema:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

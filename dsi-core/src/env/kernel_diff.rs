@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::kernel_info::{KernelInfo, Section};
 
 /// A key whose value differs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Changed {
     /// The key.
     pub key: String,
@@ -19,7 +19,7 @@ pub struct Changed {
 }
 
 /// A key present on one side only.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Entry {
     /// The key.
     pub key: String,
@@ -28,7 +28,7 @@ pub struct Entry {
 }
 
 /// A section that became (un)available or appeared/disappeared.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AvailabilityChange {
     /// `available`, `absent` or `unavailable: <reason>` in the first document.
     pub before: String,
@@ -37,7 +37,7 @@ pub struct AvailabilityChange {
 }
 
 /// Differences within one section.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, schemars::JsonSchema)]
 pub struct SectionDiff {
     /// Keys in both with different values.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -64,7 +64,7 @@ impl SectionDiff {
 }
 
 /// Differences between two documents: only sections that differ are present.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, schemars::JsonSchema)]
 pub struct KernelDiff {
     /// Section name → its differences.
     pub sections: BTreeMap<String, SectionDiff>,

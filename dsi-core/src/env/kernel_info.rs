@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 pub const KERNEL_INFO_SCHEMA: &str = "dsi.kernel_info/1";
 
 /// One section: values, or why they could not be read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Section {
     /// Key → value.
@@ -48,7 +48,7 @@ impl Section {
 }
 
 /// The system description recorded by `system-kernel`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KernelInfo {
     /// [`KERNEL_INFO_SCHEMA`] when written by this version.
     pub schema: String,

@@ -1,0 +1,147 @@
+//! The JSON documents of the commands whose result the library does not
+//! define as a type (the others print library types as they are). Each is
+//! part of the scripting interface ([`crate::schema`]).
+
+use dsi_core::{ColumnInfo, Inspection};
+use dsi_plugins_charliecloud::listing::RunSummary;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// `dsi push --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Pushed {
+    /// The record pushed.
+    pub run_id: String,
+    /// The remote, without credentials.
+    pub remote: String,
+    /// The refs pushed.
+    pub refs: Vec<String>,
+}
+
+/// `dsi pull --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Pulled {
+    /// The record made of the remote's HEAD.
+    pub run_id: String,
+    /// Its commit.
+    pub commit: Option<String>,
+    /// The remote, without credentials.
+    pub remote: String,
+}
+
+/// `dsi export -o PATH --json` and `dsi inspect --notebook PATH --json`:
+/// what was written where.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Written {
+    /// `json`, `prov`, `ro-crate` or `ipynb`.
+    pub format: String,
+    /// The absolute path written.
+    pub path: String,
+    /// The run exported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The stores summarised (the notebook).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stores: Option<Vec<StoreSummary>>,
+}
+
+/// `dsi ingest csv --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Ingested {
+    /// The table written.
+    pub table: String,
+    /// Rows stored.
+    pub rows: usize,
+    /// Its columns and their inferred types.
+    pub columns: Vec<ColumnInfo>,
+}
+
+/// `dsi collect --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Collected {
+    /// The tables written.
+    pub tables: Vec<String>,
+    /// The number of stores written to.
+    pub backends: usize,
+}
+
+/// One store in `dsi inspect --json`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StoreSummary {
+    /// Its tables, rows and blobs.
+    pub store: Inspection,
+    /// Its five newest runs.
+    pub newest_runs: Vec<RunSummary>,
+}
+
+/// A setting and where it came from (`dsi config --json`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Setting {
+    /// The driver it applies to, for stores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// The option's key, for options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The value (`***` for a secret).
+    pub value: serde_json::Value,
+    /// `command line`, `environment (NAME)`, a file's path, or `default`.
+    pub source: String,
+}
+
+/// A configuration file consulted.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConfigFile {
+    /// Its path.
+    pub path: String,
+    /// Whether it exists.
+    pub exists: bool,
+}
+
+/// `dsi config --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Settings {
+    /// The drivers selected.
+    pub driver: Setting,
+    /// The stores named.
+    pub stores: Vec<Setting>,
+    /// Driver options.
+    pub options: Vec<Setting>,
+    /// The configuration files consulted.
+    pub files: Vec<ConfigFile>,
+}
+
+/// `dsi runfile pin --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Pinned {
+    /// The image name.
+    pub image: String,
+    /// Its tree digest.
+    pub tree: String,
+    /// The `FROM` line pinning it.
+    pub from: String,
+}
+
+/// One row of `dsi query --json`: column name → value.
+pub type QueryRow = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// An error, printed on stderr with `--json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorDoc {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorBody {
+    /// A Runfile diagnostic's code (`E406`) or the kind of error
+    /// (`not_found`, `ambiguous`, `invalid_data`, `refused`, `corrupt`, `io`, …).
+    pub code: String,
+    /// The exit status.
+    pub status: u8,
+    /// The message, one line.
+    pub message: String,
+    /// What to do about it, when dsi knows.
+    pub hint: Option<String>,
+}

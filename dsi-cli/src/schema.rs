@@ -1,0 +1,72 @@
+//! The scripting interface: with `--json`, each command prints one JSON
+//! document on stdout (and an error as one [`json::ErrorDoc`] on stderr).
+//! Every document has a JSON Schema, generated from the types that print
+//! it and checked in under `docs/schemas/` (a test fails when they drift).
+//! Within a schema version fields are only added; a change of meaning
+//! makes a new version.
+
+use schemars::{JsonSchema, Schema};
+
+use crate::json;
+use dsi_plugins_charliecloud as cc;
+
+/// The version of every schema below.
+pub const VERSION: u32 = 1;
+
+/// One command's JSON document.
+#[derive(Debug)]
+pub struct Document {
+    /// The schema's file name (without `.schema.json`).
+    pub name: &'static str,
+    /// The commands that print it.
+    pub commands: &'static str,
+    /// Its schema.
+    pub schema: Schema,
+}
+
+fn doc<T: JsonSchema>(name: &'static str, commands: &'static str) -> Document {
+    let mut schema = schemars::schema_for!(T);
+    schema.insert(
+        "$id".into(),
+        format!("https://github.com/lanl/dsi-rs/schemas/{name}/{VERSION}").into(),
+    );
+    schema.insert(
+        "description".into(),
+        format!("`{commands}` (version {VERSION})").into(),
+    );
+    Document {
+        name,
+        commands,
+        schema,
+    }
+}
+
+/// Every document, in command order.
+pub fn all() -> Vec<Document> {
+    vec![
+        doc::<cc::recording::Recorded>("record", "dsi record --json"),
+        doc::<cc::replaying::Replayed>("replay", "dsi replay --json, dsi run --json"),
+        doc::<cc::replaying::ReplayPlan>("replay-plan", "dsi replay --dry-run --json"),
+        doc::<cc::listing::ListPage>("list", "dsi list --json"),
+        doc::<Vec<cc::describe::CommitHistory>>("log", "dsi log --json"),
+        doc::<cc::describe::RunDescription>("show", "dsi show --json"),
+        doc::<cc::compat::SystemComparison>("diff", "dsi diff --json"),
+        doc::<cc::repository::CheckedOut>("checkout", "dsi checkout --json"),
+        doc::<json::Pushed>("push", "dsi push --json"),
+        doc::<json::Pulled>("pull", "dsi pull --json"),
+        doc::<json::Ingested>("ingest", "dsi ingest csv --json"),
+        doc::<Vec<json::QueryRow>>("query", "dsi query --json"),
+        doc::<cc::export::JsonExport>("export", "dsi export --format json"),
+        doc::<json::Written>(
+            "written",
+            "dsi export -o PATH --json, dsi inspect --notebook PATH --json",
+        ),
+        doc::<Vec<json::StoreSummary>>("inspect", "dsi inspect --json"),
+        doc::<cc::fsck::FsckReport>("fsck", "dsi fsck --json"),
+        doc::<json::Settings>("config", "dsi config --json"),
+        doc::<Vec<dsi_core::ModuleInfo>>("modules", "dsi plugins --json, dsi drivers --json"),
+        doc::<json::Collected>("collect", "dsi collect --json"),
+        doc::<json::Pinned>("runfile-pin", "dsi runfile pin --json"),
+        doc::<json::ErrorDoc>("error", "any command with --json, on stderr"),
+    ]
+}
