@@ -118,7 +118,7 @@ pub fn blocking(d: &KernelDiff) -> Vec<String> {
         }
     };
     key("kernel", "release", "kernel release", &mut out);
-    key("kernel", "architecture", "architecture", &mut out);
+    key("kernel", "architecture", "architecture", &mut out); // not a runs column
     key("cgroup", "version", "cgroup version", &mut out);
     if let Some(flags) = d.sections.get("cpu_flags") {
         if !flags.removed.is_empty() {

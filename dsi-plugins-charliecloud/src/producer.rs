@@ -105,13 +105,13 @@ impl std::fmt::Debug for Producer {
         };
         f.debug_struct("Producer")
             .field("source", &source)
-            .field("commit", &self.config.commit)
+            .field("commit", &self.config.commit) // not a runs column
             .finish_non_exhaustive()
     }
 }
 
 const OPTIONS: &[OptionSpec] = &[
-    OptionSpec::required("commit", "commit to replay (full or abbreviated hash)"),
+    OptionSpec::required("commit", "commit to replay (full or abbreviated hash)"), // not a runs column
     OptionSpec::optional(
         "run",
         "the record to replay, by run id, from a loaded back-end",
@@ -223,7 +223,7 @@ impl Producer {
         };
         Producer::new(ReplayConfig {
             source,
-            commit: options.require(NAME, "commit")?.to_owned(),
+            commit: options.require(NAME, "commit")?.to_owned(), // not a runs column
             path: options.get("path").map(PathBuf::from),
             policy: options.parse::<Policy>(NAME, "check")?.unwrap_or_default(),
             output,
@@ -318,7 +318,7 @@ impl Producer {
                 }
                 Ok(dir.clone())
             }
-            None => Ok(work.join("commit")),
+            None => Ok(work.join("checkout")),
         }
     }
 }

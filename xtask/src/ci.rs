@@ -1,5 +1,5 @@
 //! `cargo xtask ci`: what CI runs, in order, stopping at the first failure:
-//! setup, fmt, clippy (all features, then the site feature sets of
+//! setup, fmt, tidy, clippy (all features, then the site feature sets of
 //! [`crate::features`]), docs, the tests with the services running, and the
 //! quick reliability suite.
 
@@ -12,6 +12,7 @@ use crate::util::{cargo, have, run as sh};
 pub(crate) fn run() -> anyhow::Result<()> {
     crate::setup::run()?;
     sh(cargo().args(["fmt", "--all", "--check"]))?;
+    crate::tidy::run()?;
     sh(cargo().args([
         "clippy",
         "--workspace",

@@ -29,6 +29,7 @@ mod reliability;
 mod s3;
 mod services;
 mod setup;
+mod tidy;
 mod util;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,8 @@ enum Task {
     Demo,
     /// Check the dsi binary with no back-end and with each back-end alone.
     Features,
+    /// Code-base rules the compiler does not check (//! docs, runs columns only in records).
+    Tidy,
     /// Write the man pages of `dsi` (from its clap definitions) into target/man.
     Man,
     /// Fuzz the Runfile parser (cargo fuzz, stable toolchain, no sanitizer).
@@ -123,6 +126,7 @@ fn main() -> std::process::ExitCode {
         Task::Demo => demo::run(),
         Task::Features => features::run(),
         Task::Man => man(),
+        Task::Tidy => tidy::run(),
         Task::Fuzz { seconds } => fuzz::run(seconds),
         Task::Services {
             action: ServicesAction::Start,

@@ -11,7 +11,7 @@ use crate::output::outln;
 use crate::stores;
 
 /// The plugins run when none is named.
-const DEFAULT_PLUGINS: &[&str] = &["hostname", "system-kernel"];
+const DEFAULT_PLUGINS: &[&str] = &["hostname", "system-kernel"]; // not a runs column
 
 /// `dsi collect`.
 pub(crate) fn run(global: &GlobalArgs, args: &CollectArgs) -> anyhow::Result<ExitStatus> {

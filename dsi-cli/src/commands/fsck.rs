@@ -26,7 +26,7 @@ pub(crate) fn run(global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
         outln!(
             "checked {}, {} and {}: {}",
             plural(report.blobs, "blob", "blobs"),
-            plural(report.runs, "run", "runs"),
+            plural(report.runs, "run", "runs"), // not a runs column
             plural(report.repositories, "repository", "repositories"),
             if report.problems.is_empty() {
                 "no problems".to_owned()

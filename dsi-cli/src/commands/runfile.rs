@@ -74,7 +74,7 @@ pub(crate) fn check(global: &GlobalArgs, args: &RunfileCheckArgs) -> anyhow::Res
             "canonical": rf.canonical(),
             "digest": rf.digest(),
             "warnings": parsed.warnings.iter().map(diagnostic_json).collect::<Vec<_>>(),
-            "steps": steps,
+            "steps": steps, // not a runs column
         }))?;
     } else {
         let n = rf.steps().len();

@@ -6,70 +6,15 @@ use dsi_core::text::Shown;
 use dsi_core::{Access, Stores};
 use dsi_plugins_charliecloud::describe::{self, RunDescription};
 use dsi_plugins_charliecloud::find::{self, Want};
-use dsi_plugins_charliecloud::records::RunRecord;
 
 use crate::cli::{GlobalArgs, ShowArgs};
 use crate::exit::ExitStatus;
 use crate::output::{outln, print_json};
 use crate::stores;
 
-/// `key value` lines of a JSON value, nested keys joined with `.`; lists
-/// of plain values on one line.
-fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    match v {
-        serde_json::Value::Null => {}
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        serde_json::Value::Array(a) => {
-            if !a.is_empty() && a.iter().all(|x| !x.is_object() && !x.is_array()) {
-                let items: Vec<String> = a
-                    .iter()
-                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-                    .collect();
-                out.push((prefix.to_owned(), items.join(" ")));
-            }
-        }
-        serde_json::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
-        other => out.push((prefix.to_owned(), other.to_string())),
-    }
-}
-
-/// The `field  value` lines of a record; steps, outputs, PASSENV, the
-/// compatibility check and the system have sections of their own.
-fn fields(r: &RunRecord) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if let serde_json::Value::Object(m) = serde_json::to_value(r).unwrap_or_default() {
-        for (k, v) in &m {
-            if !matches!(
-                k.as_str(),
-                "steps" | "compat" | "system" | "outputs" | "passenv"
-            ) {
-                flatten(k, v, &mut out);
-            }
-        }
-    }
-    for (k, v) in [
-        ("system.kernel_release", &r.system.kernel_release),
-        ("system.architecture", &r.system.architecture),
-    ] {
-        if let Some(v) = v {
-            out.push((k.to_owned(), v.clone()));
-        }
-    }
-    out
-}
-
 fn print_human(d: &RunDescription) -> std::io::Result<()> {
     let r = &d.run;
-    let lines = fields(r);
+    let lines = r.summary_fields();
     let width = lines
         .iter()
         .map(|(k, _)| k.len())

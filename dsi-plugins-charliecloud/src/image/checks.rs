@@ -117,7 +117,7 @@ pub(crate) fn verify(
             let entry = list.iter().find(|m| {
                 let p = &m["platform"];
                 p["os"] == "linux"
-                    && p["architecture"] == arch
+                    && p["architecture"] == arch // not a runs column
                     && p.get("variant")
                         .and_then(|v| v.as_str())
                         .is_none_or(|v| Some(v) == variant)

@@ -14,6 +14,7 @@
 //! refuses a malformed cell with an error naming the run and the column.
 
 mod columns;
+mod fields;
 pub mod notebook;
 pub mod query;
 mod row;
