@@ -1,7 +1,9 @@
 //! `dsi export` (JSON, PROV-JSON, RO-Crate) of a real record and its replay,
 //! and `dsi inspect --notebook`, checked with the tools that read them: the
 //! Python `rocrate` package loads the crate, `nbformat` validates the
-//! notebook and `nbclient` executes it. Needs the test services and
+//! notebook and `nbclient` executes it; the Python DSI (`dsi-workflow`)
+//! finds, searches and rewrites a dsi store that dsi still reads. Needs the
+//! test services and
 //! `DSI_TEST_PYTHON` (a venv with rocrate, nbformat, nbclient, ipykernel,
 //! pandas; `cargo xtask ci` makes one).
 
@@ -429,4 +431,66 @@ fn bad_export_input_is_named() {
     }
     let out = run(dir, &["inspect", "--notebook", "file/nb.ipynb"]);
     assert_eq!(out.status.code(), Some(74), "{}", stderr(&out));
+}
+
+/// The Python DSI (`dsi-workflow`, in the test venv) opens a dsi SQLite
+/// store: `list`, `find` and `search` work on it, and after its `update()`
+/// rewrites the `runs` table (drop and re-create with the types pandas
+/// infers) every record still has its repository: dsi lists, shows, checks
+/// out, replays and fscks it.
+#[test]
+fn the_python_dsi_reads_and_rewrites_a_dsi_store() {
+    python();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (record, replay, commit) = record_and_replay(dir);
+    let db = dir.join("dsi.db");
+    let script = r#"
+import sqlite3, sys
+from dsi.dsi import DSI
+
+db, record, replay = sys.argv[1:4]
+ddl = lambda: sqlite3.connect(db).execute(
+    "select sql from sqlite_master where name = 'runs'").fetchone()[0]
+before = ddl()
+d = DSI(db)
+found = d.find("function = producer", collection=True)
+assert found is not None and list(found["run_id"]) == [replay], found
+hits = d.search(record, collection=True)
+assert hits and any(record in set(f["run_id"]) for f in hits), hits
+rows = d.find("function = consumer", collection=True, update=True)
+rows["notes"] = "edited by the Python DSI"
+d.update(rows)
+d.close()
+after = ddl()
+assert before != after, "update() did not rewrite the table"
+print("rewritten:", after)
+"#;
+    let out = py(script, &[db.to_str().unwrap(), &record, &replay]);
+    assert!(out.contains("\nrewritten: CREATE TABLE"), "{out}");
+
+    let v = json(&run(dir, &["show", &record, "--json"]));
+    assert_eq!(v["run"]["commit"], commit.as_str());
+    assert_eq!(v["run"]["extra"]["notes"], "edited by the Python DSI");
+    let out = run(dir, &["checkout", &record, "co"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("co/Runfile").is_file());
+    let out = run(
+        dir,
+        &[
+            "replay",
+            &commit[..10],
+            "--ch-storage",
+            dir.join("storage").to_str().unwrap(),
+            "--verify",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(dir, &["fsck"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no problems"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
