@@ -1,7 +1,9 @@
 //! Every command, in human and `--json` mode, on every driver (sqlite,
 //! parquet, s3), the way ripgrep's tests loop over its engines; the same
 //! record stored through all three reads back identically; the Parquet
-//! dataset is read by engines no one here wrote (pyarrow, DuckDB).
+//! dataset is read by engines no one here wrote (pyarrow, DuckDB); the
+//! read commands leave a read-only store (another user's, or on read-only
+//! media) byte-identical.
 //!
 //! Needs the test services (registry, S3 server) and `DSI_TEST_PYTHON`.
 
@@ -207,6 +209,139 @@ fn every_command(driver: &str) {
     let err = run_with(d, &f, &["--json", "show", "ZZZZZZ"]);
     docs.push(("error", serde_json::from_slice(&err.stderr).unwrap()));
     validate(&docs);
+    if driver != "s3" {
+        reads_leave_the_store_alone(driver, d, &f, &id);
+    }
+}
+
+/// Every file under `path` (a file or a directory) with its content.
+fn contents(path: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![path.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        if p.is_dir() {
+            out.insert(format!("{}/", p.display()), Vec::new());
+            for e in std::fs::read_dir(&p).unwrap() {
+                todo.push(e.unwrap().path());
+            }
+        } else {
+            out.insert(p.display().to_string(), std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+/// The read commands on a store that `chmod -R a-w` made read-only, run
+/// as another user (root may write anyway), and on read-only media (a
+/// read-only bind mount in a private mount namespace): each succeeds and
+/// no file of the store is created, changed or removed. A store that does
+/// not exist is an error and is not created.
+fn reads_leave_the_store_alone(driver: &str, d: &Path, f: &[String], id: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let store = Path::new(&f[3]).to_path_buf();
+    let before = contents(&store);
+    let chmod = |mode: &str| {
+        let st = std::process::Command::new("chmod")
+            .args(["-R", mode])
+            .arg(&store)
+            .status()
+            .unwrap();
+        assert!(st.success(), "chmod -R {mode}");
+    };
+    // Another user may enter the test directory and check out into `ro-out`.
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out_dir = d.join("ro-out");
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    chmod("a-w");
+    let dsi = assert_cmd::cargo::cargo_bin("dsi");
+    let reads: Vec<Vec<String>> = [
+        vec!["list", "--all"],
+        vec!["show", id],
+        vec!["query", "SELECT count(*) AS n FROM runs"],
+        vec!["inspect"],
+        vec!["fsck"],
+        vec!["export", id, "--format", "prov"],
+        vec!["diff", id],
+        vec!["replay", id, "--dry-run"],
+        vec!["checkout", id],
+    ]
+    .iter()
+    .map(|a| a.iter().map(|s| (*s).to_owned()).collect())
+    .collect();
+    for (how, prefix) in [
+        (
+            "as another user",
+            vec![
+                "setpriv".to_owned(),
+                "--reuid=nobody".into(),
+                "--regid=nogroup".into(),
+                "--clear-groups".into(),
+            ],
+        ),
+        (
+            "on read-only media",
+            vec![
+                "unshare".to_owned(),
+                "-m".into(),
+                "sh".into(),
+                "-c".into(),
+                "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\""
+                    .into(),
+                store.display().to_string(),
+            ],
+        ),
+    ] {
+        for (i, args) in reads.iter().enumerate() {
+            let mut c = std::process::Command::new(&prefix[0]);
+            c.args(&prefix[1..]).arg(&dsi).args(f).args(args);
+            if args[0] == "checkout" {
+                c.arg(out_dir.join(format!("{}-{i}", how.replace(' ', "-"))));
+            }
+            c.current_dir(&out_dir);
+            hermetic(&mut c, d);
+            let out = c.output().expect("setpriv and unshare (util-linux) run");
+            assert!(
+                out.status.success(),
+                "{driver} {how}: dsi {}: {}",
+                args.join(" "),
+                stderr(&out)
+            );
+        }
+    }
+    chmod("u+w");
+    assert_eq!(
+        contents(&store).keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "{driver}: the read commands created or removed files"
+    );
+    assert!(
+        contents(&store) == before,
+        "{driver}: a read command changed a file"
+    );
+
+    let missing = d.join(if driver == "sqlite" {
+        "missing.db"
+    } else {
+        "missing"
+    });
+    let out = run(
+        d,
+        &[
+            "--driver",
+            driver,
+            "--store",
+            missing.to_str().unwrap(),
+            "list",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("store '{}' not found", missing.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!missing.exists(), "a read created {}", missing.display());
 }
 
 #[test]

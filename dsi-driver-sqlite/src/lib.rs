@@ -84,6 +84,10 @@ pub struct SqliteDriver {
     path: PathBuf,
     access: Access,
     conn: Arc<Mutex<Connection>>,
+    /// A private copy of a read-only WAL store whose `-shm` could not be
+    /// opened (see [`open_read_only`]); removed when the driver is
+    /// dropped, after the connection (fields drop in order).
+    _snapshot: Option<Arc<tempfile::TempDir>>,
 }
 
 impl SqliteDriver {
@@ -110,7 +114,9 @@ impl SqliteDriver {
     /// * Read-only: the file must exist; it is opened `SQLITE_OPEN_READONLY`
     ///   with `query_only`, nothing is created, migrated or switched. A WAL
     ///   database in a read-only directory (whose `-shm` cannot be created)
-    ///   is opened as immutable.
+    ///   is opened as immutable, or, when its `-wal` still holds
+    ///   transactions, read from a private copy of both files (immutable
+    ///   opens ignore the WAL).
     /// * Writing: WAL journal, the internal tables created or upgraded; a
     ///   database with tables that dsi did not write is refused.
     pub fn open_with(
@@ -145,9 +151,9 @@ impl SqliteDriver {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("opening store {}", path.display()), e)),
         }
-        let conn = match access {
+        let (conn, snapshot) = match access {
             Access::ReadOnly => open_read_only(&path)?,
-            Access::ReadWrite => open_read_write(&path)?,
+            Access::ReadWrite => (open_read_write(&path)?, None),
         };
         conn.busy_timeout(busy_timeout)
             .map_err(|e| err(&path, "setting busy timeout", e))?;
@@ -156,6 +162,7 @@ impl SqliteDriver {
             path,
             access,
             conn: Arc::new(Mutex::new(conn)),
+            _snapshot: snapshot.map(Arc::new),
         })
     }
 
@@ -250,7 +257,7 @@ fn immutable_uri(path: &Path) -> String {
     uri
 }
 
-fn open_read_only(path: &Path) -> Result<Connection> {
+fn open_read_only(path: &Path) -> Result<(Connection, Option<tempfile::TempDir>)> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | COMMON_FLAGS;
     let first = Connection::open_with_flags(path, flags)
         .map_err(schema::InitError::Sqlite)
@@ -259,31 +266,70 @@ fn open_read_only(path: &Path) -> Result<Connection> {
             schema::check_readable(&c)?;
             Ok(c)
         });
-    let conn = match first {
-        Ok(c) => c,
+    let (conn, snapshot) = match first {
+        Ok(c) => (c, None),
         // A WAL database whose `-shm` cannot be created (read-only
-        // directory or media): nothing can write it now, so read it as
-        // immutable.
+        // directory or media): no writer can be at work in that directory
+        // (a writer needs the `-shm`), so its files are at rest.
         Err(schema::InitError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
             if matches!(
                 f.code,
                 rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
             ) =>
         {
-            let c = Connection::open_with_flags(
-                immutable_uri(path),
-                flags | OpenFlags::SQLITE_OPEN_URI,
-            )
-            .map_err(|e| err(path, "opening database read-only", e))?;
-            c.pragma_update(None, "query_only", true)
-                .map_err(|e| err(path, "opening database read-only", e))?;
-            schema::check_readable(&c).map_err(|e| init_error(path, e))?;
-            c
+            open_at_rest(path)?
         }
         Err(e) => return Err(init_error(path, e)),
     };
     forbid_attach(path, &conn)?;
-    Ok(conn)
+    Ok((conn, snapshot))
+}
+
+/// Opens a WAL database read-only without its `-shm`: as immutable when
+/// its `-wal` is empty or absent, else from a private copy of both files
+/// (an immutable open ignores the WAL, so it would miss the newest
+/// transactions).
+fn open_at_rest(path: &Path) -> Result<(Connection, Option<tempfile::TempDir>)> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | COMMON_FLAGS;
+    let wal = sidecar(path, "-wal");
+    let pending = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    let (c, snapshot) = if pending {
+        let (copy, dir) = snapshot(path, &wal)?;
+        let c = Connection::open_with_flags(&copy, flags)
+            .map_err(|e| err(path, "opening database read-only", e))?;
+        (c, Some(dir))
+    } else {
+        let c =
+            Connection::open_with_flags(immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI)
+                .map_err(|e| err(path, "opening database read-only", e))?;
+        (c, None)
+    };
+    c.pragma_update(None, "query_only", true)
+        .map_err(|e| err(path, "opening database read-only", e))?;
+    schema::check_readable(&c).map_err(|e| init_error(path, e))?;
+    Ok((c, snapshot))
+}
+
+/// `PATH` with `suffix` appended to its file name (`-wal`, `-shm`).
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Copies a database and its WAL into a new private directory; returns the
+/// copy's path and the directory (deleted on drop).
+fn snapshot(path: &Path, wal: &Path) -> Result<(PathBuf, tempfile::TempDir)> {
+    let io = |what: &str, e| Error::io(format!("{what} {}", path.display()), e);
+    let dir = tempfile::Builder::new()
+        .prefix("dsi-sqlite-snapshot-")
+        .tempdir()
+        .map_err(|e| io("making a private copy of", e))?;
+    let copy = dir.path().join("store.db");
+    std::fs::copy(path, &copy).map_err(|e| io("copying", e))?;
+    std::fs::copy(wal, sidecar(&copy, "-wal")).map_err(|e| io("copying the WAL of", e))?;
+    tracing::debug!(store = %path.display(), copy = %copy.display(), "read-only WAL store read from a copy");
+    Ok((copy, dir))
 }
 
 fn err(path: &Path, what: &str, source: rusqlite::Error) -> Error {
@@ -363,6 +409,71 @@ impl Driver for SqliteDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A WAL store left with transactions in its `-wal` (a reader held a
+    /// snapshot while the last writer closed) and no `-shm`, as a copy onto
+    /// read-only media finds it: the at-rest open sees every transaction,
+    /// an immutable open would not, and the original files are unchanged.
+    #[test]
+    fn a_store_at_rest_with_a_pending_wal_reads_every_transaction() {
+        use dsi_core::{Collection, Column, DataType, Query, Table, TableQuery, Value};
+        let row = |n| {
+            Collection::of(
+                Table::from_columns(
+                    "runs",
+                    vec![Column::new("n", DataType::Int, vec![Value::Int(n)]).unwrap()],
+                )
+                .unwrap(),
+            )
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dsi.db");
+        SqliteDriver::open(&p).unwrap().put(&row(1)).unwrap();
+        let reader = Connection::open_with_flags(&p, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 1);
+        SqliteDriver::open(&p).unwrap().put(&row(2)).unwrap();
+        drop(reader);
+        let wal = sidecar(&p, "-wal");
+        assert!(
+            std::fs::metadata(&wal).unwrap().len() > 0,
+            "the WAL holds row 2"
+        );
+        std::fs::remove_file(sidecar(&p, "-shm")).unwrap();
+        let before = (std::fs::read(&p).unwrap(), std::fs::read(&wal).unwrap());
+
+        let immutable = Connection::open_with_flags(
+            immutable_uri(&p),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .unwrap();
+        let stale: i64 = immutable
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert!(stale < 2, "an immutable open misses the WAL");
+        drop(immutable);
+
+        let (conn, snapshot) = open_at_rest(&p).unwrap();
+        assert!(snapshot.is_some(), "read from a copy");
+        let d = SqliteDriver {
+            path: p.clone(),
+            access: Access::ReadOnly,
+            conn: Arc::new(Mutex::new(conn)),
+            _snapshot: snapshot.map(Arc::new),
+        };
+        assert_eq!(d.count(&TableQuery::new("runs")).unwrap(), 2);
+        let got = d.get(&Query::Table(TableQuery::new("runs"))).unwrap();
+        assert_eq!(got.tables()[0].get(1, "n"), Some(&Value::Int(2)));
+        drop(d);
+        assert_eq!(
+            (std::fs::read(&p).unwrap(), std::fs::read(&wal).unwrap()),
+            before,
+            "the store's files are unchanged"
+        );
+    }
 
     #[test]
     fn a_directory_is_refused() {
