@@ -293,3 +293,157 @@ fn json_schemas_are_checked_in() {
         "docs/schemas/ holds exactly the current schemas"
     );
 }
+
+/// Where each setting comes from: a flag beats the environment, which
+/// beats `./dsi.toml`, which beats the user's file
+/// (`$XDG_CONFIG_HOME/dsi/config.toml`), which beats the default; options
+/// merge key by key (flag, then project file, then user file); a bad file
+/// or value is named.
+#[test]
+fn configuration_precedence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let xdg = d.join("xdg");
+    std::fs::create_dir_all(xdg.join("dsi")).unwrap();
+    let user = xdg.join("dsi/config.toml");
+    std::fs::write(
+        &user,
+        "driver = \"parquet\"\nstore = \"user-data\"\n[options]\nbusy_timeout_ms = 7\nregion = \"user\"\n",
+    )
+    .unwrap();
+    let config = |args: &[&str], env: &[(&str, &str)]| -> serde_json::Value {
+        let mut c = dsi(d);
+        c.env("XDG_CONFIG_HOME", &xdg)
+            .args(["--json", "config"])
+            .args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let store = |v: &serde_json::Value| {
+        (
+            v["stores"][0]["value"].as_str().unwrap().to_owned(),
+            v["stores"][0]["source"].clone(),
+        )
+    };
+    let user_source = serde_json::json!(user.display().to_string());
+
+    // The user's file alone.
+    let v = config(&[], &[]);
+    assert_eq!(v["driver"]["value"], serde_json::json!(["parquet"]));
+    assert_eq!(v["driver"]["source"], user_source);
+    assert_eq!(store(&v), ("user-data".into(), user_source.clone()));
+    assert_eq!(v["files"][0]["exists"], false, "{v}");
+    assert_eq!(v["files"][1]["exists"], true, "{v}");
+
+    // The project's file beats it, key by key.
+    std::fs::write(
+        d.join("dsi.toml"),
+        "store = \"project-data\"\n[options]\nregion = \"project\"\n",
+    )
+    .unwrap();
+    let project = serde_json::json!("dsi.toml");
+    let v = config(&[], &[]);
+    assert_eq!(
+        v["driver"]["source"], user_source,
+        "driver still the user's"
+    );
+    assert_eq!(store(&v), ("project-data".into(), project.clone()));
+    let option = |v: &serde_json::Value, key: &str| {
+        v["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["key"] == key)
+            .map(|o| (o["value"].as_str().unwrap().to_owned(), o["source"].clone()))
+    };
+    assert_eq!(
+        option(&v, "region"),
+        Some(("project".into(), project.clone()))
+    );
+    assert_eq!(
+        option(&v, "busy_timeout_ms"),
+        Some(("7".into(), user_source.clone()))
+    );
+
+    // The environment beats both files.
+    let env = [("DSI_DRIVER", "sqlite"), ("DSI_STORE", "env.db")];
+    let v = config(&[], &env);
+    assert_eq!(v["driver"]["value"], serde_json::json!(["sqlite"]));
+    assert_eq!(
+        v["driver"]["source"],
+        serde_json::json!("environment (DSI_DRIVER)")
+    );
+    assert_eq!(
+        store(&v),
+        (
+            "env.db".into(),
+            serde_json::json!("environment (DSI_STORE)")
+        )
+    );
+
+    // Flags beat everything.
+    let v = config(
+        &[
+            "--driver",
+            "sqlite",
+            "--store",
+            "flag.db",
+            "--option",
+            "region=flag",
+        ],
+        &env,
+    );
+    let flag = serde_json::json!("command line");
+    assert_eq!(v["driver"]["source"], flag);
+    assert_eq!(store(&v), ("flag.db".into(), flag.clone()));
+    assert_eq!(option(&v, "region"), Some(("flag".into(), flag.clone())));
+    assert_eq!(
+        option(&v, "busy_timeout_ms"),
+        Some(("7".into(), user_source.clone()))
+    );
+
+    // The human table says the same.
+    let out = dsi(d)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["config", "--store", "flag.db"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("flag.db") && text.contains("command line"),
+        "{text}"
+    );
+
+    // A broken file is named, with the key at fault.
+    std::fs::write(d.join("dsi.toml"), "stor = \"typo.db\"\n").unwrap();
+    let out = dsi(d)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: dsi.toml: unknown field `stor`"),
+        "{err}"
+    );
+    std::fs::write(d.join("dsi.toml"), "[options]\nx = [1]\n").unwrap();
+    let out = dsi(d)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["config"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: dsi.toml: options.x must be a string, number or boolean"),
+        "{err}"
+    );
+}
