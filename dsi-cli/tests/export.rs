@@ -494,3 +494,75 @@ print("rewritten:", after)
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Another tool rewrote `runs` with integer run ids (pandas `to_sql` of
+/// numbered runs): `list` shows each id, `fsck` sees no duplicates, `show`
+/// and `checkout` find a run by its number.
+#[test]
+fn a_runs_table_with_integer_ids_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_runfile(dir, "CMD [\"true\"]\n");
+    for _ in 0..2 {
+        let out = run(dir, &["run", "Runfile"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let c = rusqlite::Connection::open(dir.join("dsi.db")).unwrap();
+    let cols: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info('runs') WHERE name != 'run_id'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let list = cols
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    c.execute_batch(&format!(
+        "ALTER TABLE runs RENAME TO old;
+         CREATE TABLE runs (run_id INTEGER, {list});
+         INSERT INTO runs SELECT row_number() OVER (ORDER BY recorded_at, rowid), {list} FROM old;
+         DROP TABLE old;"
+    ))
+    .unwrap();
+    let types: Vec<String> = c
+        .prepare("SELECT DISTINCT typeof(run_id) FROM runs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(types, ["integer"]);
+    drop(c);
+
+    let v = json(&run(dir, &["--json", "list", "--all"]));
+    let mut ids: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["1", "2", "3"], "one record, two replays: {v}");
+    let out = run(dir, &["list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .skip(1)
+            .all(|l| l
+                .split_whitespace()
+                .next()
+                .is_some_and(|id| id.parse::<u8>().is_ok())),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let fsck = json(&run(dir, &["--json", "fsck"]));
+    assert_eq!(fsck["problems"], serde_json::json!([]), "{fsck}");
+    assert_eq!(fsck["runs"], 3, "{fsck}");
+    let show = json(&run(dir, &["--json", "show", "3"]));
+    assert_eq!(show["run"]["run_id"], "3");
+    let out = run(dir, &["checkout", "1", "co"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
