@@ -84,16 +84,15 @@ impl RecordRepository {
         };
         let oid = self.commit_of(record)?;
         let path = crate::consumer::repo_relative("repository", Path::new(path))?;
-        Ok(self
-            .bounded()
+        self.bounded()
             .read_file(oid, &path, MAX_RUNFILE_BYTES)
-            .map_err(Error::from)?)
+            .map_err(Error::from)
     }
 
     /// The newest `n` commits of the record's history, from its commit.
     pub fn log(&self, record: &RunRecord, n: usize) -> Result<Vec<LogEntry>> {
         let oid = self.commit_of(record)?;
-        Ok(self.bounded().log(oid, n).map_err(Error::from)?)
+        self.bounded().log(oid, n).map_err(Error::from)
     }
 }
 

@@ -63,7 +63,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::services;
-use crate::util::{cargo, project_root, run as sh};
+use crate::util::{cargo, project_root, run as sh, target_dir};
 
 /// A section of the report, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -381,12 +381,6 @@ fn merge(old: Option<&str>, new: &[(Section, String)]) -> Vec<String> {
     out.iter()
         .map(|s| format!("{}\n", s.trim_end_matches('\n')))
         .collect()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join("target"))
 }
 
 fn criterion_home() -> PathBuf {

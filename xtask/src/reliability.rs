@@ -44,7 +44,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 
 use crate::services;
-use crate::util::{cargo, project_root, run as sh};
+use crate::util::{cargo, project_root, run as sh, target_dir};
 use harness::{Ctx, Part, Plan, Row};
 
 /// A section of the suite.
@@ -121,13 +121,6 @@ impl Services {
         }
         Ok(())
     }
-}
-
-/// The target directory cargo builds into.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join("target"))
 }
 
 /// Builds `dsi` (and the hostile-artifact test) and prepares the work

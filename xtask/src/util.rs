@@ -14,6 +14,13 @@ pub(crate) fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The target directory cargo builds into.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("target"))
+}
+
 /// Runs a command in the workspace root, echoing it and its duration; fails
 /// if it exits non-zero.
 pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<()> {

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use dsi_core::{Access, Error, Stores, Timestamp};
 use dsi_plugins_charliecloud::export::{self, ExportRun};
-use dsi_plugins_charliecloud::find::{self, FoundRecord, Want};
-use dsi_plugins_charliecloud::repository::RecordRepository;
+use dsi_plugins_charliecloud::find::{self, Want};
 
 use crate::cli::{ExportArgs, ExportFormat, GlobalArgs};
 use crate::exit::{ExitStatus, one_line};
@@ -18,26 +17,10 @@ use crate::json::Written;
 use crate::output::{outln, print_json};
 use crate::stores;
 
-/// A found record with its Runfile, from its stored repository.
-fn load(
-    stores: Stores<'_>,
-    found: &FoundRecord<'_>,
-    with_runfile: bool,
-) -> anyhow::Result<ExportRun> {
-    let runfile = match (with_runfile, found.record.repository) {
-        (true, Some(_)) => RecordRepository::open(stores, found)?.runfile_of(&found.record)?,
-        _ => None,
-    };
-    Ok(ExportRun {
-        record: found.record.clone(),
-        runfile,
-    })
-}
-
 /// The parent record of a replay, if it is in a store; a warning if not.
 fn parent(stores: Stores<'_>, run: &ExportRun) -> anyhow::Result<Option<ExportRun>> {
-    match find::parent(stores, &run.record) {
-        Ok(Some(f)) => Ok(Some(load(stores, &f, false)?)),
+    match run.parent(stores) {
+        Ok(Some(p)) => Ok(Some(p)),
         Ok(None) => {
             if let Some(p) = run.parent_id() {
                 tracing::warn!("parent run {p} is not in the store: left out");
@@ -103,7 +86,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ExportArgs) -> anyhow::Result<Exit
     let drivers = stores::open(global, Access::ReadOnly)?;
     let stores = Stores::new(&drivers);
     let found = find::reference(stores, &args.run, Want::Record)?;
-    let run = load(stores, &found, true)?;
+    let run = ExportRun::load(stores, &found, true)?;
     match args.format {
         ExportFormat::Json => emit(global, args, &run, &export::json(&run)),
         ExportFormat::Prov => {

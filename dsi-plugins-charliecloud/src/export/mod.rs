@@ -11,11 +11,13 @@ pub mod ro_crate;
 
 use std::path::Path;
 
-use dsi_core::{Error, Result, Timestamp};
+use dsi_core::{Error, Result, Stores, Timestamp};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
+use crate::find::{self, FoundRecord};
 use crate::records::RunRecord;
+use crate::repository::RecordRepository;
 
 /// Characters kept in the local part of a PROV qualified name.
 const QNAME_LOCAL: &AsciiSet = &NON_ALPHANUMERIC
@@ -52,6 +54,27 @@ pub struct ExportRun {
 }
 
 impl ExportRun {
+    /// A found record, with its Runfile read from its stored repository
+    /// when `with_runfile` (and the record has one).
+    pub fn load(stores: Stores<'_>, found: &FoundRecord<'_>, with_runfile: bool) -> Result<Self> {
+        let runfile = match (with_runfile, found.record.repository) {
+            (true, Some(_)) => RecordRepository::open(stores, found)?.runfile_of(&found.record)?,
+            _ => None,
+        };
+        Ok(ExportRun {
+            record: found.record.clone(),
+            runfile,
+        })
+    }
+
+    /// The record a replay came from, when it is in a store (without its
+    /// Runfile: the replay's is the same file at the same commit).
+    pub fn parent(&self, stores: Stores<'_>) -> Result<Option<ExportRun>> {
+        find::parent(stores, &self.record)?
+            .map(|f| ExportRun::load(stores, &f, false))
+            .transpose()
+    }
+
     /// The run id.
     pub fn id(&self) -> &str {
         &self.record.run_id

@@ -206,7 +206,7 @@ impl RunRecord {
             steps: r.json::<Vec<StepRecord>>("steps")?.unwrap_or_default(),
             outputs,
             passenv: r.passenv()?,
-            compat: (compat_policy.is_some() || compat_result.is_some()).then(|| Compat {
+            compat: (compat_policy.is_some() || compat_result.is_some()).then_some(Compat {
                 policy: compat_policy,
                 result: compat_result,
             }),
