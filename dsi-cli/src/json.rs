@@ -2,32 +2,10 @@
 //! define as a type (the others print library types as they are). Each is
 //! part of the scripting interface ([`crate::schema`]).
 
-use dsi_core::{ColumnInfo, Inspection};
+use dsi_core::Inspection;
 use dsi_plugins_charliecloud::listing::RunSummary;
 use schemars::JsonSchema;
 use serde::Serialize;
-
-/// `dsi push --json`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Pushed {
-    /// The record pushed.
-    pub run_id: String,
-    /// The remote, without credentials.
-    pub remote: String,
-    /// The refs pushed.
-    pub refs: Vec<String>,
-}
-
-/// `dsi pull --json`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Pulled {
-    /// The record made of the remote's HEAD.
-    pub run_id: String,
-    /// Its commit.
-    pub commit: Option<String>,
-    /// The remote, without credentials.
-    pub remote: String,
-}
 
 /// `dsi export -o PATH --json` and `dsi inspect --notebook PATH --json`:
 /// what was written where.
@@ -43,26 +21,6 @@ pub struct Written {
     /// The stores summarised (the notebook).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stores: Option<Vec<StoreSummary>>,
-}
-
-/// `dsi ingest csv --json`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Ingested {
-    /// The table written.
-    pub table: String,
-    /// Rows stored.
-    pub rows: usize,
-    /// Its columns and their inferred types.
-    pub columns: Vec<ColumnInfo>,
-}
-
-/// `dsi collect --json`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Collected {
-    /// The tables written.
-    pub tables: Vec<String>,
-    /// The number of stores written to.
-    pub backends: usize,
 }
 
 /// One store in `dsi inspect --json`.

@@ -52,9 +52,9 @@ pub fn all() -> Vec<Document> {
         doc::<cc::describe::RunDescription>("show", "dsi show --json"),
         doc::<cc::compat::SystemComparison>("diff", "dsi diff --json"),
         doc::<cc::repository::CheckedOut>("checkout", "dsi checkout --json"),
-        doc::<json::Pushed>("push", "dsi push --json"),
-        doc::<json::Pulled>("pull", "dsi pull --json"),
-        doc::<json::Ingested>("ingest", "dsi ingest csv --json"),
+        doc::<cc::remote::Pushed>("push", "dsi push --json"),
+        doc::<cc::remote::Pulled>("pull", "dsi pull --json"),
+        doc::<dsi_core::collect::Ingested>("ingest", "dsi ingest csv --json"),
         doc::<Vec<json::QueryRow>>("query", "dsi query --json"),
         doc::<cc::export::JsonExport>("export", "dsi export --format json"),
         doc::<json::Written>(
@@ -65,7 +65,7 @@ pub fn all() -> Vec<Document> {
         doc::<cc::fsck::FsckReport>("fsck", "dsi fsck --json"),
         doc::<json::Settings>("config", "dsi config --json"),
         doc::<Vec<dsi_core::ModuleInfo>>("modules", "dsi plugins --json, dsi drivers --json"),
-        doc::<json::Collected>("collect", "dsi collect --json"),
+        doc::<dsi_core::collect::Collected>("collect", "dsi collect --json"),
         doc::<json::Pinned>("runfile-pin", "dsi runfile pin --json"),
         doc::<json::ErrorDoc>("error", "any command with --json, on stderr"),
     ]

@@ -305,3 +305,33 @@ fn bad_input_gets_one_line_and_leaves_the_store_unchanged() {
         );
     }
 }
+
+/// A Runfile recorded twice without `--repo`, a second apart: each time a
+/// new repository with a new commit (its time differs), the same content.
+/// The second record is the first one; an edited Runfile is new.
+#[test]
+fn the_same_runfile_recorded_twice_in_new_repositories_is_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runfile(dir.path(), "CMD [\"true\"]\n");
+    let first = json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    assert_eq!(first["existing"], false);
+    assert_eq!(
+        first["record"]["commit_tree"].as_str().map(str::len),
+        Some(40)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    assert_eq!(second["existing"], true, "{second}");
+    assert_eq!(second["record"]["run_id"], first["record"]["run_id"]);
+    assert_eq!(store_counts(dir.path()), (1, 1));
+
+    let p = dir.path().join("Runfile");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replace("\"true\"", "\"/bin/true\"")).unwrap();
+    let third = json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    assert_eq!(third["existing"], false);
+    assert_ne!(
+        third["record"]["commit_tree"],
+        first["record"]["commit_tree"]
+    );
+}

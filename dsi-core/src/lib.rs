@@ -42,6 +42,7 @@
 #[cfg(feature = "arrow")]
 pub mod arrow;
 pub mod blob;
+pub mod collect;
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
 pub mod driver;

@@ -9,7 +9,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use dsi_core::env::{KernelDiff, KernelInfo, diff};
+use dsi_core::env::{KernelDiff, KernelInfo, collect_kernel_info, diff};
+use dsi_core::{Error, Result, Stores};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +93,35 @@ pub struct SystemComparison {
     /// Every difference, by section.
     #[schemars(with = "serde_json::Value")]
     pub sections: std::collections::BTreeMap<String, dsi_core::env::SectionDiff>,
+}
+
+/// A run's system, as [`compare`] takes it: `run ID (HOST, WHEN)` and
+/// the kernel information recorded with it.
+fn recorded_system(stores: Stores<'_>, reference: &str) -> Result<(String, KernelInfo)> {
+    let r = crate::find::reference(stores, reference, crate::find::Want::Replay)?.record;
+    let info = r
+        .system
+        .kernel_info
+        .clone()
+        .ok_or_else(|| Error::InvalidData(format!("run {} has no kernel_info", r.run_id)))?;
+    let when = r.recorded_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let host = r.hostname().unwrap_or_default().to_owned();
+    Ok((format!("run {} ({host}, {when})", r.run_id), info))
+}
+
+/// What differs between the systems the runs `from` and `to` were
+/// recorded on (run ids or commit prefixes; a commit means its newest
+/// replay), or, without `to`, between `from`'s and this system now.
+pub fn compare_runs(stores: Stores<'_>, from: &str, to: Option<&str>) -> Result<SystemComparison> {
+    let a = recorded_system(stores, from)?;
+    let b = match to {
+        Some(to) => recorded_system(stores, to)?,
+        None => (
+            format!("this system ({})", dsi_core::env::Hostname::current()),
+            collect_kernel_info(),
+        ),
+    };
+    Ok(compare((a.0, &a.1), (b.0, &b.1)))
 }
 
 /// Compares two system descriptions, labelled for people.

@@ -152,10 +152,18 @@ fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
 struct Prepared {
     dir: PathBuf,
     commit: String,
+    tree: String,
     bytes: Vec<u8>,
     path: PathBuf,
     parsed: Parsed,
     resolved: ResolvedImage,
+}
+
+/// The tree of a commit: the repository's content.
+fn tree_of(r: &git2::Repository, commit: git2::Oid) -> Result<String> {
+    r.find_commit(commit)
+        .map(|c| c.tree_id().to_string())
+        .map_err(|e| Error::InvalidData(format!("commit {commit}: {}", e.message())))
 }
 
 impl Consumer {
@@ -350,6 +358,7 @@ impl Consumer {
         Ok(Prepared {
             dir,
             commit: commit.to_string(),
+            tree: tree_of(&r, commit)?,
             bytes,
             path,
             parsed,
@@ -422,6 +431,7 @@ impl Consumer {
         Ok(Prepared {
             dir,
             commit: head.to_string(),
+            tree: tree_of(&r, head)?,
             bytes,
             path,
             parsed,
@@ -494,6 +504,7 @@ impl Plugin for Consumer {
         record.image.checks = resolved.checks.iter().map(|c| (*c).to_owned()).collect();
         record.image.storage = Some(self.config.images.storage.root().display().to_string());
         record.commit = Some(prepared.commit);
+        record.commit_tree = Some(prepared.tree);
         record.runfile.path = Some(prepared.path.display().to_string());
         record.runfile.sha256 = Some(hex::encode(Sha256::digest(&prepared.bytes)));
         record.runfile.digest = Some(prepared.parsed.runfile.digest());

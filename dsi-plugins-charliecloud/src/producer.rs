@@ -483,6 +483,11 @@ impl Plugin for Producer {
         record.image.checks = resolved.checks.iter().map(|c| (*c).to_owned()).collect();
         record.image.storage = Some(images.storage.root().display().to_string());
         record.commit = Some(commit.to_string());
+        record.commit_tree = opened
+            .repo
+            .find_commit(commit)
+            .ok()
+            .map(|c| c.tree_id().to_string());
         record.runfile.path = Some(file);
         record.runfile.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
         record.runfile.digest = Some(rf.digest());

@@ -64,9 +64,15 @@ pub fn store_files(drivers: &[Box<dyn Driver>]) -> Vec<PathBuf> {
     out
 }
 
+/// Whether two records are of the same repository content (the commit's
+/// tree where both have one, else the commit and its packed repository)
+/// with the Runfile at the same path and the same image identity.
 fn same_thing(a: &RunRecord, b: &RunRecord) -> bool {
-    a.commit == b.commit
-        && a.repository == b.repository
+    let same_content = match (&a.commit_tree, &b.commit_tree) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.commit == b.commit && a.repository == b.repository,
+    };
+    same_content
         && a.runfile.path == b.runfile.path
         && a.image.reference == b.image.reference
         && a.image.digest == b.image.digest
@@ -88,19 +94,22 @@ pub fn record(drivers: Vec<Box<dyn Driver>>, mut request: RecordRequest) -> Resu
         .table(crate::records::RUNS)
         .ok_or_else(|| Error::InvalidData("the consumer wrote no record".into()))?;
     let record = RunRecord::from_row(table, 0)?;
+    let candidates = match (&record.runfile.sha256, &record.commit) {
+        (Some(sha), _) => Some(query::records_of_runfile(sha)),
+        (None, Some(commit)) => Some(query::by_commit_prefix(commit, Some(Function::Consumer))),
+        (None, None) => None,
+    };
     if !request.again
-        && let Some(commit) = &record.commit
-        && let Some(t) = terminal.stores().rows(
-            &query::by_commit_prefix(commit, Some(Function::Consumer)),
-            query::KEY,
-        )?
+        && let Some(q) = candidates
+        && let Some(t) = terminal.stores().rows(&q, query::KEY)?
         && let Some(existing) = RunRecord::from_table(&t)?
             .into_iter()
             .find(|r| same_thing(r, &record))
     {
         tracing::info!(
-            "commit {commit} with this image is already recorded as run {}: nothing stored (--again records it anew)",
-            existing.run_id
+            "this repository content and image are already recorded as run {} (commit {}): nothing stored (--again records it anew)",
+            existing.run_id,
+            existing.commit.as_deref().unwrap_or_default()
         );
         return Ok(Recorded {
             record: existing,

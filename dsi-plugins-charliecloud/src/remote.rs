@@ -13,6 +13,10 @@
 //!   like the consumer does, and returns a record of it (commit, Runfile
 //!   identity if there is one) with the packed repository.
 //!
+//! [`push`] and [`pull`] are the workflows of `dsi push` and `dsi pull`:
+//! a stored record's repository to a remote, a remote's HEAD into the
+//! stores as a new record.
+//!
 //! The URL is held only in memory: it is never written into a row, a
 //! store, a repository's config or a log, and every error message has its
 //! credentials removed. Remote-helper URLs (`ext::`, `fd::`) are refused.
@@ -22,11 +26,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use dsi_core::blob::VerifyingReader;
-use dsi_core::{BlobRef, Error, PendingBlob, Result};
+use dsi_core::terminal::put_collection;
+use dsi_core::{BlobRef, Collection, Driver, Error, PendingBlob, Result, Stores};
+use schemars::JsonSchema;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::artifact::{self, Limits, repo};
+use crate::find::{self, Want};
 use crate::records::{Function, RunRecord};
+use crate::repository;
 
 /// A git remote named by the user.
 pub struct GitRemote {
@@ -42,11 +51,59 @@ impl std::fmt::Debug for GitRemote {
     }
 }
 
-/// What a push did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`push`] did (`dsi push --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Pushed {
+    /// The record pushed.
+    pub run_id: String,
+    /// The remote, without credentials.
+    pub remote: String,
     /// The refs pushed (`refs/heads/main`, `refs/tags/v1`, …).
     pub refs: Vec<String>,
+}
+
+/// What [`pull`] did (`dsi pull --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Pulled {
+    /// The record made of the remote's HEAD.
+    pub run_id: String,
+    /// Its commit.
+    pub commit: Option<String>,
+    /// The remote, without credentials.
+    pub remote: String,
+}
+
+/// Pushes the repository of the record `reference` names (a run id or a
+/// commit prefix) to `url`: every branch and tag.
+pub fn push(stores: Stores<'_>, reference: &str, url: &str) -> Result<Pushed> {
+    let found = find::reference(stores, reference, Want::Record)?;
+    let blob = repository::blob_of(&found.record)?;
+    let remote = GitRemote::new(url, None)?;
+    let mut reader = stores.blob(&blob, Some(found.store))?;
+    let refs = remote.push(&blob, &mut reader)?;
+    Ok(Pushed {
+        run_id: found.record.run_id.clone(),
+        remote: remote.shown(),
+        refs,
+    })
+}
+
+/// Clones `url` and stores a record of its HEAD (its Runfile at `path`,
+/// default `Runfile`, when there is one) with the packed repository in
+/// every store of `drivers`.
+pub fn pull(drivers: &[Box<dyn Driver>], url: &str, path: Option<PathBuf>) -> Result<Pulled> {
+    let remote = GitRemote::new(url, path)?;
+    let fetched = remote.fetch()?;
+    let mut c = Collection::of(fetched.record.to_table()?);
+    c.push_blob(fetched.blob);
+    for d in drivers {
+        put_collection(d.as_ref(), &c)?;
+    }
+    Ok(Pulled {
+        run_id: fetched.record.run_id,
+        commit: fetched.record.commit,
+        remote: remote.shown(),
+    })
 }
 
 /// What a fetch produced: a record of the remote's HEAD and its packed
@@ -88,8 +145,8 @@ impl GitRemote {
     }
 
     /// Unpacks a packed repository from `content` (verified against `blob`)
-    /// and pushes every branch and tag to the remote.
-    pub fn push(&self, blob: &BlobRef, content: &mut dyn Read) -> Result<Pushed> {
+    /// and pushes every branch and tag to the remote; returns the refs.
+    pub fn push(&self, blob: &BlobRef, content: &mut dyn Read) -> Result<Vec<String>> {
         let work =
             tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
         let verified = VerifyingReader::new(content, *blob);
@@ -130,7 +187,7 @@ impl GitRemote {
         if !out.success {
             return Err(self.fail(format!("pushing to {shown}: {}", out.reason)));
         }
-        Ok(Pushed { refs })
+        Ok(refs)
     }
 
     /// Clones the remote (every branch) and packs it.
@@ -139,11 +196,9 @@ impl GitRemote {
             tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
         let dir = work.path().join("clone");
         let r = repo::clone_all_branches(&self.url, &dir).map_err(|e| self.fail(e))?;
-        let head = r
-            .head()
-            .and_then(|h| h.peel_to_commit())
-            .ok()
-            .map(|c| c.id());
+        let head_commit = r.head().and_then(|h| h.peel_to_commit()).ok();
+        let head = head_commit.as_ref().map(git2::Commit::id);
+        let tree = head_commit.as_ref().map(|c| c.tree_id().to_string());
         let bounded = artifact::BoundedRepo::local(&r, &Limits::default());
         let runfile = match head {
             Some(h) => bounded
@@ -158,6 +213,7 @@ impl GitRemote {
             .map_err(|e| Error::io("packing the fetched repository", e))?;
         let mut record = RunRecord::new(Function::Consumer);
         record.commit = head.map(|h| h.to_string());
+        record.commit_tree = tree;
         record.runfile.path = runfile.as_ref().map(|_| self.path.display().to_string());
         record.runfile.sha256 = runfile.as_deref().map(|b| hex::encode(Sha256::digest(b)));
         record.runfile.digest = parsed.as_ref().map(|p| p.runfile.digest());

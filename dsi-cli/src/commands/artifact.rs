@@ -3,15 +3,12 @@
 
 use std::path::PathBuf;
 
-use dsi_core::terminal::put_collection;
-use dsi_core::{Access, Collection, Stores};
+use dsi_core::{Access, Stores};
 use dsi_plugins_charliecloud::find::{self, Want};
-use dsi_plugins_charliecloud::remote::GitRemote;
-use dsi_plugins_charliecloud::repository;
+use dsi_plugins_charliecloud::{remote, repository};
 
 use crate::cli::{CheckoutArgs, GlobalArgs, PullArgs, PushArgs};
 use crate::exit::ExitStatus;
-use crate::json::{Pulled, Pushed};
 use crate::output::{outln, print_json};
 use crate::stores;
 
@@ -37,24 +34,15 @@ pub(crate) fn checkout(global: &GlobalArgs, args: &CheckoutArgs) -> anyhow::Resu
 /// `dsi push --remote URL REF`.
 pub(crate) fn push(global: &GlobalArgs, args: &PushArgs) -> anyhow::Result<ExitStatus> {
     let drivers = stores::open(global, Access::ReadOnly)?;
-    let stores = Stores::new(&drivers);
-    let found = find::reference(stores, &args.run, Want::Record)?;
-    let blob = repository::blob_of(&found.record)?;
-    let remote = GitRemote::new(&args.remote, None)?;
-    let mut reader = stores.blob(&blob, Some(found.store))?;
-    let pushed = remote.push(&blob, &mut reader)?;
-    let id = &found.record.run_id;
+    let p = remote::push(Stores::new(&drivers), &args.run, &args.remote)?;
     if global.json {
-        print_json(&Pushed {
-            run_id: id.clone(),
-            remote: remote.shown(),
-            refs: pushed.refs,
-        })?;
+        print_json(&p)?;
     } else {
         outln!(
-            "pushed run {id} to {}: {}",
-            remote.shown(),
-            pushed.refs.join(", ")
+            "pushed run {} to {}: {}",
+            p.run_id,
+            p.remote,
+            p.refs.join(", ")
         )?;
     }
     Ok(ExitStatus::Ok)
@@ -63,26 +51,19 @@ pub(crate) fn push(global: &GlobalArgs, args: &PushArgs) -> anyhow::Result<ExitS
 /// `dsi pull --remote URL`.
 pub(crate) fn pull(global: &GlobalArgs, args: &PullArgs) -> anyhow::Result<ExitStatus> {
     let drivers = stores::open(global, Access::ReadWrite)?;
-    let remote = GitRemote::new(&args.remote, args.path.as_ref().map(PathBuf::from))?;
-    let fetched = remote.fetch()?;
-    let mut c = Collection::of(fetched.record.to_table()?);
-    c.push_blob(fetched.blob);
-    for d in &drivers {
-        put_collection(d.as_ref(), &c)?;
-    }
-    let r = &fetched.record;
+    let p = remote::pull(
+        &drivers,
+        &args.remote,
+        args.path.as_ref().map(PathBuf::from),
+    )?;
     if global.json {
-        print_json(&Pulled {
-            run_id: r.run_id.clone(),
-            commit: r.commit.clone(),
-            remote: remote.shown(),
-        })?;
+        print_json(&p)?;
     } else {
         outln!(
             "pulled {} as run {} at commit {}",
-            remote.shown(),
-            r.run_id,
-            r.commit.as_deref().unwrap_or("(none)")
+            p.remote,
+            p.run_id,
+            p.commit.as_deref().unwrap_or("(none)")
         )?;
     }
     Ok(ExitStatus::Ok)

@@ -2,26 +2,14 @@
 //! were recorded on (or a run's and today's), grouped by section; colour on
 //! a terminal unless `NO_COLOR` is set; `--json` for scripts.
 
-use dsi_core::env::{KernelInfo, collect_kernel_info};
 use dsi_core::text::Shown;
 use dsi_core::{Access, Stores};
 use dsi_plugins_charliecloud::compat::{self, SystemComparison};
-use dsi_plugins_charliecloud::find::{self, Want};
 
 use crate::cli::{DiffArgs, GlobalArgs};
 use crate::exit::ExitStatus;
 use crate::output::{outln, print_json};
 use crate::stores;
-
-fn side(stores: Stores<'_>, reference: &str) -> anyhow::Result<(String, KernelInfo)> {
-    let r = find::reference(stores, reference, Want::Replay)?.record;
-    let info = r.system.kernel_info.clone().ok_or_else(|| {
-        dsi_core::Error::InvalidData(format!("run {} has no kernel_info", r.run_id))
-    })?;
-    let when = r.recorded_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-    let host = r.hostname().unwrap_or_default().to_owned();
-    Ok((format!("run {} ({host}, {when})", r.run_id), info))
-}
 
 fn paint(on: bool, code: &str, text: &str) -> String {
     if on {
@@ -94,15 +82,7 @@ fn print_human(d: &SystemComparison) -> std::io::Result<()> {
 pub(crate) fn run(global: &GlobalArgs, args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     let drivers = stores::open(global, Access::ReadOnly)?;
     let stores = Stores::new(&drivers);
-    let a = side(stores, &args.run)?;
-    let b = match &args.other {
-        Some(other) => side(stores, other)?,
-        None => (
-            format!("this system ({})", dsi_core::env::Hostname::current()),
-            collect_kernel_info(),
-        ),
-    };
-    let d = compat::compare((a.0, &a.1), (b.0, &b.1));
+    let d = compat::compare_runs(stores, &args.run, args.other.as_deref())?;
     if global.json {
         print_json(&d)?;
     } else {

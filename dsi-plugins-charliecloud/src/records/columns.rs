@@ -15,6 +15,8 @@ pub(crate) const FUNCTION: &str = "function";
 pub(crate) const RECORDED_AT: &str = "recorded_at";
 pub(crate) const PARENT_RUN_ID: &str = "parent_run_id";
 pub(crate) const COMMIT: &str = "commit";
+pub(crate) const COMMIT_TREE: &str = "commit_tree";
+pub(crate) const RUNFILE_SHA256: &str = "runfile_sha256";
 pub(crate) const IMAGE_REF: &str = "image_ref";
 pub(crate) const HOSTNAME: &str = "hostname";
 pub(crate) const REPOSITORY: &str = "container_run_commands";
@@ -36,7 +38,7 @@ pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
     ("ch_storage", DataType::Text),
     (COMMIT, DataType::Text),
     ("runfile_path", DataType::Text),
-    ("runfile_sha256", DataType::Text),
+    (RUNFILE_SHA256, DataType::Text),
     ("runfile_digest", DataType::Text),
     (REPOSITORY, DataType::Blob),
     ("exit_code", DataType::Int),
@@ -57,4 +59,7 @@ pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
     ("kernel_release", DataType::Text),
     ("architecture", DataType::Text),
     ("kernel_info", DataType::Text),
+    // Added after the first release: appended, so older stores gain it
+    // as a new column (null in their rows).
+    (COMMIT_TREE, DataType::Text),
 ];

@@ -323,6 +323,9 @@ pub struct RunRecord {
     pub image: ImageIdentity,
     /// Commit of the Runfile's repository.
     pub commit: Option<String>,
+    /// The tree of that commit: the repository's content, whatever its
+    /// history (absent in records made before dsi stored it).
+    pub commit_tree: Option<String>,
     /// The Runfile.
     pub runfile: RunfileIdentity,
     /// The packed repository (`container_run_commands`).
@@ -369,6 +372,7 @@ impl RunRecord {
             dsi_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             image: ImageIdentity::default(),
             commit: None,
+            commit_tree: None,
             runfile: RunfileIdentity::default(),
             repository: None,
             outcome: None,

@@ -4,7 +4,7 @@ use dsi_core::{Error, Filter, FilterOp, Result, TableQuery, Timestamp};
 
 use super::Function;
 use super::columns::{
-    COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, PARENT_RUN_ID, RECORDED_AT, RUN_ID, RUNS,
+    COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, PARENT_RUN_ID, RECORDED_AT, RUN_ID, RUNFILE_SHA256, RUNS,
 };
 
 /// The column that identifies a row (for [`dsi_core::Stores`]' de-duplication).
@@ -57,6 +57,19 @@ pub fn by_commit_prefix(prefix: &str, function: Option<Function>) -> TableQuery 
         q = q.filter(Filter::new(FUNCTION, FilterOp::Eq, f.as_str()));
     }
     q
+}
+
+/// The records (function `consumer`) of a Runfile with this SHA-256,
+/// newest first: the candidates a new record may duplicate.
+pub fn records_of_runfile(sha256: &str) -> TableQuery {
+    TableQuery::new(RUNS)
+        .filter(Filter::new(RUNFILE_SHA256, FilterOp::Eq, sha256))
+        .filter(Filter::new(
+            FUNCTION,
+            FilterOp::Eq,
+            Function::Consumer.as_str(),
+        ))
+        .order_by(RECORDED_AT, true)
 }
 
 /// The replays of a record, oldest first.

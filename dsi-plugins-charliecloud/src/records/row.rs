@@ -104,6 +104,7 @@ impl RunRecord {
                 Some(k) => Value::Text(k.to_json()),
                 None => Value::Null,
             },
+            text(&self.commit_tree),
         ]
     }
 
@@ -196,6 +197,7 @@ impl RunRecord {
                 storage: r.text("ch_storage")?,
             },
             commit: r.text("commit")?,
+            commit_tree: r.text("commit_tree")?,
             runfile: RunfileIdentity {
                 path: r.text("runfile_path")?,
                 sha256: r.text("runfile_sha256")?,
