@@ -562,3 +562,127 @@ fn a_dry_run_says_what_would_run_and_runs_nothing() {
         "{err}"
     );
 }
+
+/// `n` copies of `dsi ARGS` started at once in `dir` (the shared store);
+/// each one's output, in start order.
+fn at_once(dir: &Path, n: usize, args: &[&str]) -> Vec<std::process::Output> {
+    let children: Vec<std::process::Child> = (0..n)
+        .map(|_| {
+            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("dsi"));
+            c.current_dir(dir)
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            hermetic(&mut c, dir);
+            c.spawn().expect("dsi starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+/// Every one succeeded and reported nothing but what it did.
+fn all_succeed(what: &str, outs: &[std::process::Output]) {
+    for (i, o) in outs.iter().enumerate() {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{what}: process {i} failed: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("warning"),
+            "{what}: process {i} reported: {err}"
+        );
+    }
+}
+
+/// The start of a job array: 32 processes at once on one storage and one
+/// store, for one registry image that is absent (never pulled, then
+/// deleted but in the build cache), present, and tampered with. Every
+/// process succeeds; the tampered image is repaired once.
+#[test]
+fn thirty_two_processes_share_one_image_and_one_store() {
+    const N: usize = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let storage = d.join("storage");
+    let st = storage.display().to_string();
+    let image = required_env("DSI_TEST_IMAGE");
+    std::fs::write(
+        d.join("Runfile"),
+        format!("FROM {image}\nCMD [\"cat\", \"/opt/app/VERSION\"]\n"),
+    )
+    .unwrap();
+    let record = ["record", "Runfile", "--ch-storage", &st, "--again"];
+
+    // Absent: never pulled. Every record pulls or waits for the pull.
+    let t = std::time::Instant::now();
+    let outs = at_once(d, N, &record);
+    all_succeed("record, image absent", &outs);
+    eprintln!("{N} records from an absent image: {:?}", t.elapsed());
+    let (rows, _) = store_counts(d);
+    assert_eq!(rows, N as u64, "one record per process");
+    let v = json(&run(d, &["--json", "list", "-n", "1"]));
+    let commit = v["runs"][0]["commit"].as_str().unwrap().to_owned();
+    let replay = ["replay", &commit, "--ch-storage", &st, "-v"];
+
+    // Absent again: deleted, still in the build cache (`ch-image undelete`).
+    // ch-image runs under the system Python (the one with its modules).
+    let ch = std::process::Command::new("/usr/bin/python3")
+        .arg("/usr/bin/ch-image")
+        .arg(format!("--storage={st}"))
+        .args(["delete", &image])
+        .output()
+        .expect("ch-image runs");
+    assert!(
+        ch.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ch.stderr)
+    );
+    let t = std::time::Instant::now();
+    let outs = at_once(d, N, &replay);
+    all_succeed("replay, image deleted", &outs);
+    eprintln!("{N} replays from a deleted image: {:?}", t.elapsed());
+    let undeleted = outs
+        .iter()
+        .filter(|o| String::from_utf8_lossy(&o.stderr).contains("Undeleted"))
+        .count();
+    assert_eq!(undeleted, 1, "one process restores the image");
+
+    // Present: records and replays at once.
+    let t = std::time::Instant::now();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| at_once(d, N, &record));
+        let b = s.spawn(|| at_once(d, N, &replay));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    all_succeed("record, image present", &a);
+    all_succeed("replay, image present", &b);
+    eprintln!(
+        "{N} records and {N} replays of a present image: {:?}",
+        t.elapsed()
+    );
+
+    // Tampered: a file of the unpacked image edited.
+    let for_path = image.replace('/', "%").replace(':', "+");
+    let version = storage.join("img").join(&for_path).join("opt/app/VERSION");
+    std::fs::write(&version, "tampered\n").unwrap();
+    let t = std::time::Instant::now();
+    let outs = at_once(d, N, &replay);
+    all_succeed("replay, image tampered", &outs);
+    eprintln!("{N} replays of a tampered image: {:?}", t.elapsed());
+    let repaired = outs
+        .iter()
+        .filter(|o| String::from_utf8_lossy(&o.stderr).contains("Repaired"))
+        .count();
+    assert_eq!(repaired, 1, "one process repairs the image");
+    for o in &outs {
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.starts_with("v1\nreplayed commit "),
+            "every replay ran the original: {out}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&version).unwrap(), "v1\n");
+    let fsck = json(&run(d, &["--json", "fsck"]));
+    assert_eq!(fsck["problems"], serde_json::json!([]), "{fsck}");
+}

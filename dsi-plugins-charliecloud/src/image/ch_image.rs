@@ -102,13 +102,16 @@ impl ChImage {
     }
 
     /// Runs `ch-image --storage=S ARGS…` with stdin closed, capturing output.
-    /// A refusal because the storage is locked by another process is retried
-    /// with back-off (0.25 s doubling, six tries) before it is returned.
+    /// A refusal because the storage is locked by another process (ch-image
+    /// has one lock per storage) is retried with back-off (0.25 s doubling,
+    /// at most 2 s apart) for as long as dsi waits for its own image locks
+    /// (`DSI_IMAGE_LOCK_TIMEOUT`), then returned.
     pub fn run(&self, storage: &Path, args: &[&str]) -> std::io::Result<ChImageOutput> {
         let _span = tracing::info_span!("ch-image", command = %args.join(" ")).entered();
         tracing::debug!(storage = %storage.display(), "running ch-image {}", args.join(" "));
         let mut delay = Duration::from_millis(250);
-        let mut attempt = 0;
+        let deadline = std::time::Instant::now() + super::lock::timeout();
+        let mut said = false;
         loop {
             let out = Command::new(&self.argv[0])
                 .args(&self.argv[1..])
@@ -122,12 +125,18 @@ impl ChImage {
                 text: String::from_utf8_lossy(&out.stdout).into_owned()
                     + &String::from_utf8_lossy(&out.stderr),
             };
-            attempt += 1;
-            if result.success || !result.storage_locked() || attempt >= 6 {
+            if result.success || !result.storage_locked() || std::time::Instant::now() >= deadline {
                 return Ok(result);
             }
+            if !said {
+                said = true;
+                tracing::info!(
+                    "ch-image storage {} is locked by another process: waiting",
+                    storage.display()
+                );
+            }
             std::thread::sleep(delay);
-            delay *= 2;
+            delay = (delay * 2).min(Duration::from_secs(2));
         }
     }
 }

@@ -35,12 +35,14 @@
 
 mod ch_image;
 mod checks;
+mod lock;
 mod py_json;
 mod tree;
 
 use std::path::{Path, PathBuf};
 
 pub use ch_image::{ChImage, ChImageOutput};
+pub use lock::{DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT, ImageLease};
 pub use tree::{TREE_PREFIX, rftree};
 
 use crate::runfile::{Diagnostic, ImageRef};
@@ -148,6 +150,10 @@ pub struct ResolvedImage {
     /// Warnings (W401 when the tree could not be verified).
     #[serde(skip)]
     pub warnings: Vec<Diagnostic>,
+    /// dsi's shared lock on the image: while it is held, no dsi process
+    /// repairs (deletes) the image. Keep it until the container has ended.
+    #[serde(skip)]
+    pub lease: ImageLease,
 }
 
 /// Where the diagnostics of one FROM point.
@@ -269,6 +275,7 @@ fn resolved(
         acquisition,
         image_dir: storage.img_dir(&image.for_path()),
         warnings,
+        lease: ImageLease::default(),
     }
 }
 
@@ -294,6 +301,11 @@ fn failure_diagnostic(at: At, name: &str, f: CheckFailure, online: bool) -> Diag
 
 /// Makes sure the pinned image is in storage and verified (RUNFILE.md §8.3).
 /// `from_line` positions the diagnostics at the Runfile's FROM.
+///
+/// Safe for many processes on one storage (see [`lock`](self)): the image
+/// is checked under a shared lock, acquired or repaired under an exclusive
+/// one (checking again first, so one process acquires and the others find
+/// it done), and returned holding a shared lock ([`ResolvedImage::lease`]).
 pub fn resolve(
     image: &ImageRef,
     from_line: usize,
@@ -304,6 +316,40 @@ pub fn resolve(
     let at = At { line: from_line };
     let name = image.name();
     let _span = tracing::info_span!("verifying image", image = %name).entered();
+    let for_path = image.for_path();
+    let timeout = lock::timeout();
+    let take = |mode| {
+        lock::lock(storage, &for_path, &name, mode, timeout)
+            .map_err(|e| at.error("E409", e.to_string()))
+    };
+    let shared = take(lock::Mode::Shared)?;
+    if storage.img_dir(&for_path).is_dir()
+        && let Ok(ev) = checks::verify(storage, image, opts.full)
+    {
+        let mut r = resolved(image, storage, ev, Acquisition::Present, at);
+        r.lease = shared;
+        return Ok(r);
+    }
+    drop(shared);
+    let exclusive = take(lock::Mode::Exclusive)?;
+    let mut r = acquire_and_verify(at, image, storage, ch, opts)?;
+    exclusive
+        .downgrade()
+        .map_err(|e| at.error("E409", format!("image lock: {e}")))?;
+    r.lease = exclusive;
+    Ok(r)
+}
+
+/// [`resolve`] under the exclusive lock: acquire when absent, verify,
+/// repair a mismatch.
+fn acquire_and_verify(
+    at: At,
+    image: &ImageRef,
+    storage: &Storage,
+    ch: &ChImage,
+    opts: ResolveOptions,
+) -> Result<ResolvedImage, Diagnostic> {
+    let name = image.name();
     let dir = storage.img_dir(&image.for_path());
     let mut acquisition = Acquisition::Present;
     if !dir.is_dir() {
