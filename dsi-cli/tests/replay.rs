@@ -117,7 +117,7 @@ fn an_older_commit_replays_its_own_runfile() {
 }
 
 #[test]
-fn an_absent_image_is_pulled_by_digest_and_a_down_registry_is_e401() {
+fn an_absent_image_is_pulled_by_digest_and_a_down_registry_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
     let image = required_env("DSI_TEST_IMAGE");
@@ -150,13 +150,17 @@ fn an_absent_image_is_pulled_by_digest_and_a_down_registry_is_e401() {
         ],
     );
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
-    assert!(
-        stderr(&out).starts_with(&format!(
-            "down.Runfile:1:1: error: E401: image not in storage and offline: {down}"
-        )),
-        "{}",
-        stderr(&out)
+    // One line saying what is wrong, one saying what to do; no traceback.
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().next().unwrap(),
+        format!(
+            "down.Runfile:1:1: error: E402: registry 127.0.0.1:1 is unreachable (connection refused); image not in storage: {down}"
+        ),
+        "{err}"
     );
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.lines().nth(1).unwrap().trim_start().starts_with("hint: "), "{err}");
     assert_eq!(store_counts(dir.path()), rows_before, "nothing recorded");
 }
 

@@ -5,7 +5,9 @@
 //!
 //! * absent → `ch-image undelete` from the build cache if it has the image
 //!   (no network), else E405 for a local image, E401 when offline, else
-//!   `ch-image pull` by digest (E402 with ch-image's message on failure);
+//!   `ch-image pull` by digest (E402 with ch-image's message on failure,
+//!   or, when the registry cannot be reached at all, naming its host and
+//!   the reason in a few words);
 //! * then the checks V0–V5 ([`checks`](self)): manifest, config and (with
 //!   `full`) layer digests, the build-cache State ID and a clean worktree, or
 //!   the `rftree1` tree digest when one is pinned;
@@ -225,28 +227,45 @@ fn acquire(
     }
     match run_ch_image(at, storage, ch, &["pull", &name], "ch-image pull") {
         Ok(()) => Ok(Acquisition::Pulled),
-        // The registry cannot be reached: for this image, the machine is offline.
-        Err(d) if d.code == "E402" && unreachable(&d.message) => Err(at
-            .error("E401", format!("image not in storage and offline: {name}"))
-            .with_hint(format!("the registry could not be reached: {}", d.message))),
+        Err(d)
+            if d.code == "E402"
+                && let Some(why) = unreachable(&d.message) =>
+        {
+            let host = match image {
+                ImageRef::Registry { host, .. } => host.as_str(),
+                ImageRef::Local { host, .. } => host.as_deref().unwrap_or("?"),
+            };
+            Err(at
+                .error(
+                    "E402",
+                    format!("registry {host} is unreachable ({why}); image not in storage: {name}"),
+                )
+                .with_hint(
+                    "check that the registry is up and reachable from this node, or pull the image into the storage elsewhere and use --offline",
+                ))
+        }
         Err(d) => Err(d),
     }
 }
 
-/// Whether a ch-image failure says the registry could not be reached at all
-/// (as opposed to refusing the request).
-fn unreachable(message: &str) -> bool {
+/// Why the registry could not be reached at all (as opposed to refusing
+/// the request), from a ch-image failure's text, in a few words.
+fn unreachable(message: &str) -> Option<&'static str> {
     [
-        "Failed to establish a new connection",
-        "Connection refused",
-        "Name or service not known",
-        "Temporary failure in name resolution",
-        "timed out",
-        "No route to host",
-        "Network is unreachable",
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "host name not found"),
+        (
+            "Temporary failure in name resolution",
+            "host name not resolved",
+        ),
+        ("timed out", "timed out"),
+        ("No route to host", "no route to host"),
+        ("Network is unreachable", "network unreachable"),
+        ("Failed to establish a new connection", "cannot connect"),
     ]
     .iter()
-    .any(|m| message.contains(m))
+    .find(|(m, _)| message.contains(m))
+    .map(|(_, why)| *why)
 }
 
 fn resolved(
