@@ -160,7 +160,14 @@ fn an_absent_image_is_pulled_by_digest_and_a_down_registry_is_named() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 2, "{err}");
-    assert!(err.lines().nth(1).unwrap().trim_start().starts_with("hint: "), "{err}");
+    assert!(
+        err.lines()
+            .nth(1)
+            .unwrap()
+            .trim_start()
+            .starts_with("hint: "),
+        "{err}"
+    );
     assert_eq!(store_counts(dir.path()), rows_before, "nothing recorded");
 }
 
@@ -689,4 +696,42 @@ fn thirty_two_processes_share_one_image_and_one_store() {
     assert_eq!(std::fs::read_to_string(&version).unwrap(), "v1\n");
     let fsck = json(&run(d, &["--json", "fsck"]));
     assert_eq!(fsck["problems"], serde_json::json!([]), "{fsck}");
+}
+
+/// Without `ch-run` on `PATH` a replay stops before anything runs, with
+/// its own code (E420, not E501 "a step failed") and a hint; nothing is
+/// stored.
+#[test]
+fn a_missing_ch_run_is_e420_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_runfile(d, "CMD [\"true\"]\n");
+    let v = json(&run(d, &["--json", "record", "Runfile"]));
+    let commit = v["record"]["commit"].as_str().unwrap().to_owned();
+    let before = store_counts(d);
+    // A PATH with git (the image checks use it) and nothing else.
+    let bin = d.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/git", bin.join("git")).unwrap();
+    let out = dsi(d)
+        .env("PATH", &bin)
+        .env("DSI_CH_IMAGE", "/usr/bin/ch-image")
+        .args([
+            "replay",
+            &commit[..8],
+            "--ch-storage",
+            &build_storage(),
+            "--offline",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().next().unwrap(),
+        "Runfile:2:1: error: E420: program not found on PATH: ch-run",
+        "{err}"
+    );
+    assert!(err.contains("hint: install Charliecloud"), "{err}");
+    assert_eq!(store_counts(d), before, "nothing stored");
 }
