@@ -118,7 +118,7 @@ fn full_level_adds_layer_check_v3_and_detects_a_bad_layer() {
     assert_eq!(
         err(s.resolve(&rf, false, true)),
         format!(
-            "1:1: error: E403: layer digest mismatch for {image}: expected {layer}, have {have}"
+            "1:1: error: E403: layer digest mismatch for {image}: pinned {layer}, found {have}"
         )
     );
     // Online it is downloaded again.
@@ -190,7 +190,7 @@ fn tampered_config_blob_in_dlcache_before_pull_is_detected() {
     assert_eq!(
         err(s.resolve(&rf, false, false)),
         format!(
-            "1:1: error: E403: config digest mismatch for {image}: expected {config}, have {have}"
+            "1:1: error: E403: config digest mismatch for {image}: pinned {config}, found {have}"
         )
     );
 
@@ -308,7 +308,7 @@ fn tampered_dlcache_manifest_is_e403_offline_and_fetched_again_online() {
     assert_eq!(
         err(s.resolve(&rf, false, false)),
         format!(
-            "1:1: error: E403: manifest digest mismatch for {image}: expected {digest}, have sha256:{}",
+            "1:1: error: E403: manifest digest mismatch for {image}: pinned {digest}, found sha256:{}",
             sha256_hex(&bytes)
         )
     );
@@ -396,7 +396,9 @@ fn local_image_with_wrong_tree_is_e404_and_storage_is_untouched() {
     for online in [false, true] {
         assert_eq!(
             err(s.resolve(&rf, online, false)),
-            format!("1:1: error: E404: tree digest mismatch for dsi-test: have {tree}")
+            format!(
+                "1:1: error: E404: tree digest mismatch for dsi-test: pinned {wrong}, found {tree}"
+            )
         );
     }
     assert_eq!(listing(), before);
@@ -431,10 +433,11 @@ fn registry_image_pinned_by_tree_uses_v5_instead_of_v4() {
     assert_eq!(r.tree_digest.as_deref(), Some(tree.as_str()));
 
     // A wrong pin: the restored tree is the same, so it fails again (E404).
-    let rf = s.runfile(&from(&image, Some(&format!("{TREE_PREFIX}{ZEROS}"))));
+    let wrong = format!("{TREE_PREFIX}{ZEROS}");
+    let rf = s.runfile(&from(&image, Some(&wrong)));
     assert_eq!(
         err(s.resolve(&rf, false, false)),
-        format!("1:1: error: E404: tree digest mismatch for {image}: have {tree}")
+        format!("1:1: error: E404: tree digest mismatch for {image}: pinned {wrong}, found {tree}")
     );
     assert_eq!(rftree(&dir).unwrap(), tree);
 }

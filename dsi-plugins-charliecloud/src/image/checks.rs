@@ -67,7 +67,7 @@ fn read_json(path: &Path) -> Result<serde_json::Value, CheckFailure> {
 fn digest_mismatch(what: &str, name: &str, want: &str, have: &str, in_image: bool) -> CheckFailure {
     CheckFailure::Mismatch {
         code: "E403",
-        message: format!("{what} digest mismatch for {name}: expected {want}, have {have}"),
+        message: format!("{what} digest mismatch for {name}: pinned {want}, found {have}"),
         in_image,
     }
 }
@@ -216,7 +216,7 @@ fn verify_tree(
     if have != pinned {
         return Err(CheckFailure::Mismatch {
             code: "E404",
-            message: format!("tree digest mismatch for {name}: have {have}"),
+            message: format!("tree digest mismatch for {name}: pinned {pinned}, found {have}"),
             in_image: true,
         });
     }
