@@ -303,6 +303,12 @@ pub fn resolve(
 ) -> Result<ResolvedImage, Diagnostic> {
     let at = At { line: from_line };
     let name = image.name();
+    if image.is_path() {
+        return Err(at.error(
+            "E412",
+            "path images are resolved by the HPC runtime, not yet here",
+        ));
+    }
     let _span = tracing::info_span!("verifying image", image = %name).entered();
     let dir = storage.img_dir(&image.for_path());
     let mut acquisition = Acquisition::Present;
