@@ -1091,7 +1091,7 @@ fn l1_launch_join() {
         line: 2,
         col: 1,
     };
-    assert_eq!(rf.launches(), [launch.clone()]);
+    assert_eq!(rf.launches(), std::slice::from_ref(&launch));
     assert_eq!(rf.steps()[0].launch, Some(launch));
     // The program name is replaceable after the launcher.
     let argv = rf.to_ch_run_argv(0, &c_ctx().with_program("/opt/ch/bin/ch-run"));

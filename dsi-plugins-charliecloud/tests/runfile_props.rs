@@ -643,7 +643,7 @@ fn item() -> impl Strategy<Value = Item> {
 /// or as a JSON string in one of several escapings.
 fn spell_value(v: &str, style: u32) -> String {
     let bare = !v.is_empty() && !v.contains([' ', '\t', '"', '\'', '\\']);
-    if bare && style % 2 == 0 {
+    if bare && style.is_multiple_of(2) {
         v.to_owned()
     } else {
         json(v, u8::try_from(style % 251).expect("small"))
@@ -667,12 +667,13 @@ fn spell_path(p: &str, style: u32) -> String {
     spell_value(&p, style >> 4)
 }
 
-/// A target value: streams as `@stdout` or `"@stdout"`, paths re-spelled.
+/// A target value: streams as `@stdout` or `"@stdout"`, paths (also `@at`,
+/// a file) re-spelled.
 fn spell_target(t: &str, style: u32) -> String {
     if t == "@stdout" || t == "@stderr" {
         spell_value(t, style)
     } else {
-        spell_path(t.trim_start_matches('@'), style).replace("@@", "@@")
+        spell_path(t, style)
     }
 }
 

@@ -291,8 +291,7 @@ impl Scanner<'_> {
             weight: 0,
             nullable: true,
         };
-        loop {
-            let Some(c) = self.peek() else { break };
+        while let Some(c) = self.peek() {
             match c {
                 '|' => break,
                 ')' if self.depth == 0 => return fail(self.i, "unbalanced ')'"),
