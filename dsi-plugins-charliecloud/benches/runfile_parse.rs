@@ -50,7 +50,7 @@ INPUT ./data/case7.yaml
 BIND data:/mnt/0
 BIND out:/mnt/1
 OUTPUT --ignore="^# date" --atol=1e-12 --compare=numbers --rtol=0.0010 out/energy.txt
-METRIC energy --from=out/energy.txt --regex="^E_total += +(?P<value>\S+)" --rtol=1e-9
+METRIC energy --from=out/energy.txt --regex="^E_total += +(?P<value>\\S+)" --rtol=1e-9
 EXPECT --no-regex="(?:^|[^A-Za-z])(?:NaN|nan)"
 CMD ["/bin/sh", "-c", "/mnt/0/solve > /mnt/1/energy.txt"]
 "#;
@@ -70,6 +70,13 @@ fn bench(c: &mut Criterion) {
         // Fail loudly, not by benchmarking the error path.
         let parsed = parse(&src).unwrap_or_else(|e| panic!("{name}: {}", e.render(name)));
         assert!(parsed.runfile.digest().starts_with("runfile1+sha256:"));
+        if name == "w1_verification" {
+            // The digest RUNFILE-1.1 §9.1 prints: the text is W-1 exactly.
+            assert_eq!(
+                parsed.runfile.digest(),
+                "runfile1+sha256:a33fb517559b83578ac6620013f2973e450527125706f31e1847c50e72e31b05"
+            );
+        }
         g.bench_with_input(BenchmarkId::new("parse", name), &src, |b, src| {
             b.iter(|| parse(black_box(src)).expect("valid Runfile"));
         });

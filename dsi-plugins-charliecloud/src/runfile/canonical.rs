@@ -78,7 +78,9 @@ pub(crate) fn json_array(items: &[String]) -> String {
 fn path_operand(p: &str, allow_colon: bool) -> String {
     let bare = !p.is_empty()
         && p.chars().all(|c| {
-            c.is_ascii_alphanumeric() || "_./+,=@%~-".contains(c) || (allow_colon && c == ':')
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '.' | '/' | '+' | ',' | '=' | '@' | '%' | '~' | '-')
+                || (allow_colon && c == ':')
         });
     if bare { p.to_owned() } else { json_string(p) }
 }

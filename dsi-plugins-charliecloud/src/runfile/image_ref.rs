@@ -286,7 +286,7 @@ fn check_digest(digest: &str) -> Result<(), RefError> {
 
 /// `path-char` of RUNFILE-1.1 §2.
 fn is_path_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_./+,=%~-".contains(c)
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '+' | ',' | '=' | '%' | '~' | '-')
 }
 
 /// A path image (RUNFILE-1.1 §2, §3): the first FROM token starts with `/`

@@ -48,10 +48,8 @@ impl LogicalLine {
     }
 
     fn push_line(&mut self, line_no: usize, chars: &[char]) {
-        for (i, &c) in chars.iter().enumerate() {
-            self.chars.push(c);
-            self.pos.push((line_no, i + 1));
-        }
+        self.chars.extend_from_slice(chars);
+        self.pos.extend((1..=chars.len()).map(|col| (line_no, col)));
         self.end = (line_no, chars.len() + 1);
     }
 
@@ -216,7 +214,15 @@ pub(crate) struct Lexer {
 
 impl Lexer {
     pub(crate) fn new(text: &str) -> Self {
-        let mut lines: Vec<Vec<char>> = text.split('\n').map(|l| l.chars().collect()).collect();
+        let mut lines: Vec<Vec<char>> = text
+            .split('\n')
+            .map(|l| {
+                // `chars()` underestimates its length 4×; reserve the bytes.
+                let mut v = Vec::with_capacity(l.len());
+                v.extend(l.chars());
+                v
+            })
+            .collect();
         // A final LF ends the last line; it does not start an empty one.
         if text.is_empty() || text.ends_with('\n') {
             lines.pop();
@@ -298,9 +304,10 @@ impl Lexer {
                 break (idx, line_no);
             }
         };
+        let first = self.lines[idx].len();
         let mut ll = LogicalLine {
-            chars: Vec::new(),
-            pos: Vec::new(),
+            chars: Vec::with_capacity(first),
+            pos: Vec::with_capacity(first),
             end: (line_no, 1),
         };
         loop {

@@ -6,7 +6,7 @@
 //! round-trip digits of the binary64 value: two spellings share a canonical
 //! text iff they denote the same decimal number.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 
 /// Most significant digits a number may have (E375).
@@ -154,31 +154,34 @@ fn canonical_text(s: &str) -> Result<String, NumberError> {
     if j != b.len() {
         return Err(NumberError::Malformed);
     }
-    // D = integer digits then fraction digits; drop z leading zeros.
-    let all = int.bytes().chain(frac.bytes());
-    let z = all.clone().take_while(|&c| c == b'0').count();
-    let significant: Vec<u8> = all.skip(z).collect();
-    let Some(last_nonzero) = significant.iter().rposition(|&c| c != b'0') else {
+    // D = integer digits then fraction digits; drop its z leading and its
+    // trailing zeros, leaving d1…dn.
+    let all = || int.bytes().chain(frac.bytes());
+    let z = all().take_while(|&c| c == b'0').count();
+    let len = int.len() + frac.len();
+    if z == len {
         return Ok("0e0".to_owned());
-    };
-    let d = &significant[..=last_nonzero];
-    if d.len() > MAX_SIGNIFICANT {
+    }
+    let trailing = all().rev().take_while(|&c| c == b'0').count();
+    let n = len - z - trailing;
+    if n > MAX_SIGNIFICANT {
         return Err(NumberError::Malformed);
     }
     let int_len = i64::try_from(int.len()).map_err(|_| NumberError::Malformed)?;
-    let z = i64::try_from(z).map_err(|_| NumberError::Malformed)?;
-    let x = exponent + int_len - 1 - z;
-    let mut out = String::with_capacity(d.len() + 8);
+    let z_len = i64::try_from(z).map_err(|_| NumberError::Malformed)?;
+    let x = exponent + int_len - 1 - z_len;
+    let mut out = String::with_capacity(n + 8);
     if negative {
         out.push('-');
     }
-    out.push(char::from(d[0]));
-    if d.len() > 1 {
-        out.push('.');
-        out.extend(d[1..].iter().map(|&c| char::from(c)));
+    for (k, c) in all().skip(z).take(n).enumerate() {
+        if k == 1 {
+            out.push('.');
+        }
+        out.push(char::from(c));
     }
     out.push('e');
-    out.push_str(&x.to_string());
+    let _ = write!(out, "{x}");
     Ok(out)
 }
 

@@ -25,6 +25,9 @@ pub(crate) struct Operand {
 /// Normalise a path (§4): drop empty and `.` components (`""` becomes `.`);
 /// `Err` if a component is `..`.
 pub(crate) fn normalise_path(p: &str) -> Result<String, ()> {
+    if is_normal_path(p) {
+        return Ok(p.to_owned());
+    }
     let comps: Vec<&str> = p
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
@@ -40,6 +43,16 @@ pub(crate) fn normalise_path(p: &str) -> Result<String, ()> {
     } else {
         joined
     })
+}
+
+/// Whether `p` is already normal (most paths are): no empty, `.` or `..`
+/// component, not `/` alone.
+pub(crate) fn is_normal_path(p: &str) -> bool {
+    let rest = p.strip_prefix('/').unwrap_or(p);
+    !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// The HWS-separated words starting at `i`, as `(start, end)` indices.

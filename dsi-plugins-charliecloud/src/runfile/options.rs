@@ -16,19 +16,33 @@ use super::canonical::json_string;
 use super::lexer::{LogicalLine, Pos};
 use super::model::{Compare, MatchMode, Target};
 use super::number::{Number, NumberError};
-use super::operand::{Operand, Result, err, normalise_path, value_operand, word_end};
+use super::operand::{
+    Operand, Result, err, is_normal_path, normalise_path, value_operand, word_end,
+};
 use super::precedence::{Candidates, Rank};
 use super::re1::Re1;
 
 /// One `--NAME[=VALUE]` token.
 #[derive(Debug)]
-pub(crate) struct Opt {
+pub(crate) struct Opt<'a> {
     /// `--NAME`, as written.
-    pub(crate) name: String,
+    pub(crate) name: &'a [char],
     /// Position of the first `-`.
     pub(crate) pos: Pos,
     /// The value after `=` (possibly empty), decoded; `None` without `=`.
     pub(crate) value: Option<Operand>,
+}
+
+impl Opt<'_> {
+    /// Whether the option is `name`.
+    pub(crate) fn is(&self, name: &str) -> bool {
+        self.name.iter().copied().eq(name.chars())
+    }
+
+    /// `--NAME` as written.
+    pub(crate) fn name(&self) -> String {
+        self.name.iter().collect()
+    }
 }
 
 /// Reads the operands of an instruction from left to right.
@@ -65,14 +79,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// Read an option; `Err` for a value that cannot be read (E253–E259).
-    pub(crate) fn option(&mut self) -> Result<Opt> {
+    pub(crate) fn option(&mut self) -> Result<Opt<'a>> {
         let ll = self.ll;
         let start = self.i;
         let mut j = start;
         while j < ll.chars.len() && ll.chars[j] != '=' && !super::lexer::is_hws(ll.chars[j]) {
             j += 1;
         }
-        let name = ll.text(start, j);
+        let name = &ll.chars[start..j];
         let value = if ll.chars.get(j) == Some(&'=') {
             let (v, next) = value_operand(ll, j + 1)?;
             j = next;
@@ -101,47 +115,57 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Most options an instruction knows (METRIC's nine).
+const MAX_OPTIONS: usize = 9;
+
 /// The options of one instruction seen so far (E370, E371, E372).
 pub(crate) struct OptionSet {
     kw: &'static str,
     known: &'static [&'static str],
-    seen: Vec<(&'static str, Pos)>,
+    /// The position of the first occurrence of each of `known`.
+    seen: [Option<Pos>; MAX_OPTIONS],
 }
 
 impl OptionSet {
     /// The options `known` of instruction `kw` (`--report-only` takes no
     /// value, every other option a non-empty one; only `--ignore` may repeat).
     pub(crate) fn new(kw: &'static str, known: &'static [&'static str]) -> Self {
+        assert!(known.len() <= MAX_OPTIONS, "at most {MAX_OPTIONS} options");
         OptionSet {
             kw,
             known,
-            seen: Vec::new(),
+            seen: [None; MAX_OPTIONS],
         }
     }
 
     /// Check `o` (E370 unknown, E371 duplicate, E372 value required / not
     /// allowed). Returns the option's canonical name if it is known, and
     /// whether its value should be read (no error).
-    pub(crate) fn check(&mut self, c: &mut Candidates, o: &Opt) -> Option<(&'static str, bool)> {
-        let Some(&name) = self.known.iter().find(|&&k| k == o.name) else {
+    pub(crate) fn check(
+        &mut self,
+        c: &mut Candidates,
+        o: &Opt<'_>,
+    ) -> Option<(&'static str, bool)> {
+        let Some(index) = self.known.iter().position(|k| o.is(k)) else {
             c.add(
                 Rank::Unknown,
                 err(
                     o.pos,
                     "E370",
-                    format!("unknown {} option '{}'", self.kw, o.name),
+                    format!("unknown {} option '{}'", self.kw, o.name()),
                 ),
             );
             return None;
         };
-        if name != "--ignore" && self.first(name).is_some() {
+        let name = self.known[index];
+        if name != "--ignore" && self.seen[index].is_some() {
             c.add(
                 Rank::Repeated,
                 err(o.pos, "E371", format!("duplicate option '{name}'")),
             );
             return Some((name, false));
         }
-        self.seen.push((name, o.pos));
+        self.seen[index].get_or_insert(o.pos);
         let takes_value = name != "--report-only";
         let problem = match (&o.value, takes_value) {
             (Some(_), false) => Some("takes no value"),
@@ -161,7 +185,8 @@ impl OptionSet {
 
     /// The position of the first occurrence of option `name`, if any.
     pub(crate) fn first(&self, name: &str) -> Option<Pos> {
-        self.seen.iter().find(|(n, _)| *n == name).map(|&(_, p)| p)
+        let index = self.known.iter().position(|&k| k == name)?;
+        self.seen[index]
     }
 }
 
@@ -176,7 +201,7 @@ pub(crate) enum TargetUse {
 
 /// A target operand (§1.1-5.2): `@stdout`, `@stderr` or a relative path
 /// (normalised). Checks in order E383, E290, E292.
-pub(crate) fn target(v: &Operand, usage: TargetUse) -> Result<Target> {
+pub(crate) fn target(v: Operand, usage: TargetUse) -> Result<Target> {
     let s = v.value.as_str();
     if s.starts_with('@') {
         return match s {
@@ -205,6 +230,9 @@ pub(crate) fn target(v: &Operand, usage: TargetUse) -> Result<Target> {
     }
     if s.is_empty() {
         return Err(err(v.pos, "E290", "empty path"));
+    }
+    if is_normal_path(s) {
+        return Ok(Target::Path(v.value));
     }
     normalise_path(s).map(Target::Path).map_err(|()| {
         err(
@@ -237,8 +265,8 @@ pub(crate) fn number(name: &str, v: &Operand, non_negative: bool) -> Result<Numb
 }
 
 /// An RE1 value of option `name` (E378 at the value).
-pub(crate) fn regex(name: &str, v: &Operand) -> Result<Re1> {
-    Re1::new(&v.value).map_err(|e| {
+pub(crate) fn regex(name: &str, v: Operand) -> Result<Re1> {
+    Re1::from_string(v.value).map_err(|e| {
         err(
             v.pos,
             "E378",
@@ -279,8 +307,10 @@ pub(crate) fn match_mode(v: &Operand) -> Result<MatchMode> {
 /// made of `[A-Za-z0-9_./+,=@%~-]`, else a JSON string.
 pub(crate) fn value_spelling(s: &str) -> String {
     let bare = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./+,=@%~-".contains(c));
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '.' | '/' | '+' | ',' | '=' | '@' | '%' | '~' | '-')
+        });
     if bare { s.to_owned() } else { json_string(s) }
 }
 
@@ -297,31 +327,28 @@ mod tests {
 
     #[test]
     fn targets() {
+        assert_eq!(target(op("@stdout"), TargetUse::Output), Ok(Target::Stdout));
+        assert_eq!(target(op("@stderr"), TargetUse::From), Ok(Target::Stderr));
         assert_eq!(
-            target(&op("@stdout"), TargetUse::Output),
-            Ok(Target::Stdout)
-        );
-        assert_eq!(target(&op("@stderr"), TargetUse::From), Ok(Target::Stderr));
-        assert_eq!(
-            target(&op("./@stderr"), TargetUse::Output),
+            target(op("./@stderr"), TargetUse::Output),
             Ok(Target::Path("@stderr".into()))
         );
         assert_eq!(
-            target(&op("./out//x.txt"), TargetUse::Output),
+            target(op("./out//x.txt"), TargetUse::Output),
             Ok(Target::Path("out/x.txt".into()))
         );
-        let e = target(&op("@out"), TargetUse::Output).unwrap_err();
+        let e = target(op("@out"), TargetUse::Output).unwrap_err();
         assert_eq!(
             e.to_string(),
             "2:9: error: E383: unknown stream '@out' (@stdout or @stderr)"
         );
-        let e = target(&op("/x"), TargetUse::From).unwrap_err();
+        let e = target(op("/x"), TargetUse::From).unwrap_err();
         assert_eq!(
             e.message,
             "--from must be @stdout, @stderr or a path relative to the context directory: '/x'"
         );
-        assert_eq!(target(&op(""), TargetUse::Output).unwrap_err().code, "E290");
-        let e = target(&op("a/../b"), TargetUse::From).unwrap_err();
+        assert_eq!(target(op(""), TargetUse::Output).unwrap_err().code, "E290");
+        let e = target(op("a/../b"), TargetUse::From).unwrap_err();
         assert_eq!(e.message, "'..' not allowed in --from: 'a/../b'");
     }
 
@@ -357,7 +384,7 @@ mod tests {
             "invalid value for --match: 'every' (first, last or all)"
         );
         assert_eq!(
-            regex("--regex", &op("E = (\\S+")).unwrap_err().message,
+            regex("--regex", op("E = (\\S+")).unwrap_err().message,
             "invalid regular expression for --regex at character 5: missing ')'"
         );
     }

@@ -48,7 +48,8 @@ const MAX_COUNT: u64 = 1000;
 const MAX_NAME: usize = 32;
 
 /// A valid RE1 expression: its source text, its translation to the `regex`
-/// crate's syntax and (compiled on first use) the crate's [`regex::Regex`].
+/// crate's syntax and the crate's [`regex::Regex`] (both made on first use:
+/// parsing a Runfile only validates).
 ///
 /// Every RE1-valid expression compiles under the crate's default size limit
 /// (tested with generated expressions and the worst cases at weight 1000).
@@ -56,9 +57,9 @@ const MAX_NAME: usize = 32;
 #[derive(Clone, Debug)]
 pub struct Re1 {
     source: String,
-    translated: String,
     capture_groups: usize,
     value_group: bool,
+    translated: OnceLock<String>,
     compiled: OnceLock<regex::Regex>,
 }
 
@@ -80,36 +81,19 @@ impl fmt::Display for Re1Error {
 impl std::error::Error for Re1Error {}
 
 impl Re1 {
-    /// Validate `source` as RE1 and translate it.
+    /// Validate `source` as RE1.
     pub fn new(source: &str) -> Result<Re1, Re1Error> {
-        let chars: Vec<char> = source.chars().collect();
-        if chars.len() > MAX_CHARS {
-            return Err(Re1Error {
-                position: 1,
-                reason: format!("longer than {MAX_CHARS} characters"),
-            });
-        }
-        let mut p = Scanner {
-            c: &chars,
-            i: 0,
-            out: String::with_capacity(source.len() + 8),
-            depth: 0,
-            names: Vec::new(),
-            capture_groups: 0,
-        };
-        let node = p.re()?;
-        debug_assert_eq!(p.i, chars.len(), "the top-level scan consumes everything");
-        if node.weight > MAX_COUNT {
-            return Err(Re1Error {
-                position: 1,
-                reason: format!("too large (weight {} > {MAX_COUNT})", node.weight),
-            });
-        }
+        Re1::from_string(source.to_owned())
+    }
+
+    /// [`Re1::new`] without copying the text.
+    pub(crate) fn from_string(source: String) -> Result<Re1, Re1Error> {
+        let scan = scan(&source, false)?;
         Ok(Re1 {
-            source: source.to_owned(),
-            value_group: p.names.iter().any(|n| n == "value"),
-            translated: p.out,
-            capture_groups: p.capture_groups,
+            source,
+            capture_groups: scan.capture_groups,
+            value_group: scan.value_group,
+            translated: OnceLock::new(),
             compiled: OnceLock::new(),
         })
     }
@@ -119,9 +103,15 @@ impl Re1 {
         &self.source
     }
 
-    /// The expression in the `regex` crate's syntax (`\d` → `[0-9]`, …).
+    /// The expression in the `regex` crate's syntax (`\d` → `[0-9]`, …),
+    /// made on first use.
     pub fn translated(&self) -> &str {
-        &self.translated
+        self.translated.get_or_init(|| {
+            scan(&self.source, true)
+                .ok()
+                .and_then(|s| s.translated)
+                .expect("a valid expression scans again")
+        })
     }
 
     /// Number of capturing groups (plain and named).
@@ -148,7 +138,7 @@ impl Re1 {
 
     /// Compile [`Re1::translated`] with the crate's defaults.
     pub fn compile(&self) -> Result<regex::Regex, regex::Error> {
-        regex::Regex::new(&self.translated)
+        regex::Regex::new(self.translated())
     }
 
     /// The compiled expression, compiled on first use and kept.
@@ -163,6 +153,50 @@ impl Re1 {
                 .expect("every RE1-valid expression compiles (tested in runfile_props)")
         })
     }
+}
+
+/// What a successful scan found; `translated` only if asked for.
+struct Scanned {
+    capture_groups: usize,
+    value_group: bool,
+    translated: Option<String>,
+}
+
+/// Validate `source` (and translate it if `translate`).
+fn scan(source: &str, translate: bool) -> Result<Scanned, Re1Error> {
+    // `chars()` underestimates its length 4×: reserve the bytes.
+    let mut chars = Vec::with_capacity(source.len());
+    chars.extend(source.chars());
+    if chars.len() > MAX_CHARS {
+        return Err(Re1Error {
+            position: 1,
+            reason: format!("longer than {MAX_CHARS} characters"),
+        });
+    }
+    let mut p = Scanner {
+        c: &chars,
+        i: 0,
+        out: Out(translate.then(|| String::with_capacity(source.len() + 8))),
+        depth: 0,
+        names: Vec::new(),
+        capture_groups: 0,
+    };
+    let node = p.re()?;
+    debug_assert_eq!(p.i, chars.len(), "the top-level scan consumes everything");
+    if node.weight > MAX_COUNT {
+        return Err(Re1Error {
+            position: 1,
+            reason: format!("too large (weight {} > {MAX_COUNT})", node.weight),
+        });
+    }
+    Ok(Scanned {
+        value_group: p
+            .names
+            .iter()
+            .any(|n| n.iter().copied().eq("value".chars())),
+        capture_groups: p.capture_groups,
+        translated: p.out.0,
+    })
 }
 
 /// Which capture group a METRIC reads (§1.1-5.6).
@@ -204,13 +238,51 @@ struct Node {
 
 /// `META`: the characters that may follow `\` as themselves.
 fn is_meta(c: char) -> bool {
-    "\\.*+?()[]{}|^$/&~-".contains(c)
+    matches!(
+        c,
+        '\\' | '.'
+            | '*'
+            | '+'
+            | '?'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '|'
+            | '^'
+            | '$'
+            | '/'
+            | '&'
+            | '~'
+            | '-'
+    )
 }
 
 /// The characters the `regex` crate treats as meta characters
 /// (`regex_syntax::is_meta_character`); they are escaped in the translation.
 fn is_rust_meta(c: char) -> bool {
-    "\\.+*?()|[]{}^$#&-~".contains(c)
+    matches!(
+        c,
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
+    )
 }
 
 /// The translation of a class escape outside a class.
@@ -236,23 +308,49 @@ fn class_escape_in_class(c: char) -> &'static str {
     }
 }
 
-fn push_literal(out: &mut String, c: char) {
-    if c == '\t' {
-        out.push_str("\\t");
-        return;
+/// The translation being written, or nothing when only validating.
+struct Out(Option<String>);
+
+impl Out {
+    fn push(&mut self, c: char) {
+        if let Some(o) = &mut self.0 {
+            o.push(c);
+        }
     }
-    if is_rust_meta(c) {
-        out.push('\\');
+
+    fn push_str(&mut self, s: &str) {
+        if let Some(o) = &mut self.0 {
+            o.push_str(s);
+        }
     }
-    out.push(c);
+
+    fn number(&mut self, n: u64) {
+        if let Some(o) = &mut self.0 {
+            o.push_str(&n.to_string());
+        }
+    }
+
+    /// A literal character, escaped if it is a `regex` meta character.
+    fn literal(&mut self, c: char) {
+        if let Some(o) = &mut self.0 {
+            if c == '\t' {
+                o.push_str("\\t");
+                return;
+            }
+            if is_rust_meta(c) {
+                o.push('\\');
+            }
+            o.push(c);
+        }
+    }
 }
 
 struct Scanner<'a> {
     c: &'a [char],
     i: usize,
-    out: String,
+    out: Out,
     depth: usize,
-    names: Vec<String>,
+    names: Vec<&'a [char]>,
     capture_groups: usize,
 }
 
@@ -359,7 +457,7 @@ impl Scanner<'_> {
                 match e {
                     't' => self.out.push_str("\\t"),
                     'd' | 'D' | 'w' | 'W' | 's' | 'S' => self.out.push_str(class_escape(e)),
-                    e if is_meta(e) => push_literal(&mut self.out, e),
+                    e if is_meta(e) => self.out.literal(e),
                     e => return fail(at, format!("unsupported escape '\\{e}'")),
                 }
                 self.i += 2;
@@ -370,7 +468,7 @@ impl Scanner<'_> {
             // `{` that is no counted repetition, and `]`, `}`: not `lit`.
             '{' | '}' | ']' => fail(at, format!("unescaped '{c}'")),
             c => {
-                push_literal(&mut self.out, c);
+                self.out.literal(c);
                 self.i += 1;
                 Ok(one)
             }
@@ -418,11 +516,11 @@ impl Scanner<'_> {
             '{' => {
                 let (n, m, exact, _) = self.counted_repetition_at(at).expect("checked just above");
                 self.out.push('{');
-                self.out.push_str(&n.to_string());
+                self.out.number(n);
                 if !exact {
                     self.out.push(',');
                     if let Some(m) = m {
-                        self.out.push_str(&m.to_string());
+                        self.out.number(m);
                     }
                 }
                 self.out.push('}');
@@ -457,23 +555,25 @@ impl Scanner<'_> {
                     while self.peek().is_some_and(|c| c != '>') {
                         self.i += 1;
                     }
-                    let name: String = self.c[start..self.i].iter().collect();
+                    let name = &self.c[start..self.i];
                     let valid = self.peek() == Some('>')
                         && name.len() <= MAX_NAME
                         && name
-                            .chars()
-                            .next()
-                            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                            .first()
+                            .is_some_and(|c| c.is_ascii_alphabetic() || *c == '_')
+                        && name.iter().all(|c| c.is_ascii_alphanumeric() || *c == '_');
                     if !valid {
                         return fail(at, "bad group name");
                     }
                     if self.names.contains(&name) {
+                        let name: String = name.iter().collect();
                         return fail(at, format!("duplicate group name '{name}'"));
                     }
                     self.i += 1;
                     self.out.push_str("(?P<");
-                    self.out.push_str(&name);
+                    for &c in name {
+                        self.out.push(c);
+                    }
                     self.out.push('>');
                     self.names.push(name);
                     self.capture_groups += 1;
@@ -548,11 +648,11 @@ impl Scanner<'_> {
                 if lo > hi {
                     return fail(item_at, "bad range");
                 }
-                push_literal(&mut self.out, lo);
+                self.out.literal(lo);
                 self.out.push('-');
-                push_literal(&mut self.out, hi);
+                self.out.literal(hi);
             } else {
-                push_literal(&mut self.out, lo);
+                self.out.literal(lo);
             }
             items += 1;
         }
@@ -592,12 +692,12 @@ mod tests {
     use super::*;
 
     fn err(s: &str) -> String {
-        Re1::new(s).map(|r| r.translated).unwrap_err().to_string()
+        Re1::new(s).map(|r| r.source).unwrap_err().to_string()
     }
 
     fn tr(s: &str) -> String {
         match Re1::new(s) {
-            Ok(r) => r.translated,
+            Ok(r) => r.translated().to_owned(),
             Err(e) => panic!("{s}: {e}"),
         }
     }

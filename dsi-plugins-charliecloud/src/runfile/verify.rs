@@ -112,7 +112,7 @@ fn checked<T>(c: &mut Candidates, r: Result<T>) -> Option<T> {
 }
 
 /// The next option of `cur`, or `None` after adding its spelling error.
-fn read_option(cur: &mut Cursor<'_>, c: &mut Candidates) -> Option<Opt> {
+fn read_option<'a>(cur: &mut Cursor<'a>, c: &mut Candidates) -> Option<Opt<'a>> {
     match cur.option() {
         Ok(o) => Some(o),
         Err(d) => {
@@ -127,7 +127,8 @@ pub(crate) fn output(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) ->
     let mut c = Candidates::default();
     let mut cur = Cursor::new(ll, args);
     let mut opts = OptionSet::new("OUTPUT", OUTPUT_OPTIONS);
-    let mut compare_text: Option<String> = None;
+    // E374 looks at the written --compare value (`numbers`, `lines`).
+    let (mut numbers, mut lines) = (false, false);
     let mut compare_mode = Compare::Exact;
     let (mut rtol, mut atol) = (Number::zero(), Number::zero());
     let mut ignore: Vec<Re1> = Vec::new();
@@ -136,7 +137,7 @@ pub(crate) fn output(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) ->
     let mut complete = true;
     while !cur.at_end() {
         if cur.is_option() {
-            let Some(o) = read_option(&mut cur, &mut c) else {
+            let Some(mut o) = read_option(&mut cur, &mut c) else {
                 complete = false;
                 break;
             };
@@ -151,16 +152,17 @@ pub(crate) fn output(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) ->
             let Some((name, true)) = checked_name else {
                 continue;
             };
-            let v = o.value.as_ref().expect("checked: has a value");
+            let v = o.value.take().expect("checked: has a value");
             match name {
                 "--compare" => {
-                    compare_text = Some(v.value.clone());
-                    if let Some(m) = checked(&mut c, compare(v)) {
+                    numbers = v.value == "numbers";
+                    lines = v.value == "lines";
+                    if let Some(m) = checked(&mut c, compare(&v)) {
                         compare_mode = m;
                     }
                 }
-                "--rtol" => rtol = checked(&mut c, number(name, v, true)).unwrap_or(rtol),
-                "--atol" => atol = checked(&mut c, number(name, v, true)).unwrap_or(atol),
+                "--rtol" => rtol = checked(&mut c, number(name, &v, true)).unwrap_or(rtol),
+                "--atol" => atol = checked(&mut c, number(name, &v, true)).unwrap_or(atol),
                 _ => ignore.extend(checked(&mut c, options::regex(name, v))),
             }
         } else {
@@ -179,15 +181,13 @@ pub(crate) fn output(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) ->
                 );
                 continue;
             }
-            target_read = Some(checked(&mut c, target(&w, TargetUse::Output)));
+            target_read = Some(checked(&mut c, target(w, TargetUse::Output)));
         }
     }
     if complete {
-        let compare_is =
-            |modes: &[&str]| compare_text.as_deref().is_some_and(|t| modes.contains(&t));
         for name in ["--rtol", "--atol"] {
             if let Some(at) = opts.first(name)
-                && !compare_is(&["numbers"])
+                && !numbers
             {
                 c.add(
                     Rank::Requires,
@@ -196,7 +196,7 @@ pub(crate) fn output(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) ->
             }
         }
         if let Some(at) = opts.first("--ignore")
-            && !compare_is(&["lines", "numbers"])
+            && !(lines || numbers)
         {
             c.add(
                 Rank::Requires,
@@ -259,7 +259,7 @@ pub(crate) fn metric(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) ->
     let mut complete = true;
     while !cur.at_end() {
         if cur.is_option() {
-            let Some(o) = read_option(&mut cur, &mut c) else {
+            let Some(mut o) = read_option(&mut cur, &mut c) else {
                 complete = false;
                 break;
             };
@@ -267,29 +267,30 @@ pub(crate) fn metric(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) ->
             let Some((opt, true)) = opts.check(&mut c, &o) else {
                 continue;
             };
-            let Some(v) = o.value.as_ref() else {
+            let Some(v) = o.value.take() else {
                 report_only = true;
                 continue;
             };
             match opt {
                 "--from" => from = checked(&mut c, target(v, TargetUse::From)).unwrap_or(from),
                 "--regex" => {
+                    let at = v.pos;
                     let r = options::regex(opt, v).and_then(|r| match r.metric_group() {
                         Some(_) => Ok(r),
                         None => Err(err(
-                            v.pos,
+                            at,
                             "E379",
                             "METRIC --regex needs a capture group (a group named 'value', or group 1)",
                         )),
                     });
                     re = checked(&mut c, r);
                 }
-                "--match" => mode = checked(&mut c, match_mode(v)).unwrap_or(mode),
-                "--rtol" => rtol = checked(&mut c, number(opt, v, true)).unwrap_or(rtol),
-                "--atol" => atol = checked(&mut c, number(opt, v, true)).unwrap_or(atol),
-                "--min" => min = checked(&mut c, number(opt, v, false)),
-                "--max" => max = checked(&mut c, number(opt, v, false)),
-                _ => unit = Some(v.value.clone()),
+                "--match" => mode = checked(&mut c, match_mode(&v)).unwrap_or(mode),
+                "--rtol" => rtol = checked(&mut c, number(opt, &v, true)).unwrap_or(rtol),
+                "--atol" => atol = checked(&mut c, number(opt, &v, true)).unwrap_or(atol),
+                "--min" => min = checked(&mut c, number(opt, &v, false)),
+                "--max" => max = checked(&mut c, number(opt, &v, false)),
+                _ => unit = Some(v.value),
             }
         } else {
             let (raw, at) = (cur.raw_word(), cur.pos());
@@ -373,14 +374,16 @@ pub(crate) fn expect(ll: &LogicalLine, args: usize, kw_pos: Pos) -> Result<Expec
     let both = "EXPECT requires exactly one of --regex and --no-regex";
     while !cur.at_end() {
         if cur.is_option() {
-            let Some(o) = read_option(&mut cur, &mut c) else {
+            let Some(mut o) = read_option(&mut cur, &mut c) else {
                 complete = false;
                 break;
             };
-            let other = match o.name.as_str() {
-                "--regex" => opts.first("--no-regex"),
-                "--no-regex" => opts.first("--regex"),
-                _ => None,
+            let other = if o.is("--regex") {
+                opts.first("--no-regex")
+            } else if o.is("--no-regex") {
+                opts.first("--regex")
+            } else {
+                None
             };
             let checked_name = opts.check(&mut c, &o);
             if other.is_some() {
@@ -390,7 +393,7 @@ pub(crate) fn expect(ll: &LogicalLine, args: usize, kw_pos: Pos) -> Result<Expec
             let Some((opt, true)) = checked_name else {
                 continue;
             };
-            let v = o.value.as_ref().expect("checked: has a value");
+            let v = o.value.take().expect("checked: has a value");
             match opt {
                 "--from" => from = checked(&mut c, target(v, TargetUse::From)).unwrap_or(from),
                 "--regex" => {

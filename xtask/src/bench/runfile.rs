@@ -152,7 +152,7 @@ pub(super) fn section(plan: Plan) -> anyhow::Result<String> {
             s,
             "\nPer line, a Runfile 1.1 line (W-1) costs {parse:.2}× a v1 line (V-2) to parse \
              and {full:.2}× to parse, canonicalise and digest (goal: below 2×; RE1 expressions \
-             are validated and translated when parsed, compiled with the `regex` crate on first \
+             are validated when parsed, translated and compiled with the `regex` crate on first \
              use)."
         );
     }
