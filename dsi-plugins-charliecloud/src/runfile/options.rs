@@ -12,7 +12,6 @@
 //! A token is an option iff it is bare and starts with `--`; a JSON string
 //! (`"--x"`) is always a positional operand.
 
-use super::canonical::json_string;
 use super::lexer::{LogicalLine, Pos};
 use super::model::{Compare, MatchMode, Target};
 use super::number::{Number, NumberError};
@@ -305,13 +304,11 @@ pub(crate) fn match_mode(v: &Operand) -> Result<MatchMode> {
 
 /// A value as the canonical form writes it (§1.1-6): bare if non-empty and
 /// made of `[A-Za-z0-9_./+,=@%~-]`, else a JSON string.
+#[cfg(test)]
 pub(crate) fn value_spelling(s: &str) -> String {
-    let bare = !s.is_empty()
-        && s.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '.' | '/' | '+' | ',' | '=' | '@' | '%' | '~' | '-')
-        });
-    if bare { s.to_owned() } else { json_string(s) }
+    let mut out = String::new();
+    super::canonical::push_value(&mut out, s, false);
+    out
 }
 
 #[cfg(test)]
