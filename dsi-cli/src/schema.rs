@@ -66,6 +66,7 @@ pub fn all() -> Vec<Document> {
         doc::<json::Settings>("config", "dsi config --json"),
         doc::<Vec<dsi_core::ModuleInfo>>("modules", "dsi plugins --json, dsi drivers --json"),
         doc::<dsi_core::collect::Collected>("collect", "dsi collect --json"),
+        doc::<cc::runfile::Report>("runfile-check", "dsi runfile check --json"),
         doc::<json::Pinned>("runfile-pin", "dsi runfile pin --json"),
         doc::<json::ErrorDoc>("error", "any command with --json, on stderr"),
     ]

@@ -183,6 +183,10 @@ fn every_command(driver: &str) {
     let ins = json(&run_with(d, &f, &["--json", "inspect"]));
     docs.push(("inspect", ins.clone()));
     docs.push(("config", json(&run_with(d, &f, &["--json", "config"]))));
+    docs.push((
+        "runfile-check",
+        json(&run(d, &["--json", "runfile", "check", "Runfile"])),
+    ));
     docs.push(("modules", json(&run_with(d, &f, &["--json", "drivers"]))));
     let tables: Vec<&str> = ins[0]["store"]["tables"]
         .as_array()

@@ -1,6 +1,9 @@
-//! Runfile parse + canonicalise throughput, in Runfiles per second, for two
-//! examples of RUNFILE.md §11.1: the minimal V-1 and the 13-line V-2
-//! (directive, comments, labels, ENV, UNSETENV, WORKDIR, a continued CMD).
+//! Runfile parse + canonicalise throughput, in Runfiles per second, for
+//! three examples: the minimal V-1 and the 13-line V-2 of RUNFILE.md §11.1
+//! (directive, comments, labels, ENV, UNSETENV, WORKDIR, a continued CMD),
+//! and the 8-line W-1 of RUNFILE-1.1 §9.1 (a path image, INPUT, BIND,
+//! OUTPUT, METRIC and EXPECT with numbers and RE1 expressions). The issue's
+//! goal: a 1.1 line costs less than twice a v1 line (W-1 vs V-2 per line).
 //!
 //! Two measurements per Runfile: `parse` (bytes → [`Runfile`]) and
 //! `parse_canonical_digest` (parse, then the canonical text and the
@@ -37,10 +40,26 @@ CMD echo "greeting=$GREETING mode=$MODE" && \
     echo "pwd=$(pwd) app_home=${APP_HOME:-unset} empty=[$EMPTY]" && env | sort
 "#;
 
-fn runfiles() -> [(&'static str, Vec<u8>); 2] {
+/// `S1` of RUNFILE-1.1 §9.
+const S1: &str =
+    "./img/rf-tiny.sqfs@sha256:24cf73d045ac311b323a08e59cf91e083f4d08041ee636c72581a2398a2acee6";
+
+/// W-1: a path image and the verification instructions (8 lines).
+const W1: &str = r#"FROM {S1}
+INPUT ./data/case7.yaml
+BIND data:/mnt/0
+BIND out:/mnt/1
+OUTPUT --ignore="^# date" --atol=1e-12 --compare=numbers --rtol=0.0010 out/energy.txt
+METRIC energy --from=out/energy.txt --regex="^E_total += +(?P<value>\\S+)" --rtol=1e-9
+EXPECT --no-regex="(?:^|[^A-Za-z])(?:NaN|nan)"
+CMD ["/bin/sh", "-c", "/mnt/0/solve > /mnt/1/energy.txt"]
+"#;
+
+fn runfiles() -> [(&'static str, Vec<u8>); 3] {
     [
         ("v1_minimal", V1.replace("{D}", D).into_bytes()),
         ("v2_realistic", V2.replace("{D}", D).into_bytes()),
+        ("w1_verification", W1.replace("{S1}", S1).into_bytes()),
     ]
 }
 
@@ -51,6 +70,13 @@ fn bench(c: &mut Criterion) {
         // Fail loudly, not by benchmarking the error path.
         let parsed = parse(&src).unwrap_or_else(|e| panic!("{name}: {}", e.render(name)));
         assert!(parsed.runfile.digest().starts_with("runfile1+sha256:"));
+        if name == "w1_verification" {
+            // The digest RUNFILE-1.1 §9.1 prints: the text is W-1 exactly.
+            assert_eq!(
+                parsed.runfile.digest(),
+                "runfile1+sha256:a33fb517559b83578ac6620013f2973e450527125706f31e1847c50e72e31b05"
+            );
+        }
         g.bench_with_input(BenchmarkId::new("parse", name), &src, |b, src| {
             b.iter(|| parse(black_box(src)).expect("valid Runfile"));
         });

@@ -392,7 +392,9 @@ impl Plugin for Producer {
         let context = tree.join(path.parent().unwrap_or(Path::new("")));
 
         let images = &self.config.images;
-        let resolved = image::resolve(
+        // The lease keeps other dsi processes from repairing the image
+        // while this replay runs it.
+        let (resolved, _lease) = image::resolve_for_run(
             rf.image(),
             rf.from_line(),
             &images.storage,

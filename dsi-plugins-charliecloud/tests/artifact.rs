@@ -95,22 +95,36 @@ fn packing_is_deterministic_and_round_trips() {
 fn a_hostile_git_config_and_hooks_are_not_taken_from_the_archive() {
     let src = tempfile::tempdir().unwrap();
     commit(src.path(), &[("Runfile", b"x\n")]);
-    // Build a tarball by hand that carries a config with a command and a hook.
+    // A tarball by hand that carries a config with a command: the config
+    // is rebuilt from dsi's rules, so the command is gone. (`git init`'s
+    // sample hooks are left out, as dsi's own packing leaves them out.)
     let mut entries = tar_of_dir(src.path());
+    entries.retain(|e| !e.path.starts_with(b".git/hooks"));
     entries.push(Entry::file(
         ".git/config",
         b"[core]\n\tfsmonitor = touch /tmp/dsi-pwned\n",
         0o644,
     ));
+    let out = tempfile::tempdir().unwrap();
+    artifact::unpack_repository(&zstd_tar(&entries)[..], out.path(), &Limits::default()).unwrap();
+    let cfg = std::fs::read_to_string(out.path().join(".git/config")).unwrap();
+    assert!(!cfg.contains("fsmonitor"), "{cfg}");
+
+    // A hook is refused outright (dsi never packs one), and nothing of it
+    // is written.
     entries.push(Entry::file(
         ".git/hooks/post-checkout",
         b"#!/bin/sh\ntouch /tmp/dsi-pwned\n",
         0o755,
     ));
     let out = tempfile::tempdir().unwrap();
-    artifact::unpack_repository(&zstd_tar(&entries)[..], out.path(), &Limits::default()).unwrap();
-    let cfg = std::fs::read_to_string(out.path().join(".git/config")).unwrap();
-    assert!(!cfg.contains("fsmonitor"), "{cfg}");
+    let e = artifact::unpack_repository(&zstd_tar(&entries)[..], out.path(), &Limits::default())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("hooks would run on the recipient's machine"),
+        "{e}"
+    );
     assert!(!out.path().join(".git/hooks/post-checkout").exists());
 }
 

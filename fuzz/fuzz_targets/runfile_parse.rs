@@ -1,27 +1,37 @@
-//! Fuzz the Runfile parser: no input may panic; whatever parses must
-//! canonicalise idempotently to the same program, and argv generation must
-//! not panic.
+//! Fuzz the Runfile parser (v1 and 1.1): no input may panic; whatever
+//! parses must canonicalise idempotently to the same program, argv
+//! generation and the static report must not panic, and every RE1
+//! expression it holds must compile.
 //!
 //! Run from the repository root:
 //! `cargo +nightly fuzz run runfile_parse fuzz/corpus/runfile_parse fuzz/seeds/runfile -- -dict=fuzz/runfile.dict`
 
 #![no_main]
 
-use dsi_plugins_charliecloud::runfile::{ArgvContext, Runfile, parse};
+use dsi_plugins_charliecloud::runfile::{ArgvContext, Report, Runfile, diagnose, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    let diagnostics = diagnose(data);
     let parsed = match parse(data) {
         Ok(p) => p,
         Err(e) => {
             let _ = e.render("Runfile");
+            assert_eq!(diagnostics.last(), Some(&e), "diagnose ends with the error");
             return;
         }
     };
+    assert_eq!(
+        diagnostics, parsed.warnings,
+        "diagnose of a valid Runfile: its warnings"
+    );
     for w in &parsed.warnings {
         let _ = w.render("Runfile");
     }
+    let ctx = ArgvContext::new("/work/ctx").with_storage("/var/tmp/s.ch");
+    let report = Report::new(&parsed, &ctx.clone().with_mount("/m"));
     let rf = parsed.runfile;
+    assert_eq!(report.steps.len(), rf.steps().len());
     let canonical = rf.canonical();
     let again = match Runfile::parse_str(&canonical) {
         Ok(r) => r,
@@ -38,10 +48,22 @@ fuzz_target!(|data: &[u8]| {
         rf.without_positions(),
         "canonical form is another program"
     );
-    let ctx = ArgvContext::new("/work/ctx").with_storage("/var/tmp/s.ch");
-    for i in 0..rf.steps().len() {
+    for (i, step) in rf.steps().iter().enumerate() {
         let argv = rf.to_ch_run_argv(i, &ctx);
-        assert_eq!(argv.first().map(String::as_str), Some("ch-run"));
+        let launcher = step.launch.as_ref().map_or(0, |l| l.argv.len());
+        assert_eq!(argv.get(launcher).map(String::as_str), Some("ch-run"));
+    }
+    for o in rf.outputs() {
+        for r in &o.ignore {
+            assert!(r.compile().is_ok(), "RE1 {:?} compiles", r.source());
+        }
+    }
+    for m in rf.metrics() {
+        assert!(m.regex.compile().is_ok(), "RE1 {:?} compiles", m.regex.source());
+    }
+    for e in rf.expects() {
+        let r = e.test.re1();
+        assert!(r.compile().is_ok(), "RE1 {:?} compiles", r.source());
     }
     let _ = (
         rf.image().for_path(),
@@ -49,5 +71,7 @@ fuzz_target!(|data: &[u8]| {
         rf.binds(),
         rf.passenv(),
         rf.labels(),
+        rf.inputs(),
+        rf.launches(),
     );
 });

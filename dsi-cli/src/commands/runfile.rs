@@ -2,46 +2,26 @@
 //!
 //! Prints the spec's diagnostics (`FILE:LINE:COL: error: CODE: message`,
 //! then `  hint: …`), exits 65 on a static error; warnings do not change the
-//! exit status. `--json` prints `{canonical, digest, warnings, steps: [{line,
-//! kind, argv}]}` with each step's ch-run argv for `--context` (default: the
-//! Runfile's directory) and `--storage`.
+//! exit status. `--json` prints the library's static report
+//! (`runfile::Report`: canonical form, digest, warnings, image, launchers,
+//! inputs, outputs, metrics, expectations and each step's ch-run argv for
+//! `--context`, default the Runfile's directory, and `--storage`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use dsi_plugins_charliecloud::runfile::{self, ArgvContext, Diagnostic, StepKind};
-use serde_json::json;
+use dsi_plugins_charliecloud::runfile::{self, ArgvContext, Report};
 
 use crate::cli::{GlobalArgs, RunfileCheckArgs, RunfilePinArgs};
 use crate::exit::{Diagnosed, ExitStatus};
-use crate::output::outln;
-use crate::output::print_json;
-
-/// A diagnostic as JSON.
-pub(crate) fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
-    json!({
-        "line": d.line,
-        "col": d.col,
-        "severity": d.severity.as_str(),
-        "code": d.code,
-        "message": d.message,
-        "hint": d.hint,
-    })
-}
+use crate::output::{outln, print_json};
 
 /// `dsi runfile check`.
 pub(crate) fn check(global: &GlobalArgs, args: &RunfileCheckArgs) -> anyhow::Result<ExitStatus> {
     let name = args.file.display().to_string();
     let source = dsi_plugins_charliecloud::runfile_source::read_from_disk(&args.file)?;
-    let parsed = match runfile::parse(&source) {
-        Ok(p) => p,
-        Err(d) => {
-            if global.json {
-                print_json(&json!({"error": diagnostic_json(&d)}))?;
-            }
-            return Err(Diagnosed::new(d.render(&name), ExitStatus::DataErr).into());
-        }
-    };
+    let parsed = runfile::parse(&source)
+        .map_err(|d| Diagnosed::new(d.render(&name), ExitStatus::DataErr))?;
     for w in &parsed.warnings {
         eprintln!("{}", w.render(&name));
     }
@@ -58,24 +38,7 @@ pub(crate) fn check(global: &GlobalArgs, args: &RunfileCheckArgs) -> anyhow::Res
         if let Some(s) = &args.storage {
             ctx = ctx.with_storage(s);
         }
-        let steps: Vec<serde_json::Value> = rf
-            .steps()
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                json!({
-                    "line": s.line,
-                    "kind": match s.kind { StepKind::Run => "run", StepKind::Cmd => "cmd" },
-                    "argv": rf.to_ch_run_argv(i, &ctx),
-                })
-            })
-            .collect();
-        print_json(&json!({
-            "canonical": rf.canonical(),
-            "digest": rf.digest(),
-            "warnings": parsed.warnings.iter().map(diagnostic_json).collect::<Vec<_>>(),
-            "steps": steps, // not a runs column
-        }))?;
+        print_json(&Report::new(&parsed, &ctx))?;
     } else {
         let n = rf.steps().len();
         outln!(

@@ -62,24 +62,6 @@ fn put(entity: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// An image reference split into registry, name and tag (any may be absent).
-fn split_image(reference: &str) -> (Option<&str>, &str, Option<&str>) {
-    let without_digest = reference.split('@').next().unwrap_or(reference);
-    let (registry, rest) = match without_digest.split_once('/') {
-        Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
-            (Some(first), rest)
-        }
-        _ => (None, without_digest),
-    };
-    let last = rest.rsplit('/').next().unwrap_or(rest);
-    match last.rsplit_once(':') {
-        Some((_, tag)) => (registry, &rest[..rest.len() - tag.len() - 1], Some(tag)),
-        None => (registry, rest, None),
-    }
-}
-
 /// The entities of one run; returns the action's identifier.
 fn add_run(
     graph: &mut Vec<Value>,
@@ -95,7 +77,11 @@ fn add_run(
     // The image.
     let image_id = format!("#image-{}", fragment(id));
     let reference = run.record.image.reference.as_deref().unwrap_or_default();
-    let (registry, name, tag) = split_image(reference);
+    let parts = crate::runfile::name_parts(reference);
+    let (registry, name, tag) = match &parts {
+        Some(p) => (p.host.as_deref(), p.repo.as_str(), p.tag.as_deref()),
+        None => (None, reference, None),
+    };
     let mut image = json!({
         "@id": image_id,
         "@type": "ContainerImage",
@@ -500,14 +486,20 @@ mod tests {
 
     #[test]
     fn image_references_are_split() {
-        assert_eq!(split_image("dsi-test"), (None, "dsi-test", None));
+        let split = |r: &str| {
+            let p = crate::runfile::name_parts(r).unwrap();
+            (p.host, p.repo, p.tag)
+        };
+        assert_eq!(split("dsi-test"), (None, "dsi-test".into(), None));
         assert_eq!(
-            split_image("reg.example.org:5000/lab/app:1.2@sha256:ab"),
-            (Some("reg.example.org:5000"), "lab/app", Some("1.2"))
+            split("reg.example.org:5000/lab/app@sha256:ab"),
+            (Some("reg.example.org:5000".into()), "lab/app".into(), None)
         );
         assert_eq!(
-            split_image("library/alpine:3.19"),
-            (None, "library/alpine", Some("3.19"))
+            split("library/alpine:3.19"),
+            (None, "library/alpine".into(), Some("3.19".into()))
         );
+        assert_eq!(split("./img/a.sqfs").1, "./img/a.sqfs");
+        assert!(crate::runfile::name_parts("UPPER/Case").is_none());
     }
 }

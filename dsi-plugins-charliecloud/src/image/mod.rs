@@ -152,10 +152,6 @@ pub struct ResolvedImage {
     /// Warnings (W401 when the tree could not be verified).
     #[serde(skip)]
     pub warnings: Vec<Diagnostic>,
-    /// dsi's shared lock on the image: while it is held, no dsi process
-    /// repairs (deletes) the image. Keep it until the container has ended.
-    #[serde(skip)]
-    pub lease: ImageLease,
 }
 
 /// Where the diagnostics of one FROM point.
@@ -234,6 +230,7 @@ fn acquire(
             let host = match image {
                 ImageRef::Registry { host, .. } => host.as_str(),
                 ImageRef::Local { host, .. } => host.as_deref().unwrap_or("?"),
+                ImageRef::Path { .. } => "?",
             };
             Err(at
                 .error(
@@ -294,7 +291,6 @@ fn resolved(
         acquisition,
         image_dir: storage.img_dir(&image.for_path()),
         warnings,
-        lease: ImageLease::default(),
     }
 }
 
@@ -324,7 +320,8 @@ fn failure_diagnostic(at: At, name: &str, f: CheckFailure, online: bool) -> Diag
 /// Safe for many processes on one storage (see [`lock`](self)): the image
 /// is checked under a shared lock, acquired or repaired under an exclusive
 /// one (checking again first, so one process acquires and the others find
-/// it done), and returned holding a shared lock ([`ResolvedImage::lease`]).
+/// it done). The lock is released on return; to run the image, use
+/// [`resolve_for_run`].
 pub fn resolve(
     image: &ImageRef,
     from_line: usize,
@@ -332,8 +329,28 @@ pub fn resolve(
     ch: &ChImage,
     opts: ResolveOptions,
 ) -> Result<ResolvedImage, Diagnostic> {
+    resolve_for_run(image, from_line, storage, ch, opts).map(|(r, _)| r)
+}
+
+/// [`resolve`], returning also dsi's shared lock on the image: while it
+/// is held no dsi process repairs (deletes) the image, so hold it until
+/// the container has ended — and drop it before resolving the same image
+/// again in this process (a repair would wait for it).
+pub fn resolve_for_run(
+    image: &ImageRef,
+    from_line: usize,
+    storage: &Storage,
+    ch: &ChImage,
+    opts: ResolveOptions,
+) -> Result<(ResolvedImage, ImageLease), Diagnostic> {
     let at = At { line: from_line };
     let name = image.name();
+    if image.is_path() {
+        return Err(at.error(
+            "E412",
+            "path images are resolved by the HPC runtime, not yet here",
+        ));
+    }
     let _span = tracing::info_span!("verifying image", image = %name).entered();
     let for_path = image.for_path();
     let timeout = lock::timeout();
@@ -345,18 +362,18 @@ pub fn resolve(
     if storage.img_dir(&for_path).is_dir()
         && let Ok(ev) = checks::verify(storage, image, opts.full)
     {
-        let mut r = resolved(image, storage, ev, Acquisition::Present, at);
-        r.lease = shared;
-        return Ok(r);
+        return Ok((
+            resolved(image, storage, ev, Acquisition::Present, at),
+            shared,
+        ));
     }
     drop(shared);
     let exclusive = take(lock::Mode::Exclusive)?;
-    let mut r = acquire_and_verify(at, image, storage, ch, opts)?;
+    let r = acquire_and_verify(at, image, storage, ch, opts)?;
     exclusive
         .downgrade()
         .map_err(|e| at.error("E409", format!("image lock: {e}")))?;
-    r.lease = exclusive;
-    Ok(r)
+    Ok((r, exclusive))
 }
 
 /// [`resolve`] under the exclusive lock: acquire when absent, verify,

@@ -1,17 +1,22 @@
-//! Canonical form and Runfile digest (RUNFILE.md §6), and the JSON encoder it
-//! uses (Python's `json.dumps(x, ensure_ascii=False)`).
+//! Canonical form and Runfile digest (RUNFILE.md §6, RUNFILE-1.1 §6), and
+//! the JSON encoder it uses (Python's `json.dumps(x, ensure_ascii=False)`).
 
 use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
 
-use super::model::{Form, Instruction, Runfile};
+use super::lexer::is_forbidden_control;
+use super::model::{
+    Compare, Expect, ExpectTest, Form, Instruction, MatchMode, Metric, Output, Runfile, Target,
+};
 
 /// Append `s` as a JSON string like Python's `json.dumps(s, ensure_ascii=False)`:
 /// only `"`, `\` and control characters are escaped, with the short forms
 /// `\n \t \r \b \f` and `\u00xx` (lower-case hex) otherwise.
 ///
-/// Deviation: DEL (U+007F) is also escaped as `\u007f`. Python leaves it raw,
-/// but §3.1 forbids DEL in a Runfile, so a raw DEL would make the canonical
+/// Deviation: DEL (U+007F), the C1 controls (U+0080–U+009F) and the bidi
+/// controls (U+202A–U+202E, U+2066–U+2069) are also escaped (`\u007f`,
+/// `\u202e`). Python leaves them raw, but §3.1 (with the RUNFILE-1.1 §1
+/// amendment) forbids them in a Runfile, so raw ones would make the canonical
 /// form unparsable (and canonicalisation not idempotent).
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     push_python_json_string(out, s, false);
@@ -32,7 +37,10 @@ pub(crate) fn push_python_json_string(out: &mut String, s: &str, ensure_ascii: b
             '\r' => out.push_str("\\r"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || (ensure_ascii && (c as u32) > 0x7e) => {
+            c if (c as u32) < 0x20
+                || is_forbidden_control(c)
+                || (ensure_ascii && (c as u32) > 0x7e) =>
+            {
                 let mut units = [0u16; 2];
                 for u in c.encode_utf16(&mut units) {
                     let _ = write!(out, "\\u{u:04x}");
@@ -45,6 +53,7 @@ pub(crate) fn push_python_json_string(out: &mut String, s: &str, ensure_ascii: b
 }
 
 /// `s` as a JSON string (see [`push_json_string`]).
+#[cfg(test)]
 pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     push_json_string(&mut out, s);
@@ -52,61 +61,223 @@ pub(crate) fn json_string(s: &str) -> String {
 }
 
 /// A list of strings as `json.dumps(list, ensure_ascii=False)`: `["a", "b"]`.
+#[cfg(test)]
 pub(crate) fn json_array(items: &[String]) -> String {
-    let mut out = String::from("[");
+    let mut out = String::new();
+    push_json_array(&mut out, items);
+    out
+}
+
+/// Append [`json_array`].
+fn push_json_array(out: &mut String, items: &[String]) {
+    out.push('[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        push_json_string(&mut out, item);
+        push_json_string(out, item);
     }
     out.push(']');
-    out
+}
+
+/// Whether `s` may be written bare: non-empty and made of
+/// `[A-Za-z0-9_./+,=@%~-]` (plus `:` if `colon`), §6 rule 4 and §1.1-6.
+pub(crate) fn is_bare(s: &str, colon: bool) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '.' | '/' | '+' | ',' | '=' | '@' | '%' | '~' | '-')
+                || (colon && c == ':')
+        })
+}
+
+/// Append `s` bare if [`is_bare`], else as a JSON string.
+pub(crate) fn push_value(out: &mut String, s: &str, colon: bool) {
+    if is_bare(s, colon) {
+        out.push_str(s);
+    } else {
+        push_json_string(out, s);
+    }
 }
 
 /// A path operand: bare if it consists of `[A-Za-z0-9_./+,=@%~-]` (plus `:`
 /// for BIND), else a JSON string (§6 rule 4).
+#[cfg(test)]
 fn path_operand(p: &str, allow_colon: bool) -> String {
-    let bare = !p.is_empty()
-        && p.chars().all(|c| {
-            c.is_ascii_alphanumeric() || "_./+,=@%~-".contains(c) || (allow_colon && c == ':')
-        });
-    if bare { p.to_owned() } else { json_string(p) }
+    let mut out = String::new();
+    push_value(&mut out, p, allow_colon);
+    out
 }
 
-fn form(f: &Form) -> String {
+/// ` --NAME=VALUE` with the value spelled by §1.1-6.
+fn push_option(out: &mut String, name: &str, value: &str) {
+    out.push(' ');
+    out.push_str(name);
+    out.push('=');
+    push_value(out, value, false);
+}
+
+/// A target as §1.1-6 writes it: `@stdout`, `@stderr`, or the path (with
+/// `./` if it begins with `@` or `-`), bare or a JSON string.
+fn push_target(out: &mut String, t: &Target) {
+    match t {
+        Target::Path(p) if p.starts_with(['@', '-']) && !is_bare(p, false) => {
+            push_json_string(out, &format!("./{p}"));
+        }
+        Target::Path(p) if p.starts_with(['@', '-']) => {
+            out.push_str("./");
+            out.push_str(p);
+        }
+        Target::Path(p) => push_value(out, p, false),
+        Target::Stdout => out.push_str("@stdout"),
+        Target::Stderr => out.push_str("@stderr"),
+    }
+}
+
+/// ` --from=T` unless T is the default `@stdout`.
+fn push_from(out: &mut String, t: &Target) {
+    if *t != Target::Stdout {
+        out.push_str(" --from=");
+        push_target(out, t);
+    }
+}
+
+/// `OUTPUT` with its options in the order of §1.1-5.2, defaults omitted.
+fn push_output(out: &mut String, o: &Output) {
+    out.push_str("OUTPUT");
+    if o.compare != Compare::Exact {
+        push_option(out, "--compare", o.compare.as_str());
+    }
+    if !o.rtol.is_zero() {
+        push_option(out, "--rtol", o.rtol.canonical());
+    }
+    if !o.atol.is_zero() {
+        push_option(out, "--atol", o.atol.canonical());
+    }
+    for r in &o.ignore {
+        push_option(out, "--ignore", r.source());
+    }
+    out.push(' ');
+    push_target(out, &o.target);
+}
+
+/// `METRIC NAME` with its options in the order of §1.1-5.2, defaults omitted.
+fn push_metric(out: &mut String, m: &Metric) {
+    out.push_str("METRIC ");
+    out.push_str(&m.name);
+    push_from(out, &m.from);
+    push_option(out, "--regex", m.regex.source());
+    if m.match_mode != MatchMode::Last {
+        push_option(out, "--match", m.match_mode.as_str());
+    }
+    if !m.rtol.is_zero() {
+        push_option(out, "--rtol", m.rtol.canonical());
+    }
+    if !m.atol.is_zero() {
+        push_option(out, "--atol", m.atol.canonical());
+    }
+    if let Some(min) = &m.min {
+        push_option(out, "--min", min.canonical());
+    }
+    if let Some(max) = &m.max {
+        push_option(out, "--max", max.canonical());
+    }
+    if let Some(unit) = &m.unit {
+        push_option(out, "--unit", unit);
+    }
+    if m.report_only {
+        out.push_str(" --report-only");
+    }
+}
+
+/// `EXPECT` with `--from` (unless `@stdout`) and its test.
+fn push_expect(out: &mut String, e: &Expect) {
+    out.push_str("EXPECT");
+    push_from(out, &e.from);
+    match &e.test {
+        ExpectTest::Regex(r) => push_option(out, "--regex", r.source()),
+        ExpectTest::NoRegex(r) => push_option(out, "--no-regex", r.source()),
+    }
+}
+
+fn push_form(out: &mut String, f: &Form) {
     match f {
-        Form::Exec(argv) => json_array(argv),
-        Form::Shell(text) => text.clone(),
+        Form::Exec(argv) => push_json_array(out, argv),
+        Form::Shell(text) => out.push_str(text),
     }
 }
 
 impl Runfile {
-    /// The canonical form (§6): one instruction per LF-terminated line.
+    /// The canonical form (§6, §1.1-6): one instruction per LF-terminated
+    /// line.
     pub fn canonical(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(64 * self.instructions.len());
         for ins in &self.instructions {
-            let line = match ins {
-                Instruction::From => match self.image.tree() {
-                    Some(t) => format!("FROM --tree={t} {}", self.image.name()),
-                    None => format!("FROM {}", self.image.name()),
-                },
-                Instruction::Label(k, v) => format!("LABEL {k}={}", json_string(v)),
-                Instruction::Env(k, v) => format!("ENV {k}={}", json_string(v)),
-                Instruction::Unsetenv(n) => format!("UNSETENV {n}"),
-                Instruction::Passenv(p) => format!("PASSENV {p}"),
-                Instruction::Workdir(p) => format!("WORKDIR {}", path_operand(p, false)),
-                Instruction::Bind(s, d) => {
-                    format!("BIND {}", path_operand(&format!("{s}:{d}"), true))
+            match ins {
+                Instruction::From => out.push_str(&self.image.canonical_from()),
+                Instruction::Label(k, v) => {
+                    out.push_str("LABEL ");
+                    out.push_str(k);
+                    out.push('=');
+                    push_json_string(&mut out, v);
                 }
-                Instruction::User(u, None) => format!("USER {u}"),
-                Instruction::User(u, Some(g)) => format!("USER {u}:{g}"),
-                Instruction::Shell(v) => format!("SHELL {}", json_array(v)),
-                Instruction::Entrypoint(v) => format!("ENTRYPOINT {}", json_array(v)),
-                Instruction::Run(f) => format!("RUN {}", form(f)),
-                Instruction::Cmd(f) => format!("CMD {}", form(f)),
-            };
-            out.push_str(&line);
+                Instruction::Env(k, v) => {
+                    out.push_str("ENV ");
+                    out.push_str(k);
+                    out.push('=');
+                    push_json_string(&mut out, v);
+                }
+                Instruction::Unsetenv(n) => {
+                    out.push_str("UNSETENV ");
+                    out.push_str(n);
+                }
+                Instruction::Passenv(p) => {
+                    out.push_str("PASSENV ");
+                    out.push_str(p);
+                }
+                Instruction::Workdir(p) => {
+                    out.push_str("WORKDIR ");
+                    push_value(&mut out, p, false);
+                }
+                Instruction::Bind(s, d) => {
+                    out.push_str("BIND ");
+                    push_value(&mut out, &format!("{s}:{d}"), true);
+                }
+                Instruction::User(u, g) => {
+                    let _ = write!(out, "USER {u}");
+                    if let Some(g) = g {
+                        let _ = write!(out, ":{g}");
+                    }
+                }
+                Instruction::Shell(v) => {
+                    out.push_str("SHELL ");
+                    push_json_array(&mut out, v);
+                }
+                Instruction::Entrypoint(v) => {
+                    out.push_str("ENTRYPOINT ");
+                    push_json_array(&mut out, v);
+                }
+                Instruction::Run(f) => {
+                    out.push_str("RUN ");
+                    push_form(&mut out, f);
+                }
+                Instruction::Cmd(f) => {
+                    out.push_str("CMD ");
+                    push_form(&mut out, f);
+                }
+                Instruction::Launch(None) => out.push_str("LAUNCH []"),
+                Instruction::Launch(Some((join, argv))) => {
+                    out.push_str(if *join { "LAUNCH --join " } else { "LAUNCH " });
+                    push_json_array(&mut out, argv);
+                }
+                Instruction::Input(i) => {
+                    out.push_str("INPUT ");
+                    push_value(&mut out, &self.inputs[*i].path, false);
+                }
+                Instruction::Output(i) => push_output(&mut out, &self.outputs[*i]),
+                Instruction::Metric(i) => push_metric(&mut out, &self.metrics[*i]),
+                Instruction::Expect(i) => push_expect(&mut out, &self.expects[*i]),
+            }
             out.push('\n');
         }
         out

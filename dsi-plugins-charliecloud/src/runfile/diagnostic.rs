@@ -8,8 +8,10 @@
 
 use std::fmt;
 
-/// Whether a [`Diagnostic`] stops processing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Whether a [`Diagnostic`] stops processing. Serialised as `"error"` or
+/// `"warning"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// A static error stops parsing (exit 65); a run-time error stops the replay.
     Error,
@@ -36,8 +38,9 @@ impl fmt::Display for Severity {
 /// A positioned message about a Runfile (RUNFILE.md §10).
 ///
 /// `line` is the 1-based physical line, `col` the 1-based index of the Unicode
-/// scalar value within that line (§3.2).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// scalar value within that line (§3.2). Serialised as
+/// `{line, col, severity, code, message, hint}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
 pub struct Diagnostic {
     /// 1-based physical line number.
     pub line: usize,

@@ -1,5 +1,5 @@
-//! Image references of `FROM` (RUNFILE.md §4 `image-ref`, §5 FROM) and
-//! Charliecloud's `for_path` naming (§2).
+//! Image references of `FROM` (RUNFILE.md §4 `image-ref`, §5 FROM; path
+//! images of RUNFILE-1.1 §2–§3) and Charliecloud's `for_path` naming (§2).
 
 use std::fmt;
 
@@ -28,13 +28,30 @@ pub enum ImageRef {
         /// The tree pin, `rftree1+sha256:<hex>` (mandatory for this form).
         tree: String,
     },
+    /// A SquashFS file or image directory on the host (RUNFILE-1.1 §3):
+    /// `P@sha256:H`, `--tree=D P` or both. Never fetched; storage plays no
+    /// part.
+    Path {
+        /// Normalised: absolute (`/…`), or relative to the context directory
+        /// and written `./…`; no `.` components, repeated or trailing `/`.
+        path: String,
+        /// The pinned sha256 of the file's bytes, `sha256:<hex>` (V6); only
+        /// a SquashFS file has one.
+        file_digest: Option<String>,
+        /// The tree pin `rftree1+sha256:<hex>` of the directory or of the
+        /// SquashFS file's contents (V5).
+        tree: Option<String>,
+    },
 }
 
 impl ImageRef {
     /// The image name `N` given to `ch-run`/`ch-image` (§2, §8.1), e.g.
-    /// `127.0.0.1:5000/rf-base@sha256:14d2…` or `rf-base`.
+    /// `127.0.0.1:5000/rf-base@sha256:14d2…` or `rf-base`. For a path
+    /// image, the normalised path as written (`./img/x.sqfs`); `ch-run` gets
+    /// it resolved (see `ArgvContext`).
     pub fn name(&self) -> String {
         match self {
+            ImageRef::Path { path, .. } => path.clone(),
             ImageRef::Registry {
                 host, repo, digest, ..
             } => format!("{host}/{repo}@{digest}"),
@@ -65,22 +82,52 @@ impl ImageRef {
     /// The tree pin `rftree1+sha256:<hex>`, if any.
     pub fn tree(&self) -> Option<&str> {
         match self {
-            ImageRef::Registry { tree, .. } => tree.as_deref(),
+            ImageRef::Registry { tree, .. } | ImageRef::Path { tree, .. } => tree.as_deref(),
             ImageRef::Local { tree, .. } => Some(tree),
         }
     }
 
-    /// The registry digest `sha256:<hex>` (registry form only).
+    /// The registry digest `sha256:<hex>` (registry form only; a path
+    /// image's file digest is [`ImageRef::file_digest`]).
     pub fn digest(&self) -> Option<&str> {
         match self {
             ImageRef::Registry { digest, .. } => Some(digest),
-            ImageRef::Local { .. } => None,
+            ImageRef::Local { .. } | ImageRef::Path { .. } => None,
         }
     }
 
-    /// Whether this is the local form (never fetched).
+    /// The pinned sha256 of a path image's file, `sha256:<hex>`.
+    pub fn file_digest(&self) -> Option<&str> {
+        match self {
+            ImageRef::Path { file_digest, .. } => file_digest.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the local form (an image in storage, never fetched).
     pub fn is_local(&self) -> bool {
         matches!(self, ImageRef::Local { .. })
+    }
+
+    /// Whether this is a path image (RUNFILE-1.1 §3).
+    pub fn is_path(&self) -> bool {
+        matches!(self, ImageRef::Path { .. })
+    }
+
+    /// The `FROM` line of the canonical form (§6 rule 2, §1.1-3).
+    pub(crate) fn canonical_from(&self) -> String {
+        let mut out = String::from("FROM ");
+        if let Some(t) = self.tree() {
+            out.push_str("--tree=");
+            out.push_str(t);
+            out.push(' ');
+        }
+        out.push_str(&self.name());
+        if let Some(d) = self.file_digest() {
+            out.push('@');
+            out.push_str(d);
+        }
+        out
     }
 }
 
@@ -225,24 +272,122 @@ fn parse_name(s: &str) -> Result<Name, RefError> {
     })
 }
 
+/// The parts of an image name as [`ImageRef::name`] writes it, read back
+/// by the same rules as `FROM` (for exports that describe an image).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameParts {
+    /// The registry host (with port), when the name has one.
+    pub host: Option<String>,
+    /// The repository path, or a path image's path.
+    pub repo: String,
+    /// The tag, when the name has one.
+    pub tag: Option<String>,
+    /// The digest, when the name has one.
+    pub digest: Option<String>,
+}
+
+/// Reads an image name back into its parts; `None` when it is not one
+/// that a `FROM` could have written.
+pub fn name_parts(name: &str) -> Option<NameParts> {
+    let (rest, digest) = match name.split_once('@') {
+        Some((n, d)) => (n, Some(d.to_owned())),
+        None => (name, None),
+    };
+    if rest.starts_with(['/', '.']) {
+        return Some(NameParts {
+            host: None,
+            repo: rest.to_owned(),
+            tag: None,
+            digest,
+        });
+    }
+    let n = parse_name(rest).ok()?;
+    Some(NameParts {
+        host: n.host,
+        repo: n.repo,
+        tag: n.tag,
+        digest,
+    })
+}
+
+/// `sha256:HEX64`, or the error: E243 for another algorithm, else E244.
+fn check_digest(digest: &str) -> Result<(), RefError> {
+    match digest.split_once(':') {
+        Some(("sha256", hex)) if is_hex64(hex) => Ok(()),
+        Some((alg, _)) if alg != "sha256" && !alg.is_empty() => Err((
+            "E243",
+            format!("digest algorithm must be sha256, not '{alg}'"),
+        )),
+        _ => Err(("E244", format!("malformed digest '{digest}'"))),
+    }
+}
+
+/// `path-char` of RUNFILE-1.1 §2.
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '+' | ',' | '=' | '%' | '~' | '-')
+}
+
+/// A path image (RUNFILE-1.1 §2, §3): the first FROM token starts with `/`
+/// or `.`.
+///
+/// Checks, in order (§1.1-8.1): digest algorithm (E243) and shape (E244),
+/// the path (E249: `/` or `./` prefix, characters, names something), `..`
+/// (E292), pinned at all (E245).
+fn parse_path_image(s: &str, tree: Option<String>) -> Result<ImageRef, RefError> {
+    let (p, file_digest) = match s.split_once('@') {
+        Some((p, d)) => {
+            check_digest(d)?;
+            (p, Some(d.to_owned()))
+        }
+        None => (s, None),
+    };
+    let absolute = p.starts_with('/');
+    if !absolute && !p.starts_with("./") {
+        return Err((
+            "E249",
+            format!("image path must be absolute or start with './': '{p}'"),
+        ));
+    }
+    if let Some(c) = p.chars().find(|&c| !is_path_char(c)) {
+        return Err((
+            "E249",
+            format!("invalid character '{c}' in image path '{p}'"),
+        ));
+    }
+    let comps: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if comps.is_empty() {
+        return Err(("E249", format!("image path names no file: '{p}'")));
+    }
+    if comps.contains(&"..") {
+        return Err(("E292", format!("'..' not allowed in image path: '{p}'")));
+    }
+    if file_digest.is_none() && tree.is_none() {
+        return Err(("E245", format!("image reference must be pinned: '{s}'")));
+    }
+    let path = format!("{}{}", if absolute { "/" } else { "./" }, comps.join("/"));
+    Ok(ImageRef::Path {
+        path,
+        file_digest,
+        tree,
+    })
+}
+
 /// Parse the reference token of `FROM` given the optional `--tree` value
 /// (already validated).
 ///
-/// Checks, in order: digest algorithm (E243) and shape (E244), tag with a
-/// digest (E242), host present (E241), pinned at all (E245), then host (E247)
-/// and components/tag (E248).
+/// A token starting with `/` or `.` is a path image (see
+/// `parse_path_image`). Otherwise checks, in order: digest algorithm (E243)
+/// and shape (E244), tag with a digest (E242), host present (E241), pinned
+/// at all (E245), then host (E247) and components/tag (E248).
 pub(crate) fn parse_image_ref(s: &str, tree: Option<String>) -> Result<ImageRef, RefError> {
+    if s.starts_with(['/', '.']) {
+        return parse_path_image(s, tree);
+    }
     if let Some((name, digest)) = s.split_once('@') {
-        match digest.split_once(':') {
-            Some(("sha256", hex)) if is_hex64(hex) => {}
-            Some((alg, _)) if alg != "sha256" && !alg.is_empty() => {
-                return Err((
-                    "E243",
-                    format!("digest algorithm must be sha256, not '{alg}'"),
-                ));
-            }
-            _ => return Err(("E244", format!("malformed digest '{digest}'"))),
-        }
+        check_digest(digest)?;
         let multi = name.contains('/');
         let last = name.rsplit('/').next().unwrap_or(name);
         if let Some((_, t)) = last.split_once(':') {
@@ -292,6 +437,17 @@ mod tests {
         let l = parse_image_ref("localhost:5000/a/b__c:v1.0", Some("t".into())).expect("ok");
         assert_eq!(l.name(), "localhost:5000/a/b__c:v1.0");
         assert_eq!(l.tree(), Some("t"));
+        let p = parse_image_ref(&format!(".//img/./x.sqfs/@sha256:{HEX}"), None).expect("ok");
+        assert_eq!(p.name(), "./img/x.sqfs");
+        assert_eq!(p.file_digest(), Some(format!("sha256:{HEX}").as_str()));
+        assert_eq!(p.digest(), None);
+        assert!(p.is_path() && !p.is_local());
+        assert_eq!(
+            p.canonical_from(),
+            format!("FROM ./img/x.sqfs@sha256:{HEX}")
+        );
+        let p = parse_image_ref("//a//b/", Some("t".into())).expect("ok");
+        assert_eq!(p.canonical_from(), "FROM --tree=t /a/b");
     }
 
     #[test]
@@ -308,6 +464,16 @@ mod tests {
         assert_eq!(code("rf:-bad", Some("t")), "E248");
         assert_eq!(code("a//b", Some("t")), "E248");
         assert_eq!(code("rf:v1", None), "E245");
+        // Path images.
+        assert_eq!(code(&format!("/a@sha512:{HEX}"), None), "E243");
+        assert_eq!(code("/a@sha256:abc", None), "E244");
+        assert_eq!(code(&format!(".a@sha256:{HEX}"), None), "E249");
+        assert_eq!(code(&format!("../a@sha256:{HEX}"), None), "E249");
+        assert_eq!(code(&format!("/a b@sha256:{HEX}"), None), "E249");
+        assert_eq!(code(&format!("/./@sha256:{HEX}"), None), "E249");
+        assert_eq!(code(&format!("./a/../b@sha256:{HEX}"), None), "E292");
+        assert_eq!(code("./a/..", None), "E292");
+        assert_eq!(code("./a", None), "E245");
         assert!(is_component("a-b--c.d_e__f") && !is_component("a___b") && !is_component("a.-b"));
         assert!(
             is_host("localhost")

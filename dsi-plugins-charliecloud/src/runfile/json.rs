@@ -35,7 +35,18 @@ fn hex4(chars: &[char], at: usize) -> Option<u32> {
 /// the offset just after the closing quote.
 pub(crate) fn parse_string(chars: &[char], start: usize) -> Result<(String, usize), StrError> {
     debug_assert_eq!(chars.get(start), Some(&'"'));
-    let mut out = String::new();
+    // Room for the characters up to the closing quote (escapes only shrink).
+    let mut len = 0;
+    let mut k = start + 1;
+    while let Some(&c) = chars.get(k) {
+        match c {
+            '"' => break,
+            '\\' => k += 2,
+            _ => k += 1,
+        }
+        len += 1;
+    }
+    let mut out = String::with_capacity(len);
     let mut i = start + 1;
     loop {
         let Some(&c) = chars.get(i) else {

@@ -48,10 +48,8 @@ impl LogicalLine {
     }
 
     fn push_line(&mut self, line_no: usize, chars: &[char]) {
-        for (i, &c) in chars.iter().enumerate() {
-            self.chars.push(c);
-            self.pos.push((line_no, i + 1));
-        }
+        self.chars.extend_from_slice(chars);
+        self.pos.extend((1..=chars.len()).map(|col| (line_no, col)));
         self.end = (line_no, chars.len() + 1);
     }
 
@@ -66,8 +64,20 @@ impl LogicalLine {
     }
 }
 
+/// A character §3.1 forbids (E103) besides CR: the C0 controls but TAB and
+/// LF, DEL, and (RUNFILE-1.1 §1 amendment) the C1 controls U+0080–U+009F and
+/// the bidi controls U+202A–U+202E and U+2066–U+2069, which can disguise a
+/// Runfile on a terminal.
+pub(crate) fn is_forbidden_control(c: char) -> bool {
+    let u = c as u32;
+    (u < 0x20 && c != '\t' && c != '\n' && c != '\r')
+        || (0x7f..=0x9f).contains(&u)
+        || (0x202a..=0x202e).contains(&u)
+        || (0x2066..=0x2069).contains(&u)
+}
+
 /// Check §3.1 (UTF-8, no BOM, no control characters but TAB and LF, no CR,
-/// no DEL) and return the text.
+/// no DEL; no C1 or bidi controls, RUNFILE-1.1 §1) and return the text.
 ///
 /// The whole file is checked before any parsing, so an encoding error is
 /// reported even if a syntax error precedes it (the text must be decoded
@@ -108,7 +118,7 @@ pub(crate) fn decode(source: &[u8]) -> Result<&str, Diagnostic> {
                 ));
             }
             '\t' => {}
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+            c if is_forbidden_control(c) => {
                 return Err(Diagnostic::error(
                     line,
                     col,
@@ -200,33 +210,29 @@ pub(crate) struct Lexer {
     next: usize,
     in_directives: bool,
     runfile_directive: bool,
-    eof: Pos,
 }
 
 impl Lexer {
     pub(crate) fn new(text: &str) -> Self {
-        let mut lines: Vec<Vec<char>> = text.split('\n').map(|l| l.chars().collect()).collect();
+        let mut lines: Vec<Vec<char>> = text
+            .split('\n')
+            .map(|l| {
+                // `chars()` underestimates its length 4×; reserve the bytes.
+                let mut v = Vec::with_capacity(l.len());
+                v.extend(l.chars());
+                v
+            })
+            .collect();
         // A final LF ends the last line; it does not start an empty one.
         if text.is_empty() || text.ends_with('\n') {
             lines.pop();
         }
-        let eof = match lines.last() {
-            _ if text.ends_with('\n') => (lines.len() + 1, 1),
-            Some(last) => (lines.len(), last.len() + 1),
-            None => (1, 1),
-        };
         Lexer {
             lines,
             next: 0,
             in_directives: true,
             runfile_directive: false,
-            eof,
         }
-    }
-
-    /// The position just after the end of the file.
-    pub(crate) fn eof(&self) -> Pos {
-        self.eof
     }
 
     /// The next physical line and its 1-based number.
@@ -298,9 +304,10 @@ impl Lexer {
                 break (idx, line_no);
             }
         };
+        let first = self.lines[idx].len();
         let mut ll = LogicalLine {
-            chars: Vec::new(),
-            pos: Vec::new(),
+            chars: Vec::with_capacity(first),
+            pos: Vec::with_capacity(first),
             end: (line_no, 1),
         };
         loop {
@@ -367,7 +374,6 @@ mod tests {
         assert_eq!(ll.at(0), (1, 1));
         assert_eq!(ll.at(4), (2, 1));
         assert_eq!(ll.at(ll.chars.len()), (2, 5));
-        assert_eq!(lx.eof(), (3, 1));
     }
 
     #[test]
@@ -378,6 +384,25 @@ mod tests {
         );
         assert_eq!(decode(b"a\x01").unwrap_err().code, "E103");
         assert_eq!(decode(b"a\x7f").unwrap_err().code, "E103");
+        assert_eq!(
+            decode("a\u{85}".as_bytes()).unwrap_err().to_string(),
+            "1:2: error: E103: control character U+0085 not allowed"
+        );
+        for c in [
+            '\u{80}', '\u{9f}', '\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}',
+        ] {
+            let e = decode(format!("ab{c}").as_bytes()).unwrap_err();
+            assert_eq!((e.code, e.col), ("E103", 3), "{c:?}");
+            assert_eq!(
+                e.message,
+                format!("control character U+{:04X} not allowed", c as u32)
+            );
+        }
+        for c in [
+            '\u{a0}', '\u{2029}', '\u{202f}', '\u{2065}', '\u{206a}', 'é',
+        ] {
+            assert!(decode(format!("ab{c}").as_bytes()).is_ok(), "{c:?}");
+        }
         assert_eq!(decode(b"\xEF\xBB\xBFa").unwrap_err().code, "E102");
         assert_eq!(
             decode(b"\xc3\xa9\r").unwrap_err().to_string(),

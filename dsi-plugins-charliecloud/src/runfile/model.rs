@@ -1,7 +1,10 @@
 //! The parsed program: [`Runfile`], its [`Step`]s and the state they
-//! snapshot (RUNFILE.md §5).
+//! snapshot (RUNFILE.md §5), and the verification items of RUNFILE-1.1 §5
+//! ([`Input`], [`Output`], [`Metric`], [`Expect`]).
 
 use super::image_ref::ImageRef;
+use super::number::Number;
+use super::re1::Re1;
 
 /// Whether a step comes from `RUN` or `CMD`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,6 +80,20 @@ pub struct PassEnv {
     pub col: usize,
 }
 
+/// A non-empty `LAUNCH` (RUNFILE-1.1 §4): the launcher that prefixes the
+/// `ch-run` argv of later steps.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Launch {
+    /// `L0 … Ln`; never empty, `L0` is a command name or an absolute path.
+    pub argv: Vec<String>,
+    /// `LAUNCH --join`: `ch-run --join`.
+    pub join: bool,
+    /// Line of the `LAUNCH` keyword (pre-flight E416/E417, W304).
+    pub line: usize,
+    /// Column of the `LAUNCH` keyword.
+    pub col: usize,
+}
+
 /// One `RUN` or `CMD`: a `ch-run` invocation with the state snapshot at that
 /// point of the Runfile (§5, §7).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -102,6 +119,170 @@ pub struct Step {
     pub env_ops: Vec<EnvOp>,
     /// `PASSENV` patterns so far, in order.
     pub passenv: Vec<String>,
+    /// The `LAUNCH` snapshot: the last `LAUNCH` before this step, `None`
+    /// if there is none or it was `LAUNCH []`.
+    pub launch: Option<Launch>,
+}
+
+/// An `INPUT P` (RUNFILE-1.1 §5.1): a host file or directory pinned by digest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Input {
+    /// Normalised like a BIND source: absolute, or relative to the context
+    /// directory (`.` for the context directory itself).
+    pub path: String,
+    /// Line of the `INPUT` keyword (pre-flight E418, E419, W402).
+    pub line: usize,
+    /// Column of the `INPUT` keyword.
+    pub col: usize,
+}
+
+/// What an `OUTPUT` compares or a `METRIC`/`EXPECT` reads (§1.1-5.2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// `@stdout`: the concatenated standard output of all steps.
+    Stdout,
+    /// `@stderr`: the concatenated standard error of all steps.
+    Stderr,
+    /// A normalised path relative to the context directory (never
+    /// absolute, no `..`; may begin with `@`, written `./@x`).
+    Path(String),
+}
+
+impl Target {
+    /// The canonical spelling without quoting: `@stdout`, `@stderr`, the
+    /// path, or `./` + the path if it begins with `@` or `-` (§1.1-6).
+    pub fn spelling(&self) -> String {
+        match self {
+            Target::Stdout => "@stdout".to_owned(),
+            Target::Stderr => "@stderr".to_owned(),
+            Target::Path(p) if p.starts_with(['@', '-']) => format!("./{p}"),
+            Target::Path(p) => p.clone(),
+        }
+    }
+}
+
+/// `OUTPUT --compare` (§1.1-5.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compare {
+    /// Byte-identical (the default).
+    Exact,
+    /// Equal lines after dropping the `--ignore` lines.
+    Lines,
+    /// Equal tokens, numbers within `--rtol`/`--atol`.
+    Numbers,
+}
+
+impl Compare {
+    /// `exact`, `lines` or `numbers`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compare::Exact => "exact",
+            Compare::Lines => "lines",
+            Compare::Numbers => "numbers",
+        }
+    }
+}
+
+/// An `OUTPUT [opts] T` (§1.1-5.2, §1.1-5.5).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Output {
+    /// The compared text.
+    pub target: Target,
+    /// `--compare` (default exact).
+    pub compare: Compare,
+    /// `--rtol` (default 0); only with `--compare=numbers`.
+    pub rtol: Number,
+    /// `--atol` (default 0); only with `--compare=numbers`.
+    pub atol: Number,
+    /// `--ignore` expressions in order, duplicates kept; only with
+    /// `--compare=lines` or `numbers`.
+    pub ignore: Vec<Re1>,
+    /// Line of the `OUTPUT` keyword.
+    pub line: usize,
+    /// Column of the `OUTPUT` keyword.
+    pub col: usize,
+}
+
+/// `METRIC --match` (§1.1-5.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatchMode {
+    /// The first value.
+    First,
+    /// The last value (the default).
+    Last,
+    /// All values, as a list.
+    All,
+}
+
+impl MatchMode {
+    /// `first`, `last` or `all`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchMode::First => "first",
+            MatchMode::Last => "last",
+            MatchMode::All => "all",
+        }
+    }
+}
+
+/// A `METRIC NAME opts` (§1.1-5.2, §1.1-5.6): a figure of merit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Metric {
+    /// `[A-Za-z_][A-Za-z0-9_.-]*`, at most 64 characters, unique.
+    pub name: String,
+    /// `--from` (default `@stdout`).
+    pub from: Target,
+    /// `--regex`, with a capture group (group `value`, else group 1).
+    pub regex: Re1,
+    /// `--match` (default last).
+    pub match_mode: MatchMode,
+    /// `--rtol` (default 0).
+    pub rtol: Number,
+    /// `--atol` (default 0).
+    pub atol: Number,
+    /// `--min`, if given.
+    pub min: Option<Number>,
+    /// `--max`, if given.
+    pub max: Option<Number>,
+    /// `--unit`, free text, if given.
+    pub unit: Option<String>,
+    /// `--report-only`: shown, not counted in the verdict.
+    pub report_only: bool,
+    /// Line of the `METRIC` keyword.
+    pub line: usize,
+    /// Column of the `METRIC` keyword.
+    pub col: usize,
+}
+
+/// The test of an `EXPECT` (§1.1-5.6).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ExpectTest {
+    /// `--regex=RE`: passes if some line matches.
+    Regex(Re1),
+    /// `--no-regex=RE`: passes if no line matches.
+    NoRegex(Re1),
+}
+
+impl ExpectTest {
+    /// The expression.
+    pub fn re1(&self) -> &Re1 {
+        match self {
+            ExpectTest::Regex(r) | ExpectTest::NoRegex(r) => r,
+        }
+    }
+}
+
+/// An `EXPECT opts` (§1.1-5.6): a success criterion on one replay.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Expect {
+    /// `--from` (default `@stdout`).
+    pub from: Target,
+    /// `--regex` or `--no-regex`.
+    pub test: ExpectTest,
+    /// Line of the `EXPECT` keyword.
+    pub line: usize,
+    /// Column of the `EXPECT` keyword.
+    pub col: usize,
 }
 
 /// The arguments of `RUN`/`CMD`.
@@ -128,6 +309,16 @@ pub(crate) enum Instruction {
     Entrypoint(Vec<String>),
     Run(Form),
     Cmd(Form),
+    /// `LAUNCH [--join] [...]` (`None`: `LAUNCH []`).
+    Launch(Option<(bool, Vec<String>)>),
+    /// Index into [`Runfile::inputs`].
+    Input(usize),
+    /// Index into [`Runfile::outputs`].
+    Output(usize),
+    /// Index into [`Runfile::metrics`].
+    Metric(usize),
+    /// Index into [`Runfile::expects`].
+    Expect(usize),
 }
 
 /// A parsed, valid Runfile.
@@ -144,6 +335,11 @@ pub struct Runfile {
     pub(crate) workdirs: Vec<Workdir>,
     pub(crate) binds: Vec<Bind>,
     pub(crate) passenv: Vec<PassEnv>,
+    pub(crate) launches: Vec<Launch>,
+    pub(crate) inputs: Vec<Input>,
+    pub(crate) outputs: Vec<Output>,
+    pub(crate) metrics: Vec<Metric>,
+    pub(crate) expects: Vec<Expect>,
 }
 
 impl Runfile {
@@ -189,6 +385,31 @@ impl Runfile {
         &self.passenv
     }
 
+    /// Every non-empty `LAUNCH`, in order (`LAUNCH []` is not listed).
+    pub fn launches(&self) -> &[Launch] {
+        &self.launches
+    }
+
+    /// Every `INPUT`, in order (paths are unique).
+    pub fn inputs(&self) -> &[Input] {
+        &self.inputs
+    }
+
+    /// Every `OUTPUT`, in order (targets are unique).
+    pub fn outputs(&self) -> &[Output] {
+        &self.outputs
+    }
+
+    /// Every `METRIC`, in order (names are unique).
+    pub fn metrics(&self) -> &[Metric] {
+        &self.metrics
+    }
+
+    /// Every `EXPECT`, in order.
+    pub fn expects(&self) -> &[Expect] {
+        &self.expects
+    }
+
     /// A copy with every line/column set to 0: two Runfiles are the same
     /// program iff their `without_positions()` are equal.
     #[must_use]
@@ -206,6 +427,26 @@ impl Runfile {
         }
         for p in &mut r.passenv {
             (p.line, p.col) = (0, 0);
+        }
+        for s in &mut r.steps {
+            if let Some(l) = &mut s.launch {
+                (l.line, l.col) = (0, 0);
+            }
+        }
+        for l in &mut r.launches {
+            (l.line, l.col) = (0, 0);
+        }
+        for i in &mut r.inputs {
+            (i.line, i.col) = (0, 0);
+        }
+        for o in &mut r.outputs {
+            (o.line, o.col) = (0, 0);
+        }
+        for m in &mut r.metrics {
+            (m.line, m.col) = (0, 0);
+        }
+        for e in &mut r.expects {
+            (e.line, e.col) = (0, 0);
         }
         r
     }

@@ -1,20 +1,26 @@
-//! Instructions (RUNFILE.md §4, §5): keywords, operands, ordering rules and
-//! the state that `RUN`/`CMD` snapshot.
+//! Instructions (RUNFILE.md §4, §5; RUNFILE-1.1 §2, §4, §5): keywords,
+//! operands, ordering rules and the state that `RUN`/`CMD` snapshot.
+//!
+//! The precedence rule of §1.1-8.1 (see `precedence`): logical lines are
+//! parsed in order and the first instruction with an error ends the parse.
+//! Within an instruction, the keyword checks come first in the spec's tie
+//! order (E200, E203, E201, E352/E353, E210, E211, E332, E202), then the
+//! operands in position order (a key before its value, a reference before
+//! the text after it, a path before an extra operand).
 
 use std::collections::HashMap;
 
 use super::Parsed;
 use super::diagnostic::Diagnostic;
 use super::image_ref::{is_tree_digest, parse_image_ref};
-use super::json::{self, JsonError, StrError, Value};
+use super::launch;
 use super::lexer::{Lexer, LogicalLine, Pos, decode, is_hws};
-use super::model::{Bind, EnvOp, Form, Instruction, PassEnv, Runfile, Step, StepKind, Workdir};
-
-type Result<T, E = Diagnostic> = std::result::Result<T, E>;
-
-fn err(pos: Pos, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic::error(pos.0, pos.1, code, message)
-}
+use super::model::{
+    Bind, EnvOp, Expect, Form, Input, Instruction, Launch, Metric, Output, PassEnv, Runfile, Step,
+    StepKind, Workdir,
+};
+use super::operand::{Operand, Result, err, exec_form, normalise_path, value_operand, words};
+use super::verify::{self, Seen};
 
 const KNOWN: &[&str] = &[
     "FROM",
@@ -29,7 +35,15 @@ const KNOWN: &[&str] = &[
     "ENTRYPOINT",
     "RUN",
     "CMD",
+    "LAUNCH",
+    "INPUT",
+    "OUTPUT",
+    "METRIC",
+    "EXPECT",
 ];
+
+/// The LABEL key naming legacy output files (dsi, run records).
+const DSI_OUTPUTS: &str = "dsi.outputs";
 
 /// Forbidden Dockerfile instructions (E203) and their hints.
 fn forbidden_hint(kw: &str) -> Option<&'static str> {
@@ -75,31 +89,28 @@ fn parse_uint(s: &str) -> Option<u32> {
     s.parse::<u32>().ok().filter(|&v| v <= 4_294_967_294)
 }
 
-/// Normalise a WORKDIR/BIND path (§4): drop empty and `.` components
-/// (`""` becomes `.`); `Err` if a component is `..`.
-fn normalise_path(p: &str) -> Result<String, ()> {
-    let comps: Vec<&str> = p
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    if comps.contains(&"..") {
-        return Err(());
+/// `LABEL dsi.outputs` (a dsi amendment, from the untrusted-records issue):
+/// its space/TAB-separated words name output files relative to the context
+/// directory. An absolute word is E383, a `..` component E292, both at the
+/// value; every word is checked for E383 before any for E292 (the tie order
+/// of §1.1-8.1 at a value).
+fn check_dsi_outputs(value: &Operand) -> Result<()> {
+    let words = || value.value.split([' ', '\t']).filter(|w| !w.is_empty());
+    if let Some(w) = words().find(|w| w.starts_with('/')) {
+        return Err(err(
+            value.pos,
+            "E383",
+            format!("dsi.outputs path must be relative to the context directory: '{w}'"),
+        ));
     }
-    let joined = comps.join("/");
-    Ok(if p.starts_with('/') {
-        format!("/{joined}")
-    } else if joined.is_empty() {
-        ".".to_owned()
-    } else {
-        joined
-    })
-}
-
-/// A value operand (`value` or `path-token`) with the position of its first
-/// character.
-struct Operand {
-    value: String,
-    pos: Pos,
+    if let Some(w) = words().find(|w| w.split('/').any(|c| c == "..")) {
+        return Err(err(
+            value.pos,
+            "E292",
+            format!("'..' not allowed in dsi.outputs: '{w}'"),
+        ));
+    }
+    Ok(())
 }
 
 /// The state of §5 that `RUN`/`CMD` snapshot.
@@ -112,6 +123,7 @@ struct State {
     gid: Option<u32>,
     shell: Vec<String>,
     entrypoint: Option<(Vec<String>, usize)>,
+    launch: Option<Launch>,
 }
 
 /// Builds a [`Runfile`] one logical line at a time.
@@ -119,19 +131,34 @@ struct Parser {
     state: State,
     image: Option<(super::ImageRef, Pos)>,
     cmd_line: Option<usize>,
+    last_keyword: Option<Pos>,
     instructions: Vec<Instruction>,
     labels: Vec<(String, String)>,
     label_lines: HashMap<String, usize>,
+    dsi_outputs_at: Option<Pos>,
     steps: Vec<Step>,
     workdirs: Vec<Workdir>,
     binds: Vec<Bind>,
     passenv: Vec<PassEnv>,
+    launches: Vec<Launch>,
+    inputs: Vec<Input>,
+    input_lines: Seen,
+    outputs: Vec<Output>,
+    output_lines: Seen,
+    metrics: Vec<Metric>,
+    metric_lines: Seen,
+    expects: Vec<Expect>,
     warnings: Vec<Diagnostic>,
 }
 
-/// Parse a Runfile (see [`super::parse`]).
-pub(crate) fn parse(source: &[u8]) -> Result<Parsed> {
-    let text = decode(source)?;
+/// Parse a Runfile (see [`super::parse`]). On an error, also the warnings of
+/// the instructions before it, in position order (on success they are in
+/// [`Parsed::warnings`] and the vector is empty).
+pub(crate) fn parse(source: &[u8]) -> (Vec<Diagnostic>, Result<Parsed>) {
+    let text = match decode(source) {
+        Ok(t) => t,
+        Err(e) => return (Vec::new(), Err(e)),
+    };
     let mut lexer = Lexer::new(text);
     let mut p = Parser {
         state: State {
@@ -143,51 +170,109 @@ pub(crate) fn parse(source: &[u8]) -> Result<Parsed> {
             gid: None,
             shell: vec!["/bin/sh".to_owned(), "-c".to_owned()],
             entrypoint: None,
+            launch: None,
         },
         image: None,
         cmd_line: None,
+        last_keyword: None,
         instructions: Vec::new(),
         labels: Vec::new(),
         label_lines: HashMap::new(),
+        dsi_outputs_at: None,
         steps: Vec::new(),
         workdirs: Vec::new(),
         binds: Vec::new(),
         passenv: Vec::new(),
+        launches: Vec::new(),
+        inputs: Vec::new(),
+        input_lines: Seen::new(),
+        outputs: Vec::new(),
+        output_lines: Seen::new(),
+        metrics: Vec::new(),
+        metric_lines: Seen::new(),
+        expects: Vec::new(),
         warnings: Vec::new(),
     };
-    while let Some(line) = lexer.next_logical()? {
-        p.instruction(&line)?;
+    let mut failure = None;
+    loop {
+        match lexer.next_logical() {
+            Ok(Some(line)) => {
+                let kept = p.warnings.len();
+                if let Err(e) = p.instruction(&line) {
+                    // An instruction with an error contributes no warnings.
+                    p.warnings.truncate(kept);
+                    failure = Some(e);
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
     }
-    // Decision: "no FROM"/"no CMD" are positioned at the end of the file
-    // (the line after a final LF), which gives §11.2's `2:1` for 09-no-cmd
-    // (`FROM D` + LF).
-    let eof = lexer.eof();
-    let Some((image, from_pos)) = p.image else {
-        return Err(err(
-            eof,
-            "E210",
-            "Runfile has no instructions; first instruction must be FROM",
-        ));
-    };
-    if p.cmd_line.is_none() {
-        return Err(err(eof, "E351", "Runfile has no CMD"));
+    if let Some(e) = failure {
+        p.warnings.sort_by_key(|w| (w.line, w.col));
+        return (p.warnings, Err(e));
     }
-    Ok(Parsed {
-        runfile: Runfile {
-            image,
-            from_pos,
-            instructions: p.instructions,
-            labels: p.labels,
-            steps: p.steps,
-            workdirs: p.workdirs,
-            binds: p.binds,
-            passenv: p.passenv,
-        },
-        warnings: p.warnings,
-    })
+    (Vec::new(), p.finish())
 }
 
 impl Parser {
+    /// The end of the file: E210 (empty), E351, then the whole-file
+    /// warnings W304 and W305.
+    fn finish(mut self) -> Result<Parsed> {
+        // E210 for an empty file and E351 are keyed at the end of the file,
+        // so any other error wins (every other error has already stopped the
+        // parse). E210 is shown at 1:1, E351 at the keyword of the last
+        // instruction (§1.1-8.1).
+        let Some((image, from_pos)) = self.image else {
+            return Err(err(
+                (1, 1),
+                "E210",
+                "Runfile has no instructions; first instruction must be FROM",
+            ));
+        };
+        if self.cmd_line.is_none() {
+            let at = self.last_keyword.unwrap_or(from_pos);
+            return Err(err(at, "E351", "Runfile has no CMD"));
+        }
+        for (line, col) in launch::w304_positions(&self.steps) {
+            self.warnings
+                .push(Diagnostic::warning(line, col, "W304", launch::W304));
+        }
+        if let Some((line, col)) = self.dsi_outputs_at
+            && (!self.outputs.is_empty() || !self.metrics.is_empty())
+        {
+            self.warnings.push(Diagnostic::warning(
+                line,
+                col,
+                "W305",
+                "LABEL dsi.outputs is ignored: the Runfile declares OUTPUT or METRIC",
+            ));
+        }
+        self.warnings.sort_by_key(|w| (w.line, w.col));
+        Ok(Parsed {
+            runfile: Runfile {
+                image,
+                from_pos,
+                instructions: self.instructions,
+                labels: self.labels,
+                steps: self.steps,
+                workdirs: self.workdirs,
+                binds: self.binds,
+                passenv: self.passenv,
+                launches: self.launches,
+                inputs: self.inputs,
+                outputs: self.outputs,
+                metrics: self.metrics,
+                expects: self.expects,
+            },
+            warnings: self.warnings,
+        })
+    }
+
     fn instruction(&mut self, ll: &LogicalLine) -> Result<()> {
         let n = ll.chars.len();
         let start = ll.skip_hws(0);
@@ -201,13 +286,9 @@ impl Parser {
         }
         let written = ll.text(start, i);
         let kw = written.to_ascii_uppercase();
-        if i < n && !is_hws(ll.chars[i]) {
-            return Err(err(
-                ll.at(i),
-                "E200",
-                format!("whitespace expected after keyword {kw}"),
-            ));
-        }
+        // The checks at the keyword, in the tie order of §1.1-8.1; E200 for a
+        // missing space after the keyword is at a later position, so it
+        // comes after them (`COPY"x" /y` is E203 at the keyword).
         if let Some(hint) = forbidden_hint(&kw) {
             return Err(err(
                 kw_pos,
@@ -265,45 +346,82 @@ impl Parser {
                 format!("duplicate ENTRYPOINT (first at line {line})"),
             ));
         }
+        if i < n && !is_hws(ll.chars[i]) {
+            return Err(err(
+                ll.at(i),
+                "E200",
+                format!("whitespace expected after keyword {kw}"),
+            ));
+        }
         let args = ll.skip_hws(i);
         if args == n {
             return Err(err(kw_pos, "E202", format!("{kw} requires arguments")));
         }
         match kw.as_str() {
-            "FROM" => self.from(ll, args, kw_pos),
-            "LABEL" => self.label(ll, args),
-            "ENV" => self.env(ll, args),
-            "UNSETENV" => self.unsetenv(ll, args),
-            "PASSENV" => self.passenv(ll, args, kw_pos),
-            "WORKDIR" => self.workdir(ll, args, kw_pos),
-            "BIND" => self.bind(ll, args, kw_pos),
-            "USER" => self.user(ll, args),
+            "FROM" => self.from(ll, args, kw_pos)?,
+            "LABEL" => self.label(ll, args)?,
+            "ENV" => self.env(ll, args)?,
+            "UNSETENV" => self.unsetenv(ll, args)?,
+            "PASSENV" => self.passenv(ll, args, kw_pos)?,
+            "WORKDIR" => self.workdir(ll, args, kw_pos)?,
+            "BIND" => self.bind(ll, args, kw_pos)?,
+            "USER" => self.user(ll, args)?,
             "SHELL" => {
                 let v = exec_only(ll, args, "SHELL", "E321")?;
                 self.state.shell.clone_from(&v);
                 self.instructions.push(Instruction::Shell(v));
-                Ok(())
             }
             "ENTRYPOINT" => {
                 let v = exec_only(ll, args, "ENTRYPOINT", "E331")?;
                 self.state.entrypoint = Some((v.clone(), kw_pos.0));
                 self.instructions.push(Instruction::Entrypoint(v));
-                Ok(())
             }
-            "RUN" => self.step(ll, args, kw_pos, StepKind::Run),
-            _ => self.step(ll, args, kw_pos, StepKind::Cmd),
+            "RUN" => self.step(ll, args, kw_pos, StepKind::Run)?,
+            "CMD" => self.step(ll, args, kw_pos, StepKind::Cmd)?,
+            "LAUNCH" => self.launch(ll, args, kw_pos)?,
+            "INPUT" => {
+                let input = verify::input(ll, args, kw_pos, &self.input_lines)?;
+                self.input_lines.insert(input.path.clone(), kw_pos.0);
+                self.instructions
+                    .push(Instruction::Input(self.inputs.len()));
+                self.inputs.push(input);
+            }
+            "OUTPUT" => {
+                let output = verify::output(ll, args, kw_pos, &self.output_lines)?;
+                self.output_lines.insert(output.target.spelling(), kw_pos.0);
+                self.instructions
+                    .push(Instruction::Output(self.outputs.len()));
+                self.outputs.push(output);
+            }
+            "METRIC" => {
+                let metric = verify::metric(ll, args, kw_pos, &self.metric_lines)?;
+                self.metric_lines.insert(metric.name.clone(), kw_pos.0);
+                self.instructions
+                    .push(Instruction::Metric(self.metrics.len()));
+                self.metrics.push(metric);
+            }
+            _ => {
+                let expect = verify::expect(ll, args, kw_pos)?;
+                self.instructions
+                    .push(Instruction::Expect(self.expects.len()));
+                self.expects.push(expect);
+            }
         }
+        self.last_keyword = Some(kw_pos);
+        Ok(())
     }
 
     fn from(&mut self, ll: &LogicalLine, args: usize, kw_pos: Pos) -> Result<()> {
         let tokens = words(ll, args);
+        let is_option = |&(s, _): &(usize, usize)| ll.chars.get(s..s + 2) == Some(&['-', '-']);
+        // A missing reference is E202 at the keyword, which precedes every
+        // operand error.
+        let Some(k) = tokens.iter().position(|t| !is_option(t)) else {
+            return Err(err(kw_pos, "E202", "FROM requires an image reference"));
+        };
         let mut tree: Option<String> = None;
-        let mut k = 0;
-        while let Some(&(s, e)) = tokens.get(k) {
+        for &(s, e) in &tokens[..k] {
             let tok = ll.text(s, e);
-            if !tok.starts_with("--") {
-                break;
-            }
             let (name, value) = match tok.split_once('=') {
                 Some((n, v)) => (n, Some(v)),
                 None => (tok.as_str(), None),
@@ -331,12 +449,13 @@ impl Parser {
                 ));
             }
             tree = Some(value.to_owned());
-            k += 1;
         }
-        let Some(&(s, e)) = tokens.get(k) else {
-            return Err(err(kw_pos, "E202", "FROM requires an image reference"));
-        };
+        let (s, e) = tokens[k];
         let reference = ll.text(s, e);
+        // The reference before the text after it (`FROM rf@sha256:abc AS x`
+        // is E244 at the reference).
+        let image =
+            parse_image_ref(&reference, tree).map_err(|(code, msg)| err(ll.at(s), code, msg))?;
         if let Some(&(s2, e2)) = tokens.get(k + 1) {
             let extra = ll.text(s2, e2);
             return Err(if extra.eq_ignore_ascii_case("AS") {
@@ -349,21 +468,14 @@ impl Parser {
                 )
             });
         }
-        let image =
-            parse_image_ref(&reference, tree).map_err(|(code, msg)| err(ll.at(s), code, msg))?;
         self.image = Some((image, kw_pos));
         self.instructions.push(Instruction::From);
         Ok(())
     }
 
-    /// One `KEY=value` of LABEL/ENV at `i` (not HWS, not the end); returns
-    /// the key, the value and the index of the next pair (or the end).
-    fn pair(
-        ll: &LogicalLine,
-        mut i: usize,
-        kw: &str,
-        key_word: &str,
-    ) -> Result<(Operand, Operand, usize)> {
+    /// The `KEY=` of a LABEL/ENV pair at `i` (not HWS, not the end); returns
+    /// the key and the index of its value.
+    fn key(ll: &LogicalLine, mut i: usize, kw: &str, key_word: &str) -> Result<(Operand, usize)> {
         let n = ll.chars.len();
         let key_start = i;
         while i < n && ll.chars[i] != '=' && !is_hws(ll.chars[i]) {
@@ -380,14 +492,12 @@ impl Parser {
             value: ll.text(key_start, i),
             pos: ll.at(key_start),
         };
-        let (value, next) = value_operand(ll, i + 1)?;
-        Ok((key, value, ll.skip_hws(next)))
+        Ok((key, i + 1))
     }
 
     fn label(&mut self, ll: &LogicalLine, mut i: usize) -> Result<()> {
         while i < ll.chars.len() {
-            let (key, value, next) = Self::pair(ll, i, "LABEL", "KEY")?;
-            i = next;
+            let (key, value_at) = Self::key(ll, i, "LABEL", "KEY")?;
             if !is_label_key(&key.value) {
                 return Err(err(
                     key.pos,
@@ -402,6 +512,12 @@ impl Parser {
                     format!("duplicate label '{}' (first at line {first})", key.value),
                 ));
             }
+            let (value, next) = value_operand(ll, value_at)?;
+            i = ll.skip_hws(next);
+            if key.value == DSI_OUTPUTS {
+                check_dsi_outputs(&value)?;
+                self.dsi_outputs_at = Some(key.pos);
+            }
             self.label_lines.insert(key.value.clone(), key.pos.0);
             self.labels.push((key.value.clone(), value.value.clone()));
             self.instructions
@@ -412,8 +528,8 @@ impl Parser {
 
     fn env(&mut self, ll: &LogicalLine, mut i: usize) -> Result<()> {
         while i < ll.chars.len() {
-            let (key, value, next) = Self::pair(ll, i, "ENV", "NAME")?;
-            i = next;
+            // The name before its value (`ENV 1X='a'` is E251 at the name).
+            let (key, value_at) = Self::key(ll, i, "ENV", "NAME")?;
             if !is_name(&key.value) {
                 return Err(err(
                     key.pos,
@@ -421,6 +537,8 @@ impl Parser {
                     format!("invalid variable name '{}'", key.value),
                 ));
             }
+            let (value, next) = value_operand(ll, value_at)?;
+            i = ll.skip_hws(next);
             if key.value == "CH_RUNNING" {
                 self.warnings.push(Diagnostic::warning(
                     key.pos.0,
@@ -494,25 +612,19 @@ impl Parser {
         Ok(())
     }
 
-    /// The single path operand of WORKDIR/BIND (`code` for a second operand).
-    fn single_path(ll: &LogicalLine, args: usize, code: &'static str, kw: &str) -> Result<Operand> {
+    /// The path operand of WORKDIR/BIND and the index of a second operand,
+    /// if any; the caller checks the path before the second operand.
+    fn path_operand(ll: &LogicalLine, args: usize) -> Result<(Operand, Option<usize>)> {
         let (op, next) = value_operand(ll, args)?;
         let rest = ll.skip_hws(next);
-        if rest < ll.chars.len() {
-            return Err(err(
-                ll.at(rest),
-                code,
-                format!("{kw} takes exactly one operand"),
-            ));
-        }
-        if op.value.is_empty() {
-            return Err(err(op.pos, "E290", "empty path"));
-        }
-        Ok(op)
+        Ok((op, (rest < ll.chars.len()).then_some(rest)))
     }
 
     fn workdir(&mut self, ll: &LogicalLine, args: usize, kw_pos: Pos) -> Result<()> {
-        let op = Self::single_path(ll, args, "E293", "WORKDIR")?;
+        let (op, extra) = Self::path_operand(ll, args)?;
+        if op.value.is_empty() {
+            return Err(err(op.pos, "E290", "empty path"));
+        }
         if !op.value.starts_with('/') {
             return Err(err(
                 op.pos,
@@ -527,6 +639,13 @@ impl Parser {
                 format!("'..' not allowed in WORKDIR: '{}'", op.value),
             )
         })?;
+        if let Some(rest) = extra {
+            return Err(err(
+                ll.at(rest),
+                "E293",
+                "WORKDIR takes exactly one operand",
+            ));
+        }
         if !self.workdirs.iter().any(|w| w.path == path) {
             self.workdirs.push(Workdir {
                 path: path.clone(),
@@ -540,7 +659,7 @@ impl Parser {
     }
 
     fn bind(&mut self, ll: &LogicalLine, args: usize, kw_pos: Pos) -> Result<()> {
-        let op = Self::single_path(ll, args, "E306", "BIND")?;
+        let (op, extra) = Self::path_operand(ll, args)?;
         let at = op.pos;
         let (src, dst) = match op.value.matches(':').count() {
             0 => {
@@ -583,6 +702,9 @@ impl Parser {
         if dst_n == "/" {
             return Err(err(at, "E304", "bind destination must not be '/'"));
         }
+        if let Some(rest) = extra {
+            return Err(err(ll.at(rest), "E306", "BIND takes exactly one operand"));
+        }
         let bind = Bind {
             src: src_n.clone(),
             dst: dst_n.clone(),
@@ -610,6 +732,19 @@ impl Parser {
         };
         (self.state.uid, self.state.gid) = (Some(uid), gid);
         self.instructions.push(Instruction::User(uid, gid));
+        Ok(())
+    }
+
+    fn launch(&mut self, ll: &LogicalLine, args: usize, kw_pos: Pos) -> Result<()> {
+        let launcher = launch::parse(ll, args)?;
+        self.state.launch = launcher.as_ref().map(|(join, argv)| Launch {
+            argv: argv.clone(),
+            join: *join,
+            line: kw_pos.0,
+            col: kw_pos.1,
+        });
+        self.launches.extend(self.state.launch.clone());
+        self.instructions.push(Instruction::Launch(launcher));
         Ok(())
     }
 
@@ -646,6 +781,7 @@ impl Parser {
             gid: st.gid,
             env_ops: st.env_ops.clone(),
             passenv: st.passenv.clone(),
+            launch: st.launch.clone(),
         });
         if kind == StepKind::Cmd {
             self.cmd_line = Some(kw_pos.0);
@@ -654,141 +790,6 @@ impl Parser {
             self.instructions.push(Instruction::Run(form));
         }
         Ok(())
-    }
-}
-
-/// The HWS-separated words starting at `i`, as `(start, end)` indices.
-fn words(ll: &LogicalLine, mut i: usize) -> Vec<(usize, usize)> {
-    let n = ll.chars.len();
-    let mut out = Vec::new();
-    i = ll.skip_hws(i);
-    while i < n {
-        let s = i;
-        while i < n && !is_hws(ll.chars[i]) {
-            i += 1;
-        }
-        out.push((s, i));
-        i = ll.skip_hws(i);
-    }
-    out
-}
-
-/// `bare? | json-string` at `i` (a `value` or `path-token`); returns the
-/// operand and the index after it, which is HWS or the end of the line.
-fn value_operand(ll: &LogicalLine, i: usize) -> Result<(Operand, usize)> {
-    let pos = ll.at(i);
-    let n = ll.chars.len();
-    if ll.chars.get(i) == Some(&'"') {
-        let (value, next) = json::parse_string(&ll.chars, i).map_err(|e| match e {
-            StrError::Unterminated(at) => err(ll.at(at), "E257", "unterminated string"),
-            StrError::BadEscape(at) | StrError::BadUnicode(at) => {
-                err(ll.at(at), "E256", "invalid escape in JSON string")
-            }
-            StrError::LoneSurrogate(at) => {
-                err(ll.at(at), "E256", "invalid \\u escape: lone surrogate")
-            }
-            // Decision: a raw TAB inside a JSON string (not allowed by RFC
-            // 8259) is reported as E256, the closest code of §10.
-            StrError::Control(at) => err(
-                ll.at(at),
-                "E256",
-                "TAB inside a JSON string must be written \\t",
-            ),
-            StrError::Nul(at) => err(ll.at(at), "E259", "NUL (\\u0000) not allowed in a string"),
-        })?;
-        if next < n && !is_hws(ll.chars[next]) {
-            return Err(err(
-                ll.at(next),
-                "E258",
-                "whitespace expected after a quoted string",
-            ));
-        }
-        return Ok((Operand { value, pos }, next));
-    }
-    let mut j = i;
-    while j < n && !is_hws(ll.chars[j]) {
-        let (code, msg) = match ll.chars[j] {
-            '\'' => ("E253", "single quotes are not supported"),
-            '\\' => (
-                "E254",
-                "backslash not allowed in a bare value; use a JSON string",
-            ),
-            '"' => (
-                "E255",
-                "'\"' not allowed inside a bare word; use a JSON string",
-            ),
-            _ => {
-                j += 1;
-                continue;
-            }
-        };
-        return Err(err(ll.at(j), code, msg));
-    }
-    Ok((
-        Operand {
-            value: ll.text(i, j),
-            pos,
-        },
-        j,
-    ))
-}
-
-/// The JSON exec form making up the rest of the line from `args` (`[`).
-fn exec_form(ll: &LogicalLine, args: usize, kw: &str) -> Result<Vec<String>> {
-    let rest = ll.chars.get(args..).unwrap_or_default();
-    let value = json::parse_document(rest).map_err(|e| match e {
-        JsonError::Syntax(msg, at) => err(
-            ll.at(args + at),
-            "E341",
-            format!("invalid JSON exec form: {msg}"),
-        ),
-        JsonError::Str(s) => {
-            let (msg, at) = match s {
-                StrError::Nul(at) => {
-                    return err(
-                        ll.at(args + at),
-                        "E259",
-                        "NUL (\\u0000) not allowed in a string",
-                    );
-                }
-                StrError::Unterminated(at) => ("Unterminated string starting at", at),
-                StrError::BadEscape(at) => ("Invalid \\escape", at),
-                StrError::BadUnicode(at) => ("Invalid \\uXXXX escape", at),
-                StrError::LoneSurrogate(at) => ("Invalid \\uXXXX escape (lone surrogate)", at),
-                StrError::Control(at) => ("Invalid control character at", at),
-            };
-            err(
-                ll.at(args + at),
-                "E341",
-                format!("invalid JSON exec form: {msg}"),
-            )
-        }
-    })?;
-    let not_strings = || {
-        err(
-            ll.at(args),
-            "E342",
-            format!("{kw} exec form must be a non-empty JSON array of strings"),
-        )
-    };
-    let Value::Array(items) = value else {
-        return Err(not_strings());
-    };
-    let mut argv = Vec::with_capacity(items.len());
-    for item in items {
-        match item {
-            Value::Str(s) => argv.push(s),
-            _ => return Err(not_strings()),
-        }
-    }
-    match argv.first() {
-        None => Err(not_strings()),
-        Some(first) if first.is_empty() => Err(err(
-            ll.at(args),
-            "E343",
-            format!("{kw} exec form: the first element must not be empty"),
-        )),
-        Some(_) => Ok(argv),
     }
 }
 

@@ -1,0 +1,279 @@
+//! The `number` of RUNFILE-1.1 §2 and its exact decimal canonical spelling
+//! (§1.1-6): `0.0010` → `1e-3`, `1.50` → `1.5e0`, `100` → `1e2`,
+//! `-0` → `0e0`.
+//!
+//! The canonical text is an exact decimal normal form, not the shortest
+//! round-trip digits of the binary64 value: two spellings share a canonical
+//! text iff they denote the same decimal number.
+
+use std::fmt::{self, Write as _};
+use std::hash::{Hash, Hasher};
+
+/// Most significant digits a number may have (E375).
+const MAX_SIGNIFICANT: usize = 17;
+/// Most digits its written exponent may have (E375).
+const MAX_EXPONENT_DIGITS: usize = 3;
+
+/// A `number` operand: its exact canonical text and its binary64 value.
+///
+/// Two numbers are equal iff their canonical texts are: the canonical text is
+/// an exact decimal, so it determines the value.
+#[derive(Clone, Debug)]
+pub struct Number {
+    canonical: String,
+    value: f64,
+}
+
+/// Why a `number` was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NumberError {
+    /// Not the grammar, more than 17 significant digits or more than 3
+    /// exponent digits (E375).
+    Malformed,
+    /// The nearest binary64 is infinite (E376).
+    OutOfRange,
+}
+
+impl Number {
+    /// Zero (`0e0`), the default of `--rtol` and `--atol`.
+    pub fn zero() -> Number {
+        Number {
+            canonical: "0e0".to_owned(),
+            value: 0.0,
+        }
+    }
+
+    /// Parse a `number` (§1.1-2):
+    /// `[+-]? ([0-9]+ ('.' [0-9]*)? | '.' [0-9]+) ([eE] [+-]? [0-9]+)?`,
+    /// at most 17 significant digits and 3 exponent digits, finite.
+    pub(crate) fn parse(s: &str) -> Result<Number, NumberError> {
+        let canonical = canonical_text(s)?;
+        // The canonical text is the same decimal number, so it has the same
+        // nearest binary64 (and `-0` becomes `0`, which compares equal).
+        let value: f64 = canonical.parse().map_err(|_| NumberError::Malformed)?;
+        if !value.is_finite() {
+            return Err(NumberError::OutOfRange);
+        }
+        Ok(Number { canonical, value })
+    }
+
+    /// The canonical text, e.g. `1.5e0`.
+    pub fn canonical(&self) -> &str {
+        &self.canonical
+    }
+
+    /// The nearest binary64 (ties to even).
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// Whether the value is zero.
+    pub fn is_zero(&self) -> bool {
+        self.canonical == "0e0"
+    }
+}
+
+impl PartialEq for Number {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical == other.canonical
+    }
+}
+
+impl Eq for Number {}
+
+impl Hash for Number {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.canonical.hash(state);
+    }
+}
+
+/// Displays the canonical text.
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.canonical)
+    }
+}
+
+/// The canonical text of §1.1-6, after checking the grammar and the digit
+/// limits.
+fn canonical_text(s: &str) -> Result<String, NumberError> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let negative = match b.first() {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits_from = |mut j: usize| {
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        j
+    };
+    let int_end = digits_from(i);
+    let int = &s[i..int_end];
+    let mut frac = "";
+    let mut j = int_end;
+    if b.get(j) == Some(&b'.') {
+        let frac_end = digits_from(j + 1);
+        frac = &s[j + 1..frac_end];
+        j = frac_end;
+    }
+    if int.is_empty() && frac.is_empty() {
+        return Err(NumberError::Malformed);
+    }
+    let mut exponent: i64 = 0;
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        let mut k = j + 1;
+        let exp_negative = match b.get(k) {
+            Some(b'-') => {
+                k += 1;
+                true
+            }
+            Some(b'+') => {
+                k += 1;
+                false
+            }
+            _ => false,
+        };
+        let exp_end = digits_from(k);
+        let exp_digits = &s[k..exp_end];
+        if exp_digits.is_empty() || exp_digits.len() > MAX_EXPONENT_DIGITS {
+            return Err(NumberError::Malformed);
+        }
+        let e: i64 = exp_digits.parse().map_err(|_| NumberError::Malformed)?;
+        exponent = if exp_negative { -e } else { e };
+        j = exp_end;
+    }
+    if j != b.len() {
+        return Err(NumberError::Malformed);
+    }
+    // D = integer digits then fraction digits; drop its z leading and its
+    // trailing zeros, leaving d1…dn.
+    let all = || int.bytes().chain(frac.bytes());
+    let z = all().take_while(|&c| c == b'0').count();
+    let len = int.len() + frac.len();
+    if z == len {
+        return Ok("0e0".to_owned());
+    }
+    let trailing = all().rev().take_while(|&c| c == b'0').count();
+    let n = len - z - trailing;
+    if n > MAX_SIGNIFICANT {
+        return Err(NumberError::Malformed);
+    }
+    let int_len = i64::try_from(int.len()).map_err(|_| NumberError::Malformed)?;
+    let z_len = i64::try_from(z).map_err(|_| NumberError::Malformed)?;
+    let x = exponent + int_len - 1 - z_len;
+    let mut out = String::with_capacity(n + 8);
+    if negative {
+        out.push('-');
+    }
+    for (k, c) in all().skip(z).take(n).enumerate() {
+        if k == 1 {
+            out.push('.');
+        }
+        out.push(char::from(c));
+    }
+    out.push('e');
+    let _ = write!(out, "{x}");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> String {
+        Number::parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {e:?}"))
+            .canonical
+    }
+
+    #[test]
+    fn spec_examples() {
+        for (written, want) in [
+            ("0.0010", "1e-3"),
+            ("1.50", "1.5e0"),
+            ("100", "1e2"),
+            ("+.5", "5e-1"),
+            ("12345.678", "1.2345678e4"),
+            ("-0", "0e0"),
+            ("1E3", "1e3"),
+            ("1e-3", "1e-3"),
+            ("+0.50", "5e-1"),
+            ("5.", "5e0"),
+            ("0", "0e0"),
+            ("000.000e-999", "0e0"),
+            ("-2.5E+02", "-2.5e2"),
+            ("0.00012345678901234567", "1.2345678901234567e-4"),
+            ("1e999", "1e999"),
+        ] {
+            if written == "1e999" {
+                assert_eq!(canonical_text(written).as_deref(), Ok(want));
+            } else {
+                assert_eq!(canon(written), want, "{written}");
+                // Idempotent.
+                assert_eq!(canon(want), want, "{want}");
+            }
+        }
+        assert_eq!(Number::parse("0.0010").expect("ok").value(), 1e-3);
+        assert_eq!(Number::parse("-0").expect("ok").value().to_bits(), 0);
+    }
+
+    #[test]
+    fn limits_and_malformed() {
+        for bad in [
+            "",
+            "+",
+            "-",
+            ".",
+            "e3",
+            "1e",
+            "1e+",
+            "1.2.3",
+            "0x1F",
+            "1_0",
+            " 1",
+            "1 ",
+            "inf",
+            "nan",
+            "1e1000",
+            "1e0001",
+            "1..2",
+            "--1",
+            "1.2345678901234567e3x",
+        ] {
+            assert_eq!(Number::parse(bad), Err(NumberError::Malformed), "{bad}");
+        }
+        // 17 significant digits are allowed, 18 are not; zeros around them
+        // are not significant.
+        assert!(Number::parse("12345678901234567").is_ok());
+        assert!(Number::parse("0.000123456789012345670000").is_ok());
+        assert_eq!(
+            Number::parse("123456789012345678"),
+            Err(NumberError::Malformed)
+        );
+        assert_eq!(Number::parse("1e309"), Err(NumberError::OutOfRange));
+        assert_eq!(Number::parse("-1.8e308"), Err(NumberError::OutOfRange));
+        assert!(Number::parse("1.7976931348623157e308").is_ok());
+        // Underflow is finite.
+        assert_eq!(Number::parse("1e-999").expect("ok").value(), 0.0);
+    }
+
+    #[test]
+    fn equality_is_by_decimal_value() {
+        let a = Number::parse("0.0010").expect("ok");
+        let b = Number::parse("1e-3").expect("ok");
+        assert_eq!(a, b);
+        assert_ne!(a, Number::parse("0.001000000000000001").expect("ok"));
+        assert!(Number::parse("-0.0").expect("ok").is_zero());
+        assert_eq!(Number::zero(), Number::parse("0").expect("ok"));
+        assert_eq!(a.to_string(), "1e-3");
+    }
+}
