@@ -1,15 +1,15 @@
 //! Executing a Runfile's steps through `ch-run` (RUNFILE.md §7, §9 steps 4–5).
 //!
 //! * [`preflight()`] checks what would make `ch-run` fail with an unhelpful
-//!   message, or a replay leave its directory (module [`preflight`]).
+//!   message, or a replay leave its directory (module [`mod@preflight`]).
 //! * [`execute`] runs each step with `execve` (no shell), stdin `/dev/null`,
 //!   stdout and stderr streamed to the caller's writers while they are
-//!   hashed ([`capture`]), and records per-step exit status, signal and
+//!   hashed (module `capture`), and records per-step exit status, signal and
 //!   timings. The first failing step stops the run (E501) and later steps
 //!   are not run. A program that is not on `PATH` is E420 before anything
 //!   runs.
 //! * SIGINT, SIGTERM and SIGHUP received by dsi while a step runs are passed
-//!   to the container's process group ([`signals`]).
+//!   to the container's process group (module `signals`).
 //! * `RunOutcome::stdout_sha256`/`stderr_sha256` hash the bytes of all
 //!   steps' streams concatenated; each step also has its own digests.
 //! * What PASSENV lets in, and what a record keeps of it: [`environment`].
