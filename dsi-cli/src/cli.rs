@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "\
@@ -128,7 +130,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ImageArgs {
     /// ch-image storage directory (default $CH_IMAGE_STORAGE, else /var/tmp/$USER.ch).
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]
     pub ch_storage: Option<PathBuf>,
 
     /// Never contact a registry; use only what is in storage.
@@ -148,7 +150,7 @@ pub struct RecordArgs {
     pub source: String,
 
     /// Commit into this repository (created if missing) instead of a new one.
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
 
     /// Location of the Runfile inside the repository.
@@ -177,7 +179,7 @@ pub struct ReplayArgs {
     pub reference: String,
 
     /// Replay from this repository directory instead of a record.
-    #[arg(long, value_name = "DIR", conflicts_with = "remote")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "DIR", conflicts_with = "remote")]
     pub repo: Option<PathBuf>,
 
     /// Replay from this git remote instead of a record (never stored).
@@ -203,7 +205,7 @@ pub struct ReplayArgs {
 
     /// Check the commit out into this new directory and keep it (outputs written
     /// through relative binds stay there); default: a temporary directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]
     pub into: Option<PathBuf>,
 
     /// Image options.
@@ -238,6 +240,7 @@ pub enum IngestFormat {
 /// Arguments of `dsi ingest csv`.
 #[derive(Debug, Args)]
 pub struct IngestCsvArgs {
+    #[arg(value_parser = Utf8PathParser)]
     /// The CSV file.
     pub file: PathBuf,
     /// The table to store the rows in (appended if it exists).
@@ -259,7 +262,7 @@ pub struct QueryArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Also write a Jupyter notebook that opens the store with pandas.
-    #[arg(long, value_name = "PATH")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "PATH")]
     pub notebook: Option<PathBuf>,
 }
 
@@ -276,7 +279,7 @@ pub struct ExportArgs {
 
     /// Write to this file (json, prov) or directory (ro-crate, default
     /// ./RUN_ID.crate) instead of stdout.
-    #[arg(long, short = 'o', value_name = "PATH")]
+    #[arg(value_parser = Utf8PathParser, long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
 }
 
@@ -336,7 +339,7 @@ pub struct LogArgs {
     #[arg(value_name = "RUN|COMMIT", conflicts_with = "repo")]
     pub reference: Option<String>,
     /// The project's repository.
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
     /// At most this many commits.
     #[arg(long, short = 'n', default_value_t = 20, value_name = "N")]
@@ -373,6 +376,7 @@ pub struct CheckoutArgs {
     /// A run id or a commit (or a unique prefix of either).
     #[arg(value_name = "RUN|COMMIT")]
     pub run: String,
+    #[arg(value_parser = Utf8PathParser)]
     /// Directory to create (must not exist or be empty).
     pub dir: PathBuf,
 }
@@ -416,22 +420,23 @@ pub struct RunfilePinArgs {
     pub image: String,
 
     /// ch-image storage directory (default $CH_IMAGE_STORAGE, else /var/tmp/$USER.ch).
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]
     pub ch_storage: Option<PathBuf>,
 }
 
 /// Arguments of `dsi runfile check`.
 #[derive(Debug, Args)]
 pub struct RunfileCheckArgs {
+    #[arg(value_parser = Utf8PathParser)]
     /// The Runfile.
     pub file: PathBuf,
 
     /// Context directory for the argv shown by --json (default: the Runfile's directory).
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]
     pub context: Option<PathBuf>,
 
     /// ch-image storage passed to ch-run in the argv shown by --json.
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]
     pub storage: Option<PathBuf>,
 }
 
@@ -445,4 +450,34 @@ pub struct CollectArgs {
     /// Print what was collected instead of storing it.
     #[arg(long)]
     pub print: bool,
+}
+
+/// Parses a path argument, refusing one that is not valid UTF-8: dsi passes
+/// paths to `ch-run`, `ch-image` and git as text, and a lossy conversion
+/// would name another directory.
+#[derive(Clone, Debug)]
+pub(crate) struct Utf8PathParser;
+
+impl TypedValueParser for Utf8PathParser {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        if value.to_str().is_some() {
+            return Ok(PathBuf::from(value));
+        }
+        let name = arg.map_or_else(|| "a path".to_owned(), |a| a.to_string());
+        Err(clap::Error::raw(
+            ErrorKind::InvalidUtf8,
+            format!(
+                "{name}: '{}' is not valid UTF-8; dsi passes paths to ch-run, ch-image and git as text\n",
+                value.to_string_lossy()
+            ),
+        )
+        .with_cmd(cmd))
+    }
 }
