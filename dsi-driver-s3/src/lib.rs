@@ -55,7 +55,7 @@ use dsi_driver_parquet::object_store::aws::AmazonS3Builder;
 use dsi_driver_parquet::object_store::client::{HttpError, HttpErrorKind};
 use dsi_driver_parquet::object_store::path::Path;
 use dsi_driver_parquet::object_store::{BackoffConfig, ClientOptions, RetryConfig};
-use dsi_driver_parquet::{Dataset, DatasetBuilder, Publish};
+use dsi_driver_parquet::{Dataset, DatasetBuilder, MigrateReport};
 
 pub use dsi_driver_parquet::Dataset as S3Dataset;
 
@@ -416,8 +416,21 @@ impl S3Builder {
 
     /// Connects: builds the S3 client and opens the dataset (one request,
     /// which reports bad credentials, a missing bucket or an unreachable
-    /// endpoint).
+    /// endpoint). A dataset of the first layout is
+    /// [`Error::IncompatibleStore`]: see [`S3Builder::migrate`].
     pub fn open(self) -> Result<Dataset> {
+        self.dataset_builder()?.open()
+    }
+
+    /// Turns a dataset of the first layout (one Parquet file per put) into
+    /// Delta tables, keeping its data files (`dsi migrate`; see
+    /// [`dsi_driver_parquet::migrate`]).
+    pub fn migrate(self) -> Result<MigrateReport> {
+        self.dataset_builder()?.migrate()
+    }
+
+    /// The dataset builder over the S3 client.
+    pub fn dataset_builder(self) -> Result<DatasetBuilder> {
         if self.access_key_id.0.is_none() && !self.skip_signature {
             return Err(Error::config(
                 DRIVER,
@@ -478,14 +491,14 @@ impl S3Builder {
             .map_err(|e| Error::config(DRIVER, format!("{}: {}", self.location(), one_line(&e))))?;
         let prefix = Path::parse(&self.prefix)
             .map_err(|e| Error::config(DRIVER, format!("{}: {e}", self.url())))?;
-        DatasetBuilder::new(Arc::new(store), prefix)
+        let root = url::Url::parse(&format!("s3://{}/", self.bucket))
+            .map_err(|e| Error::config(DRIVER, format!("{}: {e}", self.url())))?;
+        Ok(DatasetBuilder::new(Arc::new(store), root, prefix)
             .with_driver_name(DRIVER)
             .with_location(self.location())
             .with_structured_location(self.structured_location())
             .with_access(self.access)
-            .with_publish(Publish::Upload)
-            .with_error_description(describe)
-            .open()
+            .with_error_description(describe))
     }
 }
 
