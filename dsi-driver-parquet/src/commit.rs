@@ -44,7 +44,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
-use deltalake_core::kernel::{Action, Add, Metadata, Protocol, Remove, Transaction};
+use deltalake_core::kernel::{Action, Add, Metadata, Protocol, Remove, Snapshot, Transaction};
+use deltalake_core::logstore::CommitOrBytes;
 use deltalake_core::errors::DeltaTableError;
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::table::state::DeltaTableState;
@@ -142,6 +143,59 @@ pub(crate) enum Outcome {
     Fenced,
 }
 
+/// What a writer knows of a table's log.
+#[derive(Debug, Clone)]
+pub(crate) struct LogHead {
+    /// The latest version seen.
+    pub(crate) version: u64,
+    /// The table's metadata at that version.
+    pub(crate) metadata: Metadata,
+    /// Its columns.
+    pub(crate) columns: Columns,
+    /// Commits between checkpoints (`delta.checkpointInterval`, default 100).
+    pub(crate) checkpoint_interval: u64,
+}
+
+impl LogHead {
+    fn new(table: &str, version: u64, metadata: Metadata) -> Result<Self> {
+        let json = serde_json::to_value(&metadata)
+            .map_err(|e| Error::InvalidData(format!("table '{table}': its metadata: {e}")))?;
+        let schema: deltalake_core::kernel::StructType =
+            serde_json::from_str(json["schemaString"].as_str().unwrap_or("{}")).map_err(|e| {
+                Error::InvalidData(format!("table '{table}': its schema: {e}"))
+            })?;
+        let checkpoint_interval = json["configuration"]["delta.checkpointInterval"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|v| *v > 0)
+            .unwrap_or(100);
+        Ok(LogHead {
+            version,
+            columns: schema::dsi_columns(table, &schema)?,
+            metadata,
+            checkpoint_interval,
+        })
+    }
+}
+
+/// A commit's JSON lines: commit info first, then the actions.
+fn commit_body(actions: &[Action], create: bool) -> Result<bytes::Bytes> {
+    let info = serde_json::json!({"commitInfo": {
+        "timestamp": now_ms(),
+        "operation": if create { "CREATE TABLE" } else { "WRITE" },
+        "operationParameters": {"mode": "Append"},
+        "isBlindAppend": true,
+        "clientVersion": format!("dsi-{}", env!("CARGO_PKG_VERSION")),
+    }});
+    let mut out = serde_json::to_string(&info).map_err(|e| Error::InvalidData(e.to_string()))?;
+    for a in actions {
+        out.push('\n');
+        out.push_str(&serde_json::to_string(a).map_err(|e| Error::InvalidData(e.to_string()))?);
+    }
+    out.push('\n');
+    Ok(bytes::Bytes::from(out))
+}
+
 /// The record of a multi-table put in progress.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PutRecord {
@@ -232,8 +286,135 @@ impl Dataset {
         }
     }
 
+    /// What this writer knows of a table's log, brought up to date by
+    /// reading only the commits it has not seen (`None`: no table yet).
+    /// With `watch`, also the version of that application transaction if
+    /// one of those commits holds it.
+    pub(crate) async fn log_head(
+        &self,
+        table: &str,
+        watch: Option<&str>,
+    ) -> Result<(Option<LogHead>, Option<i64>)> {
+        let log = self.log_store(table)?;
+        let what = format!("reading the log of table '{table}'");
+        let cached = self
+            .heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(table)
+            .cloned();
+        let mut head = match cached {
+            Some(h) => h,
+            None => match Snapshot::try_new(log.as_ref(), None).await {
+                Ok(s) => {
+                    // Loading the whole log is no place to find a retry:
+                    // a first attempt has nothing to find.
+                    let h = LogHead::new(table, s.version(), s.metadata().clone())?;
+                    self.remember_head(table, &h);
+                    return Ok((Some(h), None));
+                }
+                Err(e) if crate::delta::is_missing_table(&e) => {
+                    if watch.is_none() {
+                        return Ok((None, None));
+                    }
+                    // A retry of the creating commit: look at version 0.
+                    match log.read_commit_entry(0).await {
+                        Ok(None) => return Ok((None, None)),
+                        Ok(Some(_)) => {
+                            let s = Snapshot::try_new(log.as_ref(), None)
+                                .await
+                                .map_err(|e| self.delta_err(&what, &e))?;
+                            let mut seen = None;
+                            let mut newest = None;
+                            self.scan_commits(table, &log, 0, s.version(), watch, &mut newest, &mut seen)
+                                .await?;
+                            let h = LogHead::new(table, s.version(), s.metadata().clone())?;
+                            self.remember_head(table, &h);
+                            return Ok((Some(h), seen));
+                        }
+                        Err(e) => return Err(self.delta_err(&what, &e)),
+                    }
+                }
+                Err(e) => return Err(self.delta_err(&what, &e)),
+            },
+        };
+        let latest = log
+            .get_latest_version(head.version)
+            .await
+            .map_err(|e| self.delta_err(&what, &e))?;
+        let mut metadata = None;
+        let mut seen = None;
+        if latest > head.version {
+            self.scan_commits(table, &log, head.version + 1, latest, watch, &mut metadata, &mut seen)
+                .await?;
+            head = match metadata {
+                Some(m) => LogHead::new(table, latest, m)?,
+                None => LogHead {
+                    version: latest,
+                    ..head
+                },
+            };
+            self.remember_head(table, &head);
+        }
+        Ok((Some(head), seen))
+    }
+
+    fn remember_head(&self, table: &str, head: &LogHead) {
+        self.heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(table.to_owned(), head.clone());
+    }
+
+    /// Reads commits `first..=last`: the newest metadata among them, and the
+    /// version of the `watch` transaction if one holds it.
+    #[allow(clippy::too_many_arguments, reason = "one scan fills both answers")]
+    async fn scan_commits(
+        &self,
+        table: &str,
+        log: &deltalake_core::logstore::LogStoreRef,
+        first: u64,
+        last: u64,
+        watch: Option<&str>,
+        metadata: &mut Option<Metadata>,
+        seen: &mut Option<i64>,
+    ) -> Result<()> {
+        let what = format!("reading the log of table '{table}'");
+        for v in first..=last {
+            let Some(bytes) = log
+                .read_commit_entry(v)
+                .await
+                .map_err(|e| self.delta_err(&what, &e))?
+            else {
+                continue;
+            };
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                let interesting = line.starts_with("{\"metaData\"")
+                    || watch.is_some_and(|w| line.starts_with("{\"txn\"") && line.contains(w));
+                if !interesting {
+                    continue;
+                }
+                let j: serde_json::Value = serde_json::from_str(line)
+                    .map_err(|e| self.err(what.clone(), format!("version {v}: {e}")))?;
+                if let Some(m) = j.get("metaData") {
+                    *metadata = Some(
+                        serde_json::from_value(m.clone())
+                            .map_err(|e| self.err(what.clone(), format!("version {v}: {e}")))?,
+                    );
+                } else if let (Some(w), Some(t)) = (watch, j.get("txn"))
+                    && t["appId"].as_str() == Some(w)
+                {
+                    *seen = t["version"].as_i64();
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Commits a put's files to one table: see the module documentation.
-    /// `columns` are the put's columns for the table.
+    /// `columns` are the put's columns for the table. Writes the commit
+    /// itself (delta-rs's commit builder would replay the log after every
+    /// commit) and a checkpoint at every checkpoint interval.
     pub(crate) async fn commit_put(
         &self,
         table: &str,
@@ -241,26 +422,31 @@ impl Dataset {
         columns: &Columns,
         adds: &[Add],
     ) -> Result<Outcome> {
+        let log = self.log_store(table)?;
         let mut backoff = Backoff::new();
+        let mut retry = false;
         loop {
-            let state = self.snapshot(table).await?;
-            let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + 3);
-            match &state {
-                Some(s) => {
-                    match self.txn_version(table, s, put).await? {
-                        Some(COMMITTED) => return Ok(Outcome::Committed),
-                        Some(_) => return Ok(Outcome::Fenced),
-                        None => {}
-                    }
-                    let existing = schema::dsi_columns(table, &s.schema())?;
-                    if let Some(merged) = schema::evolve(table, &existing, columns)? {
-                        actions.push(Action::Metadata(metadata(&merged, Some(s.metadata()))?));
+            let (head, seen) = self.log_head(table, retry.then_some(put)).await?;
+            match seen {
+                Some(COMMITTED) => return Ok(Outcome::Committed),
+                Some(_) => return Ok(Outcome::Fenced),
+                None => {}
+            }
+            let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + 4);
+            let mut new_metadata = None;
+            match &head {
+                Some(h) => {
+                    if let Some(merged) = schema::evolve(table, &h.columns, columns)? {
+                        new_metadata = Some(metadata(&merged, Some(&h.metadata))?);
                     }
                 }
                 None => {
                     actions.push(Action::Protocol(protocol()?));
-                    actions.push(Action::Metadata(metadata(columns, None)?));
+                    new_metadata = Some(metadata(columns, None)?);
                 }
+            }
+            if let Some(m) = &new_metadata {
+                actions.push(Action::Metadata(m.clone()));
             }
             actions.extend(adds.iter().cloned().map(Action::Add));
             actions.push(Action::Txn(Transaction::new_with_last_update(
@@ -268,14 +454,33 @@ impl Dataset {
                 COMMITTED,
                 Some(now_ms()),
             )));
-            let op = DeltaOperation::Write {
-                mode: SaveMode::Append,
-                partition_by: None,
-                predicate: None,
-            };
-            if self.try_commit(table, state.as_ref(), actions, op).await? {
-                return Ok(Outcome::Committed);
+            let version = head.as_ref().map_or(0, |h| h.version + 1);
+            let body = commit_body(&actions, version == 0)?;
+            match log
+                .write_commit_entry(version, CommitOrBytes::LogBytes(body), uuid::Uuid::new_v4())
+                .await
+            {
+                Ok(()) => {
+                    let h = match (head, new_metadata) {
+                        (_, Some(m)) => LogHead::new(table, version, m)?,
+                        (Some(h), None) => LogHead { version, ..h },
+                        (None, None) => unreachable!("a new table always has metadata"),
+                    };
+                    self.remember_head(table, &h);
+                    if version > 0 && version % h.checkpoint_interval == 0 {
+                        self.checkpoint_quietly(table).await;
+                    }
+                    return Ok(Outcome::Committed);
+                }
+                Err(TransactionError::VersionAlreadyExists(_)) => {}
+                Err(e) => {
+                    return Err(self.err(
+                        format!("committing to table '{table}'"),
+                        crate::error::one_line(&e),
+                    ));
+                }
             }
+            retry = true;
             match backoff.next() {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => {
@@ -288,6 +493,24 @@ impl Dataset {
                     ));
                 }
             }
+        }
+    }
+
+    /// Writes a checkpoint of a table's latest version; a failure only
+    /// costs readers time, so it is logged, not returned.
+    async fn checkpoint_quietly(&self, table: &str) {
+        let result = async {
+            let mut t = deltalake_core::DeltaTable::new(self.log_store(table)?);
+            t.load()
+                .await
+                .map_err(|e| self.delta_err(&format!("reading the log of table '{table}'"), &e))?;
+            deltalake_core::checkpoints::create_checkpoint(&t, None)
+                .await
+                .map_err(|e| self.delta_err(&format!("writing a checkpoint of table '{table}'"), &e))
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(store = %self.location, table, error = %e, "checkpoint not written");
         }
     }
 

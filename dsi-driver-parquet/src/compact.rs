@@ -26,9 +26,10 @@
 //!   written, so that opening the table reads one small Parquet file and
 //!   not the JSON commits of every put. (Every put also writes one each
 //!   100 commits.)
-//! * **Automatically**, a put compacts (without vacuum) a table that has
-//!   more than [`CompactOptions::AUTO_COMPACT_FILES`] small files after it,
-//!   so that listings stay fast between explicit compactions
+//! * **Automatically**, the put that writes a table's checkpoint (every
+//!   100th commit) compacts it, without vacuum, if it has more than
+//!   [`CompactOptions::AUTO_COMPACT_FILES`] small files, so that listings
+//!   stay fast between explicit compactions
 //!   ([`crate::DatasetBuilder::with_auto_compact`]).
 
 use std::time::Duration;

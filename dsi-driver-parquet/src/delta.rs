@@ -61,7 +61,7 @@ pub(crate) fn file_url_of(root: &Url, path: &Path) -> std::result::Result<Url, u
 
 /// Whether a load failed because the table has no log (on a local disk
 /// the kernel reports a missing directory as an invalid location).
-fn is_missing_table(e: &DeltaTableError) -> bool {
+pub(crate) fn is_missing_table(e: &DeltaTableError) -> bool {
     match e {
         DeltaTableError::NotATable(_) | DeltaTableError::InvalidTableLocation(_) => true,
         DeltaTableError::KernelError(k) => {

@@ -203,6 +203,7 @@ impl DatasetBuilder {
             logs: Mutex::new(HashMap::new()),
             tables: Mutex::new(HashMap::new()),
             complete: Mutex::new(HashSet::new()),
+            heads: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -231,6 +232,8 @@ pub struct Dataset {
     tables: Mutex<HashMap<String, DeltaTable>>,
     /// Multi-table puts known to be complete.
     complete: Mutex<HashSet<String>>,
+    /// What this writer knows of each table's log.
+    heads: Mutex<HashMap<String, commit::LogHead>>,
 }
 
 impl fmt::Debug for Dataset {
@@ -487,9 +490,8 @@ impl Dataset {
                 .into_iter()
                 .map(|(n, ty)| (n.to_owned(), ty))
                 .collect();
-            if let Some(state) = self.snapshot(t.name()).await? {
-                let existing = schema::dsi_columns(t.name(), &state.schema())?;
-                schema::evolve(t.name(), &existing, &columns)?;
+            if let (Some(head), _) = self.log_head(t.name(), None).await? {
+                schema::evolve(t.name(), &head.columns, &columns)?;
             }
             plan.push((t, columns));
         }
@@ -549,13 +551,24 @@ impl Dataset {
             self.delete_put_record(&id).await;
         }
         if let Some(limit) = self.auto_compact {
-            for (table, _, _) in &staged {
+            // Looked at when this put wrote a checkpoint: the view then
+            // loads from it cheaply.
+            for (table, _, _) in staged.iter().filter(|(t, _, _)| self.at_checkpoint(t)) {
                 if let Err(e) = self.auto_compact_async(table, limit).await {
                     tracing::warn!(store = %self.location, table, error = %e, "automatic compaction failed");
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether this writer's last commit to a table was at a checkpoint.
+    fn at_checkpoint(&self, table: &str) -> bool {
+        self.heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(table)
+            .is_some_and(|h| h.version > 0 && h.version % h.checkpoint_interval == 0)
     }
 
     /// Whether a put whose commit reported an error is in the table after
