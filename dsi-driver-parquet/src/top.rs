@@ -94,6 +94,11 @@ impl Dataset {
             return q.apply(t);
         }
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if limit == 0 {
+            let schema: Vec<(&str, DataType)> =
+                view.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+            return q.apply(Table::with_schema(&q.table, &schema)?);
+        }
         let index_of: BTreeMap<&str, usize> = view
             .files
             .iter()
