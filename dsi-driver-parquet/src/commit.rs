@@ -43,10 +43,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use deltalake_core::errors::DeltaTableError;
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake_core::kernel::{Action, Add, Metadata, Protocol, Remove, Snapshot, Transaction};
 use deltalake_core::logstore::CommitOrBytes;
-use deltalake_core::errors::DeltaTableError;
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::table::state::DeltaTableState;
 use dsi_core::{Error, Result};
@@ -161,9 +161,8 @@ impl LogHead {
         let json = serde_json::to_value(&metadata)
             .map_err(|e| Error::InvalidData(format!("table '{table}': its metadata: {e}")))?;
         let schema: deltalake_core::kernel::StructType =
-            serde_json::from_str(json["schemaString"].as_str().unwrap_or("{}")).map_err(|e| {
-                Error::InvalidData(format!("table '{table}': its schema: {e}"))
-            })?;
+            serde_json::from_str(json["schemaString"].as_str().unwrap_or("{}"))
+                .map_err(|e| Error::InvalidData(format!("table '{table}': its schema: {e}")))?;
         let checkpoint_interval = json["configuration"]["delta.checkpointInterval"]
             .as_str()
             .and_then(|v| v.parse::<u64>().ok())
@@ -326,8 +325,16 @@ impl Dataset {
                                 .map_err(|e| self.delta_err(&what, &e))?;
                             let mut seen = None;
                             let mut newest = None;
-                            self.scan_commits(table, &log, 0, s.version(), watch, &mut newest, &mut seen)
-                                .await?;
+                            self.scan_commits(
+                                table,
+                                &log,
+                                0,
+                                s.version(),
+                                watch,
+                                &mut newest,
+                                &mut seen,
+                            )
+                            .await?;
                             let h = LogHead::new(table, s.version(), s.metadata().clone())?;
                             self.remember_head(table, &h);
                             return Ok((Some(h), seen));
@@ -345,8 +352,16 @@ impl Dataset {
         let mut metadata = None;
         let mut seen = None;
         if latest > head.version {
-            self.scan_commits(table, &log, head.version + 1, latest, watch, &mut metadata, &mut seen)
-                .await?;
+            self.scan_commits(
+                table,
+                &log,
+                head.version + 1,
+                latest,
+                watch,
+                &mut metadata,
+                &mut seen,
+            )
+            .await?;
             head = match metadata {
                 Some(m) => LogHead::new(table, latest, m)?,
                 None => LogHead {
@@ -506,7 +521,9 @@ impl Dataset {
                 .map_err(|e| self.delta_err(&format!("reading the log of table '{table}'"), &e))?;
             deltalake_core::checkpoints::create_checkpoint(&t, None)
                 .await
-                .map_err(|e| self.delta_err(&format!("writing a checkpoint of table '{table}'"), &e))
+                .map_err(|e| {
+                    self.delta_err(&format!("writing a checkpoint of table '{table}'"), &e)
+                })
         }
         .await;
         if let Err(e) = result {
@@ -630,8 +647,7 @@ impl Dataset {
 
     /// Writes a put record (create-if-absent).
     pub(crate) async fn write_put_record(&self, record: &PutRecord) -> Result<()> {
-        let body =
-            serde_json::to_vec(record).map_err(|e| Error::InvalidData(e.to_string()))?;
+        let body = serde_json::to_vec(record).map_err(|e| Error::InvalidData(e.to_string()))?;
         self.store
             .put_opts(
                 &self.put_record_path(&record.id),
@@ -695,13 +711,19 @@ impl Dataset {
     }
 
     /// The files of a snapshot that carry tags, with their tags.
-    pub(crate) fn tagged_files(&self, state: &DeltaTableState) -> Vec<(Add, HashMap<String, String>)> {
+    pub(crate) fn tagged_files(
+        &self,
+        state: &DeltaTableState,
+    ) -> Vec<(Add, HashMap<String, String>)> {
         let mut out = Vec::new();
         for f in state.log_data().iter() {
             if !crate::layout::is_multi_put_file(&f.path()) {
                 continue;
             }
-            #[allow(deprecated, reason = "the only public way to a file's tags in delta-rs 1.1")]
+            #[allow(
+                deprecated,
+                reason = "the only public way to a file's tags in delta-rs 1.1"
+            )]
             let add = f.add_action();
             let tags: HashMap<String, String> = add
                 .tags

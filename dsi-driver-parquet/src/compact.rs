@@ -172,7 +172,7 @@ pub struct CompactReport {
 
 /// Consecutive runs of small files, cut into bins of at most `target`
 /// bytes; only bins of two or more files are worth merging.
-fn bins<'a>(files: &'a [FileRef], small: u64, target: u64) -> Vec<Vec<&'a FileRef>> {
+fn bins(files: &[FileRef], small: u64, target: u64) -> Vec<Vec<&FileRef>> {
     let mut out: Vec<Vec<&FileRef>> = Vec::new();
     let mut cur: Vec<&FileRef> = Vec::new();
     let mut bytes = 0u64;
@@ -212,13 +212,19 @@ impl Dataset {
                 abandoned_puts_settled: settled as u64,
             };
             for name in names {
-                report.tables.push(self.compact_table(&name, options).await?);
+                report
+                    .tables
+                    .push(self.compact_table(&name, options).await?);
             }
             Ok(report)
         })
     }
 
-    async fn compact_table(&self, table: &str, options: &CompactOptions) -> Result<TableCompaction> {
+    async fn compact_table(
+        &self,
+        table: &str,
+        options: &CompactOptions,
+    ) -> Result<TableCompaction> {
         let Some(view) = self.view(table).await? else {
             return Err(Error::not_found("table", table.to_owned()));
         };
@@ -228,7 +234,11 @@ impl Dataset {
             bytes_before: view.files.iter().map(|f| f.size).sum(),
             ..TableCompaction::default()
         };
-        let bins = bins(&view.files, options.small_file_bytes, options.target_file_bytes);
+        let bins = bins(
+            &view.files,
+            options.small_file_bytes,
+            options.target_file_bytes,
+        );
         if !bins.is_empty() {
             let mut removed: Vec<&FileRef> = Vec::new();
             let mut added: Vec<Add> = Vec::new();
@@ -265,7 +275,9 @@ impl Dataset {
         if options.checkpoint {
             deltalake_core::checkpoints::create_checkpoint(&delta, None)
                 .await
-                .map_err(|e| self.delta_err(&format!("writing a checkpoint of table '{table}'"), &e))?;
+                .map_err(|e| {
+                    self.delta_err(&format!("writing a checkpoint of table '{table}'"), &e)
+                })?;
             report.checkpoint_version = delta.version();
         }
         if let Some(after) = self.view(table).await? {
@@ -289,8 +301,8 @@ impl Dataset {
             self.err(format!("compacting table '{table}'"), e.to_string())
         };
         let mut out = Vec::new();
-        let mut writer =
-            ArrowWriter::try_new(&mut out, empty.schema(), Some(write::properties())).map_err(fail)?;
+        let mut writer = ArrowWriter::try_new(&mut out, empty.schema(), Some(write::properties()))
+            .map_err(fail)?;
         let mut acc = stats::Accumulator::default();
         for f in bin {
             let rows = self.decode(table, f, &Part::default()).await?;
@@ -397,11 +409,20 @@ mod tests {
 
     #[test]
     fn bins_are_runs_of_small_files_up_to_the_target() {
-        let files: Vec<FileRef> = [1, 2, 3, 100, 4, 5, 6, 7, 8].into_iter().map(file).collect();
+        let files: Vec<FileRef> = [1, 2, 3, 100, 4, 5, 6, 7, 8]
+            .into_iter()
+            .map(file)
+            .collect();
         let b = bins(&files, 50, 12);
-        let sizes: Vec<Vec<u64>> = b.iter().map(|bin| bin.iter().map(|f| f.size).collect()).collect();
+        let sizes: Vec<Vec<u64>> = b
+            .iter()
+            .map(|bin| bin.iter().map(|f| f.size).collect())
+            .collect();
         assert_eq!(sizes, vec![vec![1, 2, 3], vec![4, 5]]);
-        assert!(bins(&[file(1)], 50, 100).is_empty(), "one file is not merged");
+        assert!(
+            bins(&[file(1)], 50, 100).is_empty(),
+            "one file is not merged"
+        );
     }
 
     #[test]

@@ -112,7 +112,9 @@ impl Dataset {
         match t.update_incremental(None).await {
             Ok(()) => {}
             Err(e) if is_missing_table(&e) => return Ok(None),
-            Err(e) => return Err(self.delta_err(&format!("reading the log of table '{table}'"), &e)),
+            Err(e) => {
+                return Err(self.delta_err(&format!("reading the log of table '{table}'"), &e));
+            }
         }
         let state = t
             .snapshot()

@@ -294,7 +294,8 @@ impl Dataset {
                 format!("store '{}': {}", root.display(), one_line(&e)),
             )
         })?;
-        let root_url = url::Url::parse("file:///").map_err(|e| Error::config("parquet", e.to_string()))?;
+        let root_url =
+            url::Url::parse("file:///").map_err(|e| Error::config("parquet", e.to_string()))?;
         let fs = object_store::local::LocalFileSystem::new();
         Ok(DatasetBuilder::new(Arc::new(fs), root_url, prefix)
             .with_location(root.display().to_string())
@@ -369,7 +370,6 @@ impl Dataset {
         }
         .into_error(&self.driver)
     }
-
 
     /// The URL of a table's Delta root (what other engines open).
     pub fn table_url(&self, table: &str) -> Result<url::Url> {
@@ -498,7 +498,10 @@ impl Dataset {
         self.ensure_format().await?;
         let id = layout::new_id();
         let multi = plan.len() > 1;
-        let last = plan.last().map(|(t, _)| t.name().to_owned()).unwrap_or_default();
+        let last = plan
+            .last()
+            .map(|(t, _)| t.name().to_owned())
+            .unwrap_or_default();
         let mut staged = Vec::with_capacity(plan.len());
         for (t, columns) in &plan {
             let (bytes, stats) = write::encode_put(t)?;
@@ -515,7 +518,11 @@ impl Dataset {
                     (TAG_LAST.to_owned(), Some(last.clone())),
                 ])
             });
-            staged.push((t.name(), columns, write::add_action(name, size, stats, tags)));
+            staged.push((
+                t.name(),
+                columns,
+                write::add_action(name, size, stats, tags),
+            ));
         }
         let record = PutRecord {
             id: id.clone(),
@@ -525,7 +532,10 @@ impl Dataset {
             self.write_put_record(&record).await?;
         }
         for (table, columns, add) in &staged {
-            let failure = match self.commit_put(table, &id, columns, std::slice::from_ref(add)).await {
+            let failure = match self
+                .commit_put(table, &id, columns, std::slice::from_ref(add))
+                .await
+            {
                 Ok(Outcome::Committed) => continue,
                 Ok(Outcome::Fenced) => self.err(
                     format!("committing to table '{table}'"),
@@ -618,8 +628,14 @@ impl Dataset {
         for f in &view.files {
             total += match f.stats.records {
                 Some(n) => n,
-                None => u64::try_from(self.file_meta(f).await?.metadata().file_metadata().num_rows())
-                    .unwrap_or(0),
+                None => u64::try_from(
+                    self.file_meta(f)
+                        .await?
+                        .metadata()
+                        .file_metadata()
+                        .num_rows(),
+                )
+                .unwrap_or(0),
             };
         }
         Ok(total)

@@ -36,7 +36,9 @@ use serde::{Deserialize, Serialize};
 use crate::layout::{self, DataName};
 use crate::read::{FileRef, Part};
 use crate::stats::{Accumulator, Stats};
-use crate::{Dataset, DatasetBuilder, FORMAT_NAME, FORMAT_VERSION, FormatRecord, LEGACY_FORMAT_NAME};
+use crate::{
+    Dataset, DatasetBuilder, FORMAT_NAME, FORMAT_VERSION, FormatRecord, LEGACY_FORMAT_NAME,
+};
 
 /// What migration did to one table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -148,10 +150,15 @@ impl Dataset {
             }
         }
         // Committed puts not renamed yet: finish them first.
-        let markers = self.list(&layout::puts_dir(&self.prefix), "listing commit records").await?;
+        let markers = self
+            .list(&layout::puts_dir(&self.prefix), "listing commit records")
+            .await?;
         let mut renamed: std::collections::HashSet<Path> = std::collections::HashSet::new();
         let mut committed: HashMap<Path, Path> = HashMap::new();
-        for meta in markers.iter().filter(|m| m.location.as_ref().ends_with(".json")) {
+        for meta in markers
+            .iter()
+            .filter(|m| m.location.as_ref().ends_with(".json"))
+        {
             let bytes = self
                 .store
                 .get(&meta.location)
@@ -160,8 +167,9 @@ impl Dataset {
                 .bytes()
                 .await
                 .map_err(|e| self.store_err("reading a commit record", &e))?;
-            let m: Marker = serde_json::from_slice(&bytes)
-                .map_err(|e| self.err("reading a commit record", format!("{}: {e}", meta.location)))?;
+            let m: Marker = serde_json::from_slice(&bytes).map_err(|e| {
+                self.err("reading a commit record", format!("{}: {e}", meta.location))
+            })?;
             for f in m.files {
                 let (Ok(t), Ok(p)) = (Path::parse(&f.temporary), Path::parse(&f.published)) else {
                     continue;
@@ -232,8 +240,14 @@ impl Dataset {
             .put(&layout::format_path(&self.prefix), body.into())
             .await
             .map_err(|e| self.store_err("writing the format record", &e))?;
-        for dir in [layout::schemas_root(&self.prefix), layout::puts_dir(&self.prefix)] {
-            for meta in self.list(&dir, "deleting the first layout's records").await? {
+        for dir in [
+            layout::schemas_root(&self.prefix),
+            layout::puts_dir(&self.prefix),
+        ] {
+            for meta in self
+                .list(&dir, "deleting the first layout's records")
+                .await?
+            {
                 let _ = self.store.delete(&meta.location).await;
             }
         }

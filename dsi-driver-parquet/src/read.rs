@@ -52,7 +52,10 @@ pub(crate) struct TableView {
 impl TableView {
     /// A column's type.
     pub(crate) fn column_type(&self, name: &str) -> Option<DataType> {
-        self.columns.iter().find(|(n, _)| n == name).map(|(_, t)| *t)
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| *t)
     }
 }
 
@@ -99,7 +102,10 @@ impl Dataset {
                 stats: Stats::parse(f.stats().as_deref()),
                 relative,
             };
-            match tagged.get(&file.relative).map(|t| (t.get(TAG_PUT), t.get(TAG_LAST))) {
+            match tagged
+                .get(&file.relative)
+                .map(|t| (t.get(TAG_PUT), t.get(TAG_LAST)))
+            {
                 Some((Some(put), Some(last))) if last != table => pending
                     .entry((put.clone(), last.clone()))
                     .or_default()
@@ -204,7 +210,10 @@ impl Dataset {
                 .collect(),
             None => (0..full.fields().len()).collect(),
         };
-        let schema = Arc::new(full.project(&roots).map_err(|e| self.err(what, e.to_string()))?);
+        let schema = Arc::new(
+            full.project(&roots)
+                .map_err(|e| self.err(what, e.to_string()))?,
+        );
         if part.columns.is_some() {
             let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
             builder = builder.with_projection(mask);
@@ -245,10 +254,12 @@ impl Dataset {
         view.files
             .iter()
             .filter(|f| {
-                filters.iter().all(|flt| match view.column_type(&flt.column) {
-                    Some(t) => f.stats.may_match(flt, t),
-                    None => true,
-                })
+                filters
+                    .iter()
+                    .all(|flt| match view.column_type(&flt.column) {
+                        Some(t) => f.stats.may_match(flt, t),
+                        None => true,
+                    })
             })
             .collect()
     }

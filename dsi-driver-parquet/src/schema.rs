@@ -192,12 +192,8 @@ fn map_blob_len(batch: &RecordBatch, to: &ArrowType) -> Result<RecordBatch> {
             }
         }
         let child_fields = Fields::from(child_fields);
-        let rebuilt = StructArray::try_new(
-            child_fields.clone(),
-            child_arrays,
-            s.nulls().cloned(),
-        )
-        .map_err(|e| Error::InvalidData(format!("column '{}': {e}", field.name())))?;
+        let rebuilt = StructArray::try_new(child_fields.clone(), child_arrays, s.nulls().cloned())
+            .map_err(|e| Error::InvalidData(format!("column '{}': {e}", field.name())))?;
         fields.push(
             Field::new(
                 field.name(),
@@ -263,7 +259,10 @@ mod tests {
     fn evolution_appends_and_refuses_type_changes() {
         let a = vec![("a".to_owned(), DataType::Int)];
         assert_eq!(evolve("t", &a, &a).unwrap(), None);
-        let ab = vec![("b".to_owned(), DataType::Text), ("a".to_owned(), DataType::Int)];
+        let ab = vec![
+            ("b".to_owned(), DataType::Text),
+            ("a".to_owned(), DataType::Int),
+        ];
         assert_eq!(
             evolve("t", &a, &ab).unwrap(),
             Some(vec![

@@ -94,7 +94,8 @@ async fn register(ds: &Dataset, ctx: &SessionContext, name: &str, index: usize) 
         return Ok(());
     };
     let schema = Arc::new(read::arrow_schema(&view.columns)?);
-    let root = url::Url::parse(&format!("{SCHEME}://store/")).map_err(|e| ds.err("running the SQL query", e.to_string()))?;
+    let root = url::Url::parse(&format!("{SCHEME}://store/"))
+        .map_err(|e| ds.err("running the SQL query", e.to_string()))?;
     let store_url = ObjectStoreUrl::parse(root.as_str()).map_err(|e| df_err(ds, &e))?;
     if index == 0 {
         ctx.register_object_store(store_url.as_ref(), Arc::clone(&ds.store));

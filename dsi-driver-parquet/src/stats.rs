@@ -29,7 +29,8 @@ fn bound(t: DataType, v: &Value, upper: bool) -> Option<Json> {
         (DataType::Timestamp, Value::Timestamp(ts)) => {
             let us = ts.as_micros();
             let ms = if upper {
-                us.div_euclid(1000).saturating_add(i64::from(us.rem_euclid(1000) != 0))
+                us.div_euclid(1000)
+                    .saturating_add(i64::from(us.rem_euclid(1000) != 0))
             } else {
                 us.div_euclid(1000)
             };
@@ -93,10 +94,18 @@ impl Accumulator {
                 if !acc.exact || matches!(acc.data_type, DataType::Blob | DataType::Bytes) {
                     continue;
                 }
-                if acc.lo.as_ref().is_none_or(|l| dsi_core::driver::compare(v, l) == Some(Ordering::Less)) {
+                if acc
+                    .lo
+                    .as_ref()
+                    .is_none_or(|l| dsi_core::driver::compare(v, l) == Some(Ordering::Less))
+                {
                     acc.lo = Some(v.clone());
                 }
-                if acc.hi.as_ref().is_none_or(|h| dsi_core::driver::compare(v, h) == Some(Ordering::Greater)) {
+                if acc
+                    .hi
+                    .as_ref()
+                    .is_none_or(|h| dsi_core::driver::compare(v, h) == Some(Ordering::Greater))
+                {
                     acc.hi = Some(v.clone());
                 }
             }
@@ -125,8 +134,10 @@ impl Accumulator {
                 continue;
             }
             if let (Some(l), Some(h)) = (&acc.lo, &acc.hi)
-                && let (Some(lj), Some(hj)) =
-                    (bound(acc.data_type, l, false), bound(acc.data_type, h, true))
+                && let (Some(lj), Some(hj)) = (
+                    bound(acc.data_type, l, false),
+                    bound(acc.data_type, h, true),
+                )
             {
                 min.insert(name.clone(), lj);
                 max.insert(name.clone(), hj);
@@ -270,8 +281,12 @@ mod tests {
                     ],
                 )
                 .unwrap(),
-                Column::new("s", DataType::Text, vec!["x".repeat(100).into(), Value::Null])
-                    .unwrap(),
+                Column::new(
+                    "s",
+                    DataType::Text,
+                    vec!["x".repeat(100).into(), Value::Null],
+                )
+                .unwrap(),
                 Column::new("e", DataType::Int, vec![Value::Null, Value::Null]).unwrap(),
             ],
         )
@@ -291,7 +306,11 @@ mod tests {
             s.max("ts", DataType::Timestamp),
             Some(Value::Timestamp(Timestamp::from_micros(3_000)))
         );
-        assert_eq!(s.max("s", DataType::Text), None, "long texts have no bounds");
+        assert_eq!(
+            s.max("s", DataType::Text),
+            None,
+            "long texts have no bounds"
+        );
     }
 
     #[test]

@@ -19,8 +19,8 @@ use dsi_core::{Column, DataType, Result, Table, TableQuery, Value};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::Dataset;
-use crate::read::{FileRef, Part, TableView};
 use crate::FETCH_CONCURRENCY;
+use crate::read::{FileRef, Part, TableView};
 
 /// The name of the row-position column added in the first pass: one the
 /// table does not have.
@@ -108,16 +108,23 @@ impl Dataset {
         let mut candidates: Vec<(Option<Value>, &FileRef)> = self
             .prune(view, &q.filters)
             .into_iter()
-            .map(|f| (best_bound(f, &order.column, order_type, order.descending), f))
+            .map(|f| {
+                (
+                    best_bound(f, &order.column, order_type, order.descending),
+                    f,
+                )
+            })
             .collect();
         // Unknown bounds first, then best bound first; put order breaks ties.
-        candidates.sort_by(|(a, fa), (b, fb)| match (a, b) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (Some(x), Some(y)) => result_order(x, y, order.descending),
-        }
-        .then_with(|| index_of[fa.path.as_ref()].cmp(&index_of[fb.path.as_ref()])));
+        candidates.sort_by(|(a, fa), (b, fb)| {
+            match (a, b) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) => result_order(x, y, order.descending),
+            }
+            .then_with(|| index_of[fa.path.as_ref()].cmp(&index_of[fb.path.as_ref()]))
+        });
 
         // Pass 1: the order and filter columns, file by file.
         let narrow_schema: Vec<(&str, DataType)> = view
@@ -163,7 +170,11 @@ impl Dataset {
             // Until the limit is reached, several files at a time; then one
             // by one, checking the bound before each.
             let step = if enough { 1 } else { FETCH_CONCURRENCY };
-            let batch: Vec<&FileRef> = candidates[at..].iter().take(step).map(|(_, f)| *f).collect();
+            let batch: Vec<&FileRef> = candidates[at..]
+                .iter()
+                .take(step)
+                .map(|(_, f)| *f)
+                .collect();
             let read = batch.len();
             let table = &q.table;
             let part = &narrow_part;

@@ -52,7 +52,8 @@ pub(crate) fn encode_batches(table: &str, batches: &[RecordBatch]) -> Result<Byt
     };
     let fail = parquet_fail(table);
     let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, first.schema(), Some(properties())).map_err(&fail)?;
+    let mut writer =
+        ArrowWriter::try_new(&mut out, first.schema(), Some(properties())).map_err(&fail)?;
     for b in batches {
         writer.write(b).map_err(&fail)?;
     }
@@ -117,6 +118,11 @@ mod tests {
     #[test]
     fn a_table_without_columns_is_refused() {
         let t = Table::from_columns("e", vec![]).unwrap();
-        assert!(encode_put(&t).unwrap_err().to_string().contains("no columns"));
+        assert!(
+            encode_put(&t)
+                .unwrap_err()
+                .to_string()
+                .contains("no columns")
+        );
     }
 }

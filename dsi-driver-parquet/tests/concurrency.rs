@@ -19,7 +19,7 @@ fn rows(table: &str, writer: i64, put: i64, blob: Option<&BlobRef>) -> Table {
         Column::new("put", DataType::Int, vec![Value::Int(put)]).unwrap(),
     ];
     if let Some(b) = blob {
-        columns.push(Column::new("artifact", DataType::Blob, vec![Value::Blob(b.clone())]).unwrap());
+        columns.push(Column::new("artifact", DataType::Blob, vec![Value::Blob(*b)]).unwrap());
     }
     Table::from_columns(table, columns).unwrap()
 }
@@ -62,7 +62,10 @@ fn check(root: &Path, writers: i64, puts: i64) {
         }
     }
     assert_eq!(runs.len(), (writers * puts) as usize, "nothing else");
-    assert_eq!(d.count(&TableQuery::new("runs")).unwrap(), (writers * puts) as u64);
+    assert_eq!(
+        d.count(&TableQuery::new("runs")).unwrap(),
+        (writers * puts) as u64
+    );
     // fsck: every referenced blob is stored and verifies.
     let t = d.get(&Query::Table(TableQuery::new("runs"))).unwrap();
     for v in t.tables()[0].column("artifact").unwrap().values() {

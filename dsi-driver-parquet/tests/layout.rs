@@ -67,7 +67,9 @@ fn column_ints(t: &Table, c: &str) -> Vec<i64> {
 
 /// The JSON actions of one commit of a table.
 fn commit(root: &std::path::Path, table: &str, version: u64) -> Vec<serde_json::Value> {
-    let p = root.join(table).join(format!("_delta_log/{version:020}.json"));
+    let p = root
+        .join(table)
+        .join(format!("_delta_log/{version:020}.json"));
     std::fs::read_to_string(&p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .lines()
@@ -80,7 +82,11 @@ fn commit(root: &std::path::Path, table: &str, version: u64) -> Vec<serde_json::
 fn active_files(root: &std::path::Path, table: &str) -> BTreeSet<String> {
     let mut active = BTreeSet::new();
     for v in 0.. {
-        if !root.join(table).join(format!("_delta_log/{v:020}.json")).exists() {
+        if !root
+            .join(table)
+            .join(format!("_delta_log/{v:020}.json"))
+            .exists()
+        {
             break;
         }
         for a in commit(root, table, v) {
@@ -149,7 +155,14 @@ fn one_delta_table_per_table_one_file_and_one_commit_per_put() {
         .iter()
         .map(|f| (f["name"].as_str().unwrap(), f["type"].as_str().unwrap()))
         .collect();
-    assert_eq!(fields, [("n", "long"), ("recorded_at", "timestamp"), ("date", "string")]);
+    assert_eq!(
+        fields,
+        [
+            ("n", "long"),
+            ("recorded_at", "timestamp"),
+            ("date", "string")
+        ]
+    );
     for v in [0, 1] {
         let c = commit(dir.path(), "runs", v);
         let txn = c.iter().find_map(|a| a.get("txn")).expect("txn");
@@ -292,7 +305,9 @@ fn a_failed_multi_table_put_leaves_nothing_for_any_reader() {
     c.push(ints("b", "n", [1])).unwrap();
 
     // The second data file cannot be written: no commit anywhere.
-    store.fail_when(|op, p| op == "put" && p.as_ref().starts_with("b/") && p.as_ref().ends_with(".parquet"));
+    store.fail_when(|op, p| {
+        op == "put" && p.as_ref().starts_with("b/") && p.as_ref().ends_with(".parquet")
+    });
     let e = d.put(&c).unwrap_err();
     assert!(!e.to_string().contains('\n'), "{e}");
     assert!(e.to_string().contains("injected failure"), "{e}");
@@ -305,18 +320,32 @@ fn a_failed_multi_table_put_leaves_nothing_for_any_reader() {
     assert!(e.to_string().contains("injected failure"), "{e}");
     store.heal();
     let log_a = common::files(&dir.path().join("a/_delta_log"));
-    assert!(log_a.len() >= 3, "a committed, then removed its file: {log_a:?}");
+    assert!(
+        log_a.len() >= 3,
+        "a committed, then removed its file: {log_a:?}"
+    );
     for (t, d) in [("a", &d), ("b", &d)] {
         assert_eq!(column_ints(&read(d, TableQuery::new(t)), "n"), [0], "{t}");
-        assert_eq!(active_files(dir.path(), t).len(), 1, "{t}: Delta readers see one put");
+        assert_eq!(
+            active_files(dir.path(), t).len(),
+            1,
+            "{t}: Delta readers see one put"
+        );
     }
     let fresh = Dataset::open_local(dir.path()).unwrap();
     assert_eq!(column_ints(&read(&fresh, TableQuery::new("a")), "n"), [0]);
-    assert!(common::files(&dir.path().join("_dsi/puts")).is_empty(), "no record left");
+    assert!(
+        common::files(&dir.path().join("_dsi/puts")).is_empty(),
+        "no record left"
+    );
     // The next multi-table put works.
     d.put(&c).unwrap();
     for t in ["a", "b"] {
-        assert_eq!(column_ints(&read(&fresh, TableQuery::new(t)), "n"), [0, 1], "{t}");
+        assert_eq!(
+            column_ints(&read(&fresh, TableQuery::new(t)), "n"),
+            [0, 1],
+            "{t}"
+        );
     }
 }
 
@@ -352,12 +381,25 @@ fn a_writer_dying_between_commits_is_invisible_to_dsi_and_settled_later() {
     assert_eq!(other.count(&TableQuery::new("a")).unwrap(), 1);
     assert_eq!(column_ints(&read(&other, TableQuery::new("b")), "n"), [0]);
     // Young records are left to their writer; old ones are aborted.
-    assert_eq!(other.settle_abandoned_puts(Duration::from_secs(3600)).unwrap(), 0);
+    assert_eq!(
+        other
+            .settle_abandoned_puts(Duration::from_secs(3600))
+            .unwrap(),
+        0
+    );
     assert_eq!(other.settle_abandoned_puts(Duration::ZERO).unwrap(), 1);
     assert!(common::files(&dir.path().join("_dsi/puts")).is_empty());
     for t in ["a", "b"] {
-        assert_eq!(active_files(dir.path(), t).len(), 1, "{t}: Delta readers see one put");
-        assert_eq!(column_ints(&read(&other, TableQuery::new(t)), "n"), [0], "{t}");
+        assert_eq!(
+            active_files(dir.path(), t).len(),
+            1,
+            "{t}: Delta readers see one put"
+        );
+        assert_eq!(
+            column_ints(&read(&other, TableQuery::new(t)), "n"),
+            [0],
+            "{t}"
+        );
     }
 }
 
@@ -377,7 +419,10 @@ fn a_lost_reply_is_not_applied_twice() {
     store.heal();
     assert!(once.load(Ordering::SeqCst));
     let fresh = Dataset::open_local(dir.path()).unwrap();
-    assert_eq!(column_ints(&read(&fresh, TableQuery::new("t")), "n"), [0, 1]);
+    assert_eq!(
+        column_ints(&read(&fresh, TableQuery::new("t")), "n"),
+        [0, 1]
+    );
     assert_eq!(active_files(dir.path(), "t").len(), 2);
 }
 
@@ -510,7 +555,8 @@ fn sql_reads_the_snapshot_and_refuses_writes() {
     let dir = tempfile::tempdir().unwrap();
     let d = Dataset::open_local(dir.path()).unwrap();
     d.put(&Collection::of(runs(1, NOV29))).unwrap();
-    d.put(&Collection::of(runs(2, NOV29 + 86_400_000_000))).unwrap();
+    d.put(&Collection::of(runs(2, NOV29 + 86_400_000_000)))
+        .unwrap();
     let mut evolved = runs(3, NOV29 + 86_400_000_000);
     evolved
         .add_column(Column::new("host", DataType::Text, vec!["n1".into()]).unwrap())
@@ -525,7 +571,9 @@ fn sql_reads_the_snapshot_and_refuses_writes() {
     assert_eq!(t.get(0, "n"), Some(&Value::Int(3)));
     assert_eq!(
         t.get(0, "last"),
-        Some(&Value::Timestamp(Timestamp::from_micros(NOV29 + 86_400_000_000)))
+        Some(&Value::Timestamp(Timestamp::from_micros(
+            NOV29 + 86_400_000_000
+        )))
     );
     let t = q("SELECT n, host FROM runs ORDER BY n").unwrap();
     assert_eq!(

@@ -19,7 +19,9 @@ use serde_json::{Value as Json, json};
 const READERS: &str = "deltalake,duckdb,polars,datafusion";
 
 fn python() -> PathBuf {
-    let p = std::env::var("DSI_TEST_PYTHON").ok().filter(|v| !v.is_empty());
+    let p = std::env::var("DSI_TEST_PYTHON")
+        .ok()
+        .filter(|v| !v.is_empty());
     PathBuf::from(p.unwrap_or_else(|| {
         panic!(
             "DSI_TEST_PYTHON is not set: the reader tests need the Python venv with deltalake, \
@@ -94,18 +96,32 @@ pub fn run(n: i64, extra: bool) -> Table {
     let blob = BlobRef::of_bytes(format!("artifact {n}").as_bytes());
     let mut columns = vec![
         Column::new("n", DataType::Int, vec![Value::Int(n)]).unwrap(),
-        Column::new("host", DataType::Text, vec![Value::Text(format!("cn{}", n % 3))]).unwrap(),
-        Column::new("date", DataType::Text, vec![Value::Text(format!("day {n}"))]).unwrap(),
+        Column::new(
+            "host",
+            DataType::Text,
+            vec![Value::Text(format!("cn{}", n % 3))],
+        )
+        .unwrap(),
+        Column::new(
+            "date",
+            DataType::Text,
+            vec![Value::Text(format!("day {n}"))],
+        )
+        .unwrap(),
         Column::new(
             "recorded_at",
             DataType::Timestamp,
-            vec![Value::Timestamp(Timestamp::from_micros(1_795_910_400_000_000 + n * 1_234_567))],
+            vec![Value::Timestamp(Timestamp::from_micros(
+                1_795_910_400_000_000 + n * 1_234_567,
+            ))],
         )
         .unwrap(),
         Column::new("artifact", DataType::Blob, vec![Value::Blob(blob)]).unwrap(),
     ];
     if extra {
-        columns.push(Column::new("extra", DataType::Text, vec![Value::Text(format!("x{n}"))]).unwrap());
+        columns.push(
+            Column::new("extra", DataType::Text, vec![Value::Text(format!("x{n}"))]).unwrap(),
+        );
     }
     Table::from_columns("runs", columns).unwrap()
 }
@@ -163,7 +179,10 @@ fn delta_readers_never_see_half_of_a_failed_multi_table_put() {
     let flag = committed.clone();
     store.fail_when(move |op, p| {
         use std::sync::atomic::Ordering::SeqCst;
-        if op == "put" && p.as_ref().starts_with("runs/_delta_log/") && p.as_ref().ends_with(".json") {
+        if op == "put"
+            && p.as_ref().starts_with("runs/_delta_log/")
+            && p.as_ref().ends_with(".json")
+        {
             return flag.swap(true, SeqCst);
         }
         op == "put" && flag.load(SeqCst)
@@ -171,8 +190,14 @@ fn delta_readers_never_see_half_of_a_failed_multi_table_put() {
     d.put(&both(2)).unwrap_err();
     store.heal();
     let other = Dataset::open_local(dir.path()).unwrap();
-    assert_eq!(other.count(&TableQuery::new("runs")).unwrap(), 1, "dsi shows none of it");
-    other.settle_abandoned_puts(std::time::Duration::ZERO).unwrap();
+    assert_eq!(
+        other.count(&TableQuery::new("runs")).unwrap(),
+        1,
+        "dsi shows none of it"
+    );
+    other
+        .settle_abandoned_puts(std::time::Duration::ZERO)
+        .unwrap();
     for t in ["runs", "steps"] {
         let uri = other.table_url(t).unwrap().to_string();
         assert_engines_agree(&other, t, &uri, &json!({}), READERS);

@@ -23,7 +23,7 @@ fn rows(table: &str, writer: i64, put: i64, blob: Option<&BlobRef>) -> Table {
         Column::new("put", DataType::Int, vec![Value::Int(put)]).unwrap(),
     ];
     if let Some(b) = blob {
-        columns.push(Column::new("artifact", DataType::Blob, vec![Value::Blob(b.clone())]).unwrap());
+        columns.push(Column::new("artifact", DataType::Blob, vec![Value::Blob(*b)]).unwrap());
     }
     Table::from_columns(table, columns).unwrap()
 }

@@ -20,7 +20,9 @@ use serde_json::{Value as Json, json};
 const READERS: &str = "deltalake,polars,datafusion";
 
 fn python() -> PathBuf {
-    let p = std::env::var("DSI_TEST_PYTHON").ok().filter(|v| !v.is_empty());
+    let p = std::env::var("DSI_TEST_PYTHON")
+        .ok()
+        .filter(|v| !v.is_empty());
     PathBuf::from(p.unwrap_or_else(|| {
         panic!(
             "DSI_TEST_PYTHON is not set: the reader tests need the Python venv with deltalake, \
@@ -67,7 +69,10 @@ fn assert_engines_agree(d: &dyn Driver, server: &common::Server, url: &str) {
         "AWS_REGION": "us-east-1",
         "AWS_ALLOW_HTTP": "true",
     });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../dsi-driver-parquet/tests/readers.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../dsi-driver-parquet/tests/readers.py"
+    );
     let out = Command::new(python())
         .arg(script)
         .arg(url)
@@ -92,18 +97,32 @@ fn run(n: i64, extra: bool) -> Table {
     let blob = BlobRef::of_bytes(format!("artifact {n}").as_bytes());
     let mut columns = vec![
         Column::new("n", DataType::Int, vec![Value::Int(n)]).unwrap(),
-        Column::new("host", DataType::Text, vec![Value::Text(format!("cn{}", n % 3))]).unwrap(),
-        Column::new("date", DataType::Text, vec![Value::Text(format!("day {n}"))]).unwrap(),
+        Column::new(
+            "host",
+            DataType::Text,
+            vec![Value::Text(format!("cn{}", n % 3))],
+        )
+        .unwrap(),
+        Column::new(
+            "date",
+            DataType::Text,
+            vec![Value::Text(format!("day {n}"))],
+        )
+        .unwrap(),
         Column::new(
             "recorded_at",
             DataType::Timestamp,
-            vec![Value::Timestamp(Timestamp::from_micros(1_795_910_400_000_000 + n * 1_234_567))],
+            vec![Value::Timestamp(Timestamp::from_micros(
+                1_795_910_400_000_000 + n * 1_234_567,
+            ))],
         )
         .unwrap(),
         Column::new("artifact", DataType::Blob, vec![Value::Blob(blob)]).unwrap(),
     ];
     if extra {
-        columns.push(Column::new("extra", DataType::Text, vec![Value::Text(format!("x{n}"))]).unwrap());
+        columns.push(
+            Column::new("extra", DataType::Text, vec![Value::Text(format!("x{n}"))]).unwrap(),
+        );
     }
     Table::from_columns("runs", columns).unwrap()
 }

@@ -37,10 +37,20 @@ fn ensure_venv() -> anyhow::Result<PathBuf> {
         return Ok(server);
     }
     let base = std::env::var("DSI_PYTHON").unwrap_or_else(|_| "python3".into());
-    run(Command::new(&base).args(["-m", "venv", "--clear"]).arg(&venv))
-        .with_context(|| format!("creating a venv with {base} (set DSI_PYTHON to another interpreter)"))?;
-    run(Command::new(venv.join("bin/python"))
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PACKAGE]))
+    run(Command::new(&base)
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))
+    .with_context(|| {
+        format!("creating a venv with {base} (set DSI_PYTHON to another interpreter)")
+    })?;
+    run(Command::new(venv.join("bin/python")).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        PACKAGE,
+    ]))
     .context("installing moto[server] from PyPI")?;
     fs::write(&stamp, PACKAGE)?;
     Ok(server)
@@ -90,14 +100,20 @@ pub(crate) fn start(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         }
         if Instant::now() > deadline {
             stop(dir);
-            bail!("moto did not listen on 127.0.0.1:{port} within 30 s; see {}", log.display());
+            bail!(
+                "moto did not listen on 127.0.0.1:{port} within 30 s; see {}",
+                log.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     let status = request(port, "PUT", &format!("/{BUCKET}"))?;
     if status != 200 {
         stop(dir);
-        bail!("moto answered {status} to creating bucket {BUCKET}; see {}", log.display());
+        bail!(
+            "moto answered {status} to creating bucket {BUCKET}; see {}",
+            log.display()
+        );
     }
     let endpoint = format!("http://127.0.0.1:{port}");
     eprintln!("xtask: moto listening on {endpoint} (bucket {BUCKET})");

@@ -91,7 +91,8 @@ impl ObjectStore for Faulty {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         self.check("put", location)?;
-        let lost = matches!(&*self.after.lock().unwrap(), Some(rule) if rule(&self.relative(location)));
+        let lost =
+            matches!(&*self.after.lock().unwrap(), Some(rule) if rule(&self.relative(location)));
         let result = self.inner.put_opts(location, payload, opts).await;
         if lost && result.is_ok() {
             return Err(object_store::Error::AlreadyExists {
@@ -178,10 +179,14 @@ pub(crate) fn faulty(root: &FsPath) -> (Dataset, Arc<Faulty>) {
 
 /// Another dataset (fresh caches) over the same store.
 pub(crate) fn faulty_again(root: &FsPath, store: &Arc<Faulty>) -> Dataset {
-    DatasetBuilder::new(store.clone(), url::Url::parse("file:///").unwrap(), store.root.clone())
-        .with_location(root.display().to_string())
-        .open()
-        .unwrap()
+    DatasetBuilder::new(
+        store.clone(),
+        url::Url::parse("file:///").unwrap(),
+        store.root.clone(),
+    )
+    .with_location(root.display().to_string())
+    .open()
+    .unwrap()
 }
 
 /// Every file under `root`, relative, sorted.
