@@ -197,8 +197,10 @@ fn bins(files: &[FileRef], small: u64, target: u64) -> Vec<Vec<&FileRef>> {
 }
 
 impl Dataset {
-    /// Compacts the dataset's tables (see the module documentation of
-    /// [`compact`](crate::compact)). Safe while other processes record.
+    /// Compacts the dataset's tables (all, or [`CompactOptions::tables`]):
+    /// merges small files, vacuums and writes checkpoints (see the crate
+    /// documentation, "Compaction"). Safe while other processes record.
+    /// Returns what it did per table.
     pub fn compact(&self, options: &CompactOptions) -> Result<CompactReport> {
         self.writable("compact")?;
         self.block_on(async {

@@ -1,6 +1,151 @@
 //! # dsi-driver-parquet
 //!
-//! DOCS-PLACEHOLDER
+//! The `parquet` back-end: a dataset directory (`./dsi-data/` by default)
+//! in which **every table is a [Delta Lake](https://delta.io) table**,
+//! written with delta-rs (`deltalake-core` 1.1, on the project's own arrow
+//! 59 / object_store 0.13 stack) over an [`object_store::ObjectStore`], so
+//! that the `s3` driver (crate `dsi-driver-s3`) reuses it unchanged on
+//! object storage.
+//!
+//! ## Layout
+//!
+//! ```text
+//! dsi-data/
+//!   runs/_delta_log/000…000.json             the table's Delta log (one commit per put)
+//!   runs/_delta_log/000…100.checkpoint.parquet   a checkpoint every 100 commits and after compact
+//!   runs/01JDX3….parquet                     the data of one put (zstd, page index)
+//!   runs/01JDX3….c01JE0….parquet             compacted data (many puts, in put order)
+//!   blobs/sha256/ab/cdef…                    content-addressed blob content (outside every table)
+//!   _dsi/dataset.json                        format and version (2: Delta tables)
+//!   _dsi/puts/<ULID>.json                    a put spanning several tables, while it commits
+//! ```
+//!
+//! * One Delta table per dsi table; its directory is the table's name with
+//!   ASCII characters other than letters, digits, `-`, `_`, `.` written
+//!   `+XX`. The name `blobs` is reserved.
+//! * **Readers.** Any Delta reader reads the tables: Python `deltalake`
+//!   (and pandas/pyarrow through it), DuckDB's `delta_scan`, Polars
+//!   `read_delta`/`scan_delta`, DataFusion, Spark, Trino. A plain Parquet
+//!   reader must not glob the directory: after a compaction the replaced
+//!   files stay until the vacuum, so it would see rows twice; only the log
+//!   says which files are current. Nothing is Hive-partitioned, so a user
+//!   column named `date` is an ordinary column.
+//! * **No table features** that older readers reject: protocol reader 1 /
+//!   writer 2, no deletion vectors, no column mapping, classic checkpoints.
+//!   Timestamps are Delta `timestamp` (UTC, microseconds); every field
+//!   carries dsi's type as the metadata `dsi.type`; a blob is
+//!   `struct<sha256: string, len: long>`.
+//! * **Statistics.** Every data file's `add` action carries `numRecords`
+//!   and per-column `minValues`/`maxValues`/`nullCount` (timestamps widened
+//!   to milliseconds, texts over 64 bytes without bounds). Reads go through
+//!   the snapshot, never a listing: filters skip files by these statistics
+//!   (then row groups and pages by the Parquet statistics), `newest N`
+//!   opens only the files whose bounds can hold the result, an unfiltered
+//!   [`Driver::count`] reads no data file, and only the columns a
+//!   [`TableQuery::columns`] projection names are decoded.
+//! * **Schema evolution through the log.** A put that adds columns commits
+//!   the new schema with its data; every Delta reader sees the columns,
+//!   older rows null. A put that changes a column's type is refused,
+//!   naming it, before anything is written.
+//!
+//! ## Puts and their guarantees
+//!
+//! * **One commit per table per put**, written with the store's atomic
+//!   create-if-absent (`PutMode::Create`), carrying the put's ULID as the
+//!   application transaction `txn { appId: <ULID>, version: 1 }`. A retry
+//!   after a lost reply finds its id in the log and is not applied twice.
+//!   The writer reads only the commits it has not seen (the log's length
+//!   does not slow puts down) and writes a checkpoint every 100 commits.
+//! * **Contention.** A lost race is retried with full-jitter exponential
+//!   back-off (10 ms doubling to 2 s, for up to 10 minutes), not at once as
+//!   delta-rs would: 64 concurrent writers all succeed.
+//! * **All or nothing across tables, for dsi readers, always.** A put that
+//!   spans tables records itself in `_dsi/puts/`, commits the tables in
+//!   order with its files tagged `dsi.put`/`dsi.last`, and is complete
+//!   exactly when its **last** table holds its id; dsi readers show an
+//!   earlier table's tagged files only then. A put that fails between its
+//!   commits aborts: it fences its id in every table (`txn` version 0, so a
+//!   late attempt of it gives up) and removes the files it had committed,
+//!   so other engines do not see half of it either. A writer that dies
+//!   between its commits leaves its record; the next put (or `compact`)
+//!   aborts records older than [`ABANDON_AFTER`] (10 minutes) the same way
+//!   ([`Dataset::settle_abandoned_puts`]). Until then, other engines see the
+//!   tables it had committed.
+//! * A failed single-table put leaves at most an unreferenced data file,
+//!   which no reader sees and the vacuum deletes.
+//!
+//! ## Compaction ([`Dataset::compact`], `dsi compact`)
+//!
+//! Runs of small files (under 32 MiB, in put order) are merged into files
+//! of up to 128 MiB by dsi itself (delta-rs's `optimize` needs DataFusion,
+//! six minutes of build the driver otherwise avoids) and swapped in by one
+//! commit per table (`dataChange: false`) that first checks every replaced
+//! file is still current, so compaction is safe while others record. The
+//! vacuum then deletes files unreferenced for longer than the retention —
+//! [`CompactOptions::DEFAULT_RETENTION`], 24 hours, far longer than any read
+//! or put takes; blobs are outside the tables and never vacuumed — and a
+//! checkpoint makes the next open read one small file. The put that writes
+//! a checkpoint also compacts its table (without vacuum) once it has more
+//! than [`CompactOptions::AUTO_COMPACT_FILES`] (1000) small files
+//! ([`DatasetBuilder::with_auto_compact`]).
+//!
+//! ## Migration ([`migrate_local`], [`migrate`], `dsi migrate`)
+//!
+//! A dataset of the first layout (one Parquet file per put under Hive
+//! `date=` directories, commit records) is refused with
+//! [`Error::IncompatibleStore`] and the hint to run `dsi migrate`, which
+//! turns each table into a Delta table from its *committed* puts (renaming
+//! committed temporaries, ignoring uncommitted ones) without rewriting a
+//! data file, then switches the format record. Stop the old dsi's writers
+//! first; run `dsi compact` afterwards so that other engines read blob
+//! lengths as Delta `long`.
+//!
+//! ## Log store
+//!
+//! delta-rs finds log stores through a process-wide registry keyed by URL
+//! scheme, whose S3 entry lives in `deltalake-aws` (the AWS SDK). dsi
+//! builds delta-rs's default log store itself, per table, over the
+//! dataset's own object store: no second S3 client, and two datasets with
+//! different credentials in one process cannot collide. The store's
+//! create-if-absent must be atomic under races (AWS S3, MinIO, Ceph RGW and
+//! moto's are; s3s-fs's and Garage 2.5's are not: concurrent writers could
+//! then overwrite each other's commits).
+//!
+//! ## Blobs
+//!
+//! Blob content is streamed (memory does not grow with its size), verified
+//! against its digest while it is written, and published only when it
+//! matches: small blobs with one create-if-absent upload, large ones with a
+//! multipart upload that is completed only after verification and aborted
+//! otherwise. Reads stream in ranges and verify on the fly.
+//!
+//! ## Runtime
+//!
+//! object_store and delta-rs are asynchronous; the [`Driver`] trait is
+//! not. Each [`Dataset`] owns a private two-thread tokio runtime (delta-rs
+//! replays logs on the runtime it is called from) and blocks on it inside
+//! every method, so callers need no runtime (and must not call a dataset
+//! from inside one). [`Access::ReadOnly`] opens create and write nothing,
+//! and a missing dataset is [`Error::NotFound`] (`store`).
+//!
+//! ## Features
+//!
+//! * `sql` — `Query::Sql` with DataFusion over exactly the files of each
+//!   table's snapshot that dsi reads (with the log's schema). Without it,
+//!   SQL queries fail with [`Error::NotSupported`] naming the feature.
+//!
+//! ```
+//! use dsi_core::{Collection, Column, DataType, Driver, Query, Table, TableQuery, Value};
+//! let dir = tempfile::tempdir()?;
+//! let data = dsi_driver_parquet::Dataset::open_local(dir.path())?;
+//! let t = Table::from_columns("runs", vec![Column::new("exit_code", DataType::Int, vec![Value::Int(3)])?])?;
+//! data.put(&Collection::of(t))?;
+//! let read = data.get(&Query::Table(TableQuery::new("runs")))?;
+//! assert_eq!(read.tables()[0].get(0, "exit_code"), Some(&Value::Int(3)));
+//! let report = data.compact(&dsi_driver_parquet::CompactOptions::default())?;
+//! assert_eq!(report.tables[0].files_after, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod blobs;
 mod commit;

@@ -82,7 +82,9 @@ struct MarkerFile {
     published: String,
 }
 
-/// Migrates a local dataset directory (see the module documentation).
+/// Migrates a local dataset directory of the first layout to Delta tables
+/// (see the crate documentation, "Migration"); a dataset already of the
+/// current layout is left alone ([`MigrateReport::already_current`]).
 pub fn migrate_local(root: impl AsRef<FsPath>) -> Result<MigrateReport> {
     let root = root.as_ref();
     if !root.is_dir() {
@@ -91,15 +93,15 @@ pub fn migrate_local(root: impl AsRef<FsPath>) -> Result<MigrateReport> {
     Dataset::local_builder(root, dsi_core::Access::ReadWrite)?.migrate()
 }
 
-/// Migrates the dataset a builder points at (the S3 driver's builder
-/// included); see the module documentation.
+/// Migrates the dataset a builder points at (the S3 driver's
+/// `S3Builder::dataset_builder` included), as [`migrate_local`] does.
 pub fn migrate(builder: DatasetBuilder) -> Result<MigrateReport> {
     builder.migrate()
 }
 
 impl DatasetBuilder {
     /// Migrates the dataset of the first layout this builder points at to
-    /// Delta tables (see [`migrate`](crate::migrate)).
+    /// Delta tables, as [`migrate_local`] does.
     pub fn migrate(self) -> Result<MigrateReport> {
         let ds = self.build_unchecked()?;
         ds.writable("migrate")?;

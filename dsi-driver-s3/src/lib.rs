@@ -1,18 +1,24 @@
 //! # dsi-driver-s3
 //!
-//! The `s3` back-end: the dataset layout of `dsi-driver-parquet` (Hive
-//! partitions, one new Parquet file per put, content-addressed blobs, the
-//! same atomicity guarantee) on S3-compatible object storage
-//! (`s3://bucket/prefix`), through object_store's S3 client. AWS, Ceph RGW,
-//! MinIO, Garage and s3s-fs all work; the dataset is readable by DuckDB,
-//! Spark, pyarrow and DataFusion at the same URL.
+//! The `s3` back-end: the dataset of `dsi-driver-parquet` (one Delta Lake
+//! table per dsi table, content-addressed blobs beside them, the same
+//! guarantees) on S3-compatible object storage (`s3://bucket/prefix`),
+//! through object_store's S3 client, which is handed to delta-rs as the
+//! tables' log store (no `deltalake-aws`, no AWS SDK). Each table is a
+//! Delta table at `s3://bucket/prefix/<table>/` ([`S3Dataset::table_url`]),
+//! readable there by `deltalake`, Polars, DataFusion, Spark and DuckDB.
 //!
-//! * **Many writers, no coordinator.** Every put creates new objects named by
-//!   a ULID and blobs are created only if absent (`If-None-Match: *`), so any
-//!   number of nodes can record into one bucket at once. (Garage 2.5 ignores
-//!   conditional writes; that only means an identical blob may be uploaded
-//!   twice.) A multi-file put becomes visible to dsi at once through a small
-//!   commit record, as described in `dsi-driver-parquet`.
+//! * **Many writers, no coordinator.** Every commit creates the log's next
+//!   version only if absent (`If-None-Match: *`); a lost race is retried
+//!   with jittered back-off; blobs are created only if absent too. The
+//!   service must make create-if-absent atomic under races: AWS S3, MinIO,
+//!   Ceph RGW and moto do; s3s-fs and Garage 2.5 do not, and with them
+//!   concurrent writers can overwrite each other's commits (a single writer
+//!   is safe). A put spanning tables is all-or-nothing for dsi readers, as
+//!   described in `dsi-driver-parquet`.
+//! * **Migration.** A dataset of the first layout (one Parquet file per
+//!   put) is refused with [`Error::IncompatibleStore`] until
+//!   [`S3Builder::migrate`] converts it.
 //! * **Configuration** comes from the standard environment variables
 //!   `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
 //!   `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL` (or
