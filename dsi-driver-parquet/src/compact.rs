@@ -214,9 +214,15 @@ impl Dataset {
                 abandoned_puts_settled: settled as u64,
             };
             for name in names {
-                report
-                    .tables
-                    .push(self.compact_table(&name, options).await?);
+                match self.compact_table(&name, options).await? {
+                    Some(t) => report.tables.push(t),
+                    // Named explicitly but not there.
+                    None if options.tables.is_some() => {
+                        return Err(Error::not_found_in("table", name, self.location.clone()));
+                    }
+                    // A directory without a Delta table: nothing to do.
+                    None => {}
+                }
             }
             Ok(report)
         })
@@ -226,9 +232,9 @@ impl Dataset {
         &self,
         table: &str,
         options: &CompactOptions,
-    ) -> Result<TableCompaction> {
+    ) -> Result<Option<TableCompaction>> {
         let Some(view) = self.view(table).await? else {
-            return Err(Error::not_found("table", table.to_owned()));
+            return Ok(None);
         };
         let mut report = TableCompaction {
             table: table.to_owned(),
@@ -286,7 +292,7 @@ impl Dataset {
             report.files_after = after.files.len() as u64;
             report.bytes_after = after.files.iter().map(|f| f.size).sum();
         }
-        Ok(report)
+        Ok(Some(report))
     }
 
     /// Writes one file holding every row of `bin`, in order, and returns

@@ -143,3 +143,73 @@ fn several_processes() {
     }
     check(dir.path(), PROCESSES, PROCESS_PUTS);
 }
+
+#[test]
+fn compaction_while_others_record() {
+    const WRITERS: i64 = 4;
+    const PUTS: i64 = 25;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    record(&Dataset::open_local(root).unwrap(), 99, 0).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut compactions = Vec::new();
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                s.spawn(move || {
+                    let d = Dataset::open_local(root).expect("open");
+                    for p in 0..PUTS {
+                        record(&d, w, p).unwrap_or_else(|e| panic!("writer {w} put {p}: {e}"));
+                    }
+                })
+            })
+            .collect();
+        let compactor = s.spawn(|| {
+            let d = Dataset::open_local(root).expect("open");
+            let mut reports = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                // The default retention: files of puts in flight are safe.
+                reports.push(
+                    d.compact(&dsi_driver_parquet::CompactOptions::default())
+                        .unwrap(),
+                );
+            }
+            reports
+        });
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        compactions = compactor.join().unwrap();
+    });
+    assert!(!compactions.is_empty());
+    let merged: u64 = compactions
+        .iter()
+        .flat_map(|r| r.tables.iter())
+        .map(|t| t.files_merged)
+        .sum();
+    assert!(
+        merged > 0,
+        "compaction replaced files while others recorded"
+    );
+    let d = Dataset::open_local(root).unwrap();
+    let runs = counts(&d, "runs");
+    for w in 0..WRITERS {
+        for p in 0..PUTS {
+            assert_eq!(runs.get(&(w, p)), Some(&1), "writer {w} put {p} once");
+        }
+    }
+    assert_eq!(
+        d.count(&TableQuery::new("runs")).unwrap(),
+        (WRITERS * PUTS + 1) as u64
+    );
+    // A final compaction leaves one file per table, every row still there.
+    let report = d
+        .compact(&dsi_driver_parquet::CompactOptions::default())
+        .unwrap();
+    assert!(
+        report.tables.iter().all(|t| t.files_after == 1),
+        "{report:?}"
+    );
+    assert_eq!(counts(&d, "runs"), runs);
+}
