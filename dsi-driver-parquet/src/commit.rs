@@ -304,13 +304,27 @@ impl Dataset {
             .cloned();
         let mut head = match cached {
             Some(h) => h,
-            None => match Snapshot::try_new(log.as_ref(), None).await {
+            None => match self.lazy_snapshot(&log).await {
                 Ok(s) => {
-                    // Loading the whole log is no place to find a retry:
-                    // a first attempt has nothing to find.
                     let h = LogHead::new(table, s.version(), s.metadata().clone())?;
+                    // Only a retry after losing the race to create the
+                    // table gets here with `watch`: look at every commit.
+                    let mut seen = None;
+                    if watch.is_some() {
+                        let mut newest = None;
+                        self.scan_commits(
+                            table,
+                            &log,
+                            0,
+                            s.version(),
+                            watch,
+                            &mut newest,
+                            &mut seen,
+                        )
+                        .await?;
+                    }
                     self.remember_head(table, &h);
-                    return Ok((Some(h), None));
+                    return Ok((Some(h), seen));
                 }
                 Err(e) if crate::delta::is_missing_table(&e) => {
                     if watch.is_none() {
@@ -320,7 +334,8 @@ impl Dataset {
                     match log.read_commit_entry(0).await {
                         Ok(None) => return Ok((None, None)),
                         Ok(Some(_)) => {
-                            let s = Snapshot::try_new(log.as_ref(), None)
+                            let s = self
+                                .lazy_snapshot(&log)
                                 .await
                                 .map_err(|e| self.delta_err(&what, &e))?;
                             let mut seen = None;
@@ -345,10 +360,20 @@ impl Dataset {
                 Err(e) => return Err(self.delta_err(&what, &e)),
             },
         };
-        let latest = log
-            .get_latest_version(head.version)
-            .await
-            .map_err(|e| self.delta_err(&what, &e))?;
+        let mut attempt = 0;
+        let latest = loop {
+            match log.get_latest_version(head.version).await {
+                Ok(v) => break v,
+                Err(e)
+                    if crate::delta::is_listing_race(&e)
+                        && attempt < crate::delta::LISTING_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+                }
+                Err(e) => return Err(self.delta_err(&what, &e)),
+            }
+        };
         let mut metadata = None;
         let mut seen = None;
         if latest > head.version {
@@ -372,6 +397,27 @@ impl Dataset {
             self.remember_head(table, &head);
         }
         Ok((Some(head), seen))
+    }
+
+    /// The latest lazy snapshot of a table, retried when its listing
+    /// raced with writers.
+    async fn lazy_snapshot(
+        &self,
+        log: &deltalake_core::logstore::LogStoreRef,
+    ) -> std::result::Result<Snapshot, DeltaTableError> {
+        let mut attempt = 0;
+        loop {
+            match Snapshot::try_new(log.as_ref(), None).await {
+                Err(e)
+                    if crate::delta::is_listing_race(&e)
+                        && attempt < crate::delta::LISTING_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     fn remember_head(&self, table: &str, head: &LogHead) {

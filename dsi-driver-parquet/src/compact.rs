@@ -132,7 +132,7 @@ impl CompactOptions {
 }
 
 /// Small files after which a put compacts its table.
-pub(crate) const AUTO_COMPACT_FILES: usize = 1000;
+pub(crate) const AUTO_COMPACT_FILES: usize = 200;
 
 /// What compaction did to one table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

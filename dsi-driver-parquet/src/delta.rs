@@ -72,6 +72,16 @@ pub(crate) fn is_missing_table(e: &DeltaTableError) -> bool {
     }
 }
 
+/// Whether a log read failed only because a directory listing raced
+/// with writers: a local directory listed while other processes add
+/// commits can show a later version without the ones just before it.
+pub(crate) fn is_listing_race(e: &DeltaTableError) -> bool {
+    e.to_string().contains("Expected contiguous commit files")
+}
+
+/// Attempts at reading a log whose listing raced with writers.
+pub(crate) const LISTING_ATTEMPTS: u32 = 20;
+
 impl Dataset {
     /// The Delta log store of a table (cached).
     pub(crate) fn log_store(&self, table: &str) -> Result<LogStoreRef> {
@@ -109,11 +119,19 @@ impl Dataset {
             Some(t) => t,
             None => DeltaTable::new(self.log_store(table)?),
         };
-        match t.update_incremental(None).await {
-            Ok(()) => {}
-            Err(e) if is_missing_table(&e) => return Ok(None),
-            Err(e) => {
-                return Err(self.delta_err(&format!("reading the log of table '{table}'"), &e));
+        let mut attempt = 0;
+        loop {
+            match t.update_incremental(None).await {
+                Ok(()) => break,
+                Err(e) if is_missing_table(&e) => return Ok(None),
+                Err(e) if is_listing_race(&e) && attempt < LISTING_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5))
+                        .await;
+                }
+                Err(e) => {
+                    return Err(self.delta_err(&format!("reading the log of table '{table}'"), &e));
+                }
             }
         }
         let state = t

@@ -86,7 +86,7 @@
 //! or put takes; blobs are outside the tables and never vacuumed — and a
 //! checkpoint makes the next open read one small file. The put that writes
 //! a checkpoint also compacts its table (without vacuum) once it has more
-//! than [`CompactOptions::AUTO_COMPACT_FILES`] (1000) small files
+//! than [`CompactOptions::AUTO_COMPACT_FILES`] (200) small files
 //! ([`DatasetBuilder::with_auto_compact`]).
 //!
 //! ## Migration ([`migrate_local`], [`migrate`], `dsi migrate`)

@@ -596,3 +596,32 @@ fn sql_reads_the_snapshot_and_refuses_writes() {
     let e = q("SELECT * FROM no_such_table").unwrap_err();
     assert!(e.to_string().contains("no_such_table"), "{e}");
 }
+
+#[test]
+fn a_put_that_writes_a_checkpoint_compacts_a_table_of_many_small_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let prefix = dsi_driver_parquet::object_store::path::Path::from_absolute_path(&root).unwrap();
+    let d = dsi_driver_parquet::DatasetBuilder::new(
+        std::sync::Arc::new(dsi_driver_parquet::object_store::local::LocalFileSystem::new()),
+        url::Url::parse("file:///").unwrap(),
+        prefix,
+    )
+    .with_auto_compact(Some(5))
+    .open()
+    .unwrap();
+    for i in 0..101 {
+        d.put(&Collection::of(ints("t", "n", [i]))).unwrap();
+    }
+    assert!(
+        root.join("t/_delta_log/00000000000000000100.checkpoint.parquet")
+            .is_file(),
+        "a checkpoint every 100 commits"
+    );
+    let files = d.inspect().unwrap().tables[0].files.unwrap();
+    assert!(files < 10, "compacted at the checkpoint: {files} files");
+    assert_eq!(
+        column_ints(&read(&d, TableQuery::new("t")), "n"),
+        (0..101).collect::<Vec<_>>()
+    );
+}
