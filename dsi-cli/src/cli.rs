@@ -105,6 +105,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Verify every blob's digest and every record's references.
     Fsck,
+    /// Merge a Parquet or S3 store's small files and remove unreferenced ones (safe while others record).
+    Compact,
+    /// Convert a store of an earlier layout to the current one (Parquet and S3 datasets of layout 1).
+    Migrate,
     /// Show the effective settings and where each came from.
     Config,
     /// Print a shell completion script.

@@ -32,6 +32,26 @@ pub struct StoreSummary {
     pub newest_runs: Vec<RunSummary>,
 }
 
+/// One store in `dsi compact --json`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StoreCompaction {
+    /// The store's driver.
+    pub driver: String,
+    /// Where the store is.
+    pub location: String,
+    /// What was done.
+    pub compaction: dsi_core::Compaction,
+}
+
+/// One store in `dsi migrate --json`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StoreMigration {
+    /// The store's driver.
+    pub driver: String,
+    /// What was done.
+    pub migration: dsi_core::Migration,
+}
+
 /// A setting and where it came from (`dsi config --json`).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Setting {

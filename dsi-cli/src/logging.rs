@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::IsTerminal;
 
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
@@ -105,6 +105,22 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
         (false, 2) => LevelFilter::DEBUG,
         (false, _) => LevelFilter::TRACE,
     };
+    // The Delta libraries log what dsi handles (a table that does not
+    // exist yet is "Invalid table location" at error level): their lines
+    // are shown from -vv on.
+    let libraries = if verbose >= 2 {
+        level
+    } else {
+        LevelFilter::OFF
+    };
+    let quiet_libraries = |default: LevelFilter, libraries: LevelFilter| {
+        Targets::new()
+            .with_default(default)
+            .with_target("deltalake_core", libraries)
+            .with_target("buoyant_kernel", libraries)
+            .with_target("delta_kernel", libraries)
+    };
+    let level = quiet_libraries(level, libraries);
     let terminal = std::io::stderr().is_terminal();
     let ansi = terminal && no_color_unset();
     let lines = tfmt::layer().event_format(Human { ansi }).with_ansi(ansi);
@@ -115,9 +131,9 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
             .with(
                 lines
                     .with_writer(progress.get_stderr_writer())
-                    .with_filter(level),
+                    .with_filter(level.clone()),
             )
-            .with(progress.with_filter(LevelFilter::INFO))
+            .with(progress.with_filter(quiet_libraries(LevelFilter::INFO, LevelFilter::OFF)))
             .try_init();
     } else {
         let _ = tracing_subscriber::registry()

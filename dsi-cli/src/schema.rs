@@ -63,6 +63,8 @@ pub fn all() -> Vec<Document> {
         ),
         doc::<Vec<json::StoreSummary>>("inspect", "dsi inspect --json"),
         doc::<cc::fsck::FsckReport>("fsck", "dsi fsck --json"),
+        doc::<Vec<json::StoreCompaction>>("compact", "dsi compact --json"),
+        doc::<Vec<json::StoreMigration>>("migrate", "dsi migrate --json"),
         doc::<json::Settings>("config", "dsi config --json"),
         doc::<Vec<dsi_core::ModuleInfo>>("modules", "dsi plugins --json, dsi drivers --json"),
         doc::<dsi_core::collect::Collected>("collect", "dsi collect --json"),

@@ -10,13 +10,13 @@
 //! record open them for writing.
 
 use anyhow::Context;
-use dsi_core::{Access, Driver, Options, registry};
+use dsi_core::{Access, Driver, DriverEntry, Migration, Options, registry};
 
 use crate::cli::GlobalArgs;
 use crate::config;
 
-/// Builds the selected back-ends with their options.
-pub(crate) fn open(global: &GlobalArgs, access: Access) -> anyhow::Result<Vec<Box<dyn Driver>>> {
+/// The selected driver entries, each with the options it is given.
+fn selected(global: &GlobalArgs) -> anyhow::Result<Vec<(&'static DriverEntry, Options)>> {
     let eff = config::effective(global)?;
     let names = &eff.drivers.0;
     let entries = names
@@ -34,21 +34,44 @@ pub(crate) fn open(global: &GlobalArgs, access: Access) -> anyhow::Result<Vec<Bo
             ));
         }
     }
-    let mut drivers = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let mut options = Options::new();
-        if let Some((_, store, _)) = eff.stores.iter().find(|(d, _, _)| d == entry.name) {
-            options.set("store", store.clone());
-        }
-        for (k, v, _) in &eff.options {
-            if entry.options.iter().any(|o| o.name == k) {
-                options.set(k.clone(), v.clone());
+    Ok(entries
+        .into_iter()
+        .map(|entry| {
+            let mut options = Options::new();
+            if let Some((_, store, _)) = eff.stores.iter().find(|(d, _, _)| d == entry.name) {
+                options.set("store", store.clone());
             }
-        }
-        let driver = entry
-            .instantiate(&options, access)
-            .with_context(|| format!("opening the {} store", entry.name))?;
-        drivers.push(driver);
-    }
-    Ok(drivers)
+            for (k, v, _) in &eff.options {
+                if entry.options.iter().any(|o| o.name == k) {
+                    options.set(k.clone(), v.clone());
+                }
+            }
+            (entry, options)
+        })
+        .collect())
+}
+
+/// Builds the selected back-ends with their options.
+pub(crate) fn open(global: &GlobalArgs, access: Access) -> anyhow::Result<Vec<Box<dyn Driver>>> {
+    selected(global)?
+        .into_iter()
+        .map(|(entry, options)| {
+            entry
+                .instantiate(&options, access)
+                .with_context(|| format!("opening the {} store", entry.name))
+        })
+        .collect()
+}
+
+/// Migrates each selected store to its driver's current layout, in order.
+pub(crate) fn migrate(global: &GlobalArgs) -> anyhow::Result<Vec<(&'static str, Migration)>> {
+    selected(global)?
+        .into_iter()
+        .map(|(entry, options)| {
+            let done = entry
+                .migrate_store(&options)
+                .with_context(|| format!("migrating the {} store", entry.name))?;
+            Ok((entry.name, done))
+        })
+        .collect()
 }

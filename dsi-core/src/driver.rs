@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::blob::{BlobReader, BlobRef};
 use crate::error::{Error, Result};
+use crate::maintenance::Compaction;
 use crate::table::{Collection, Table};
 use crate::value::{DataType, Value};
 
@@ -448,6 +449,14 @@ pub trait Driver: Send + Sync + fmt::Debug {
     /// Every stored blob reference (for `fsck`).
     fn list_blobs(&self) -> Result<Vec<BlobRef>> {
         Err(Error::not_supported("list_blobs", self.name()))
+    }
+
+    /// Rewrites the store's data for faster reads without changing what it
+    /// holds (merging small files, removing unreferenced ones after their
+    /// retention), safely while others write. Back-ends that need none
+    /// keep the default, [`Error::NotSupported`].
+    fn compact(&self) -> Result<Compaction> {
+        Err(Error::not_supported("compact", self.name()))
     }
 }
 

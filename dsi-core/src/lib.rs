@@ -50,6 +50,7 @@ pub mod env;
 mod error;
 pub mod fsck;
 pub mod ingest;
+pub mod maintenance;
 pub mod memory;
 mod options;
 pub mod plugin;
@@ -66,6 +67,7 @@ pub use driver::{
     OrderBy, Query, TableInfo, TableQuery,
 };
 pub use error::{BoxError, Error, ModuleKind, Result};
+pub use maintenance::{Compaction, Migration, TableCompaction, TableMigration};
 pub use options::{OptionSpec, Options, parse_bool};
 pub use plugin::{Context, Plugin, PluginFunction};
 pub use registry::{DriverEntry, PluginEntry, ReservedTable};

@@ -16,6 +16,7 @@
 
 use crate::driver::{Access, Driver, DriverFunction};
 use crate::error::{Error, ModuleKind, Result};
+use crate::maintenance::Migration;
 use crate::options::{OptionSpec, Options};
 use crate::plugin::{Plugin, PluginFunction};
 
@@ -48,6 +49,9 @@ pub struct DriverEntry {
     /// Constructor; called only with validated options. With
     /// [`Access::ReadOnly`] it must create and modify nothing.
     pub build: fn(&Options, Access) -> Result<Box<dyn Driver>>,
+    /// Converts a store of an earlier layout to the current one, for
+    /// back-ends that have had more than one (`None`: nothing to migrate).
+    pub migrate: Option<fn(&Options) -> Result<Migration>>,
 }
 
 /// A table that only some plugins may write: the records a workflow depends
@@ -106,6 +110,17 @@ impl DriverEntry {
     pub fn instantiate(&self, options: &Options, access: Access) -> Result<Box<dyn Driver>> {
         options.validate(self.name, self.options)?;
         (self.build)(options, access)
+    }
+
+    /// Validates the options and migrates the store they name to the
+    /// current layout ([`DriverEntry::migrate`]); a back-end with one
+    /// layout is [`Error::NotSupported`].
+    pub fn migrate_store(&self, options: &Options) -> Result<Migration> {
+        options.validate(self.name, self.options)?;
+        match self.migrate {
+            Some(migrate) => migrate(options),
+            None => Err(Error::not_supported("migrate", self.name)),
+        }
     }
 }
 

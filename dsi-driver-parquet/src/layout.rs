@@ -1,23 +1,28 @@
-//! Where everything lives in a dataset: table directories, Hive date
-//! partitions, data file names, temporary names, blob keys and dsi's own
-//! bookkeeping under `_dsi/`.
+//! Where everything lives in a dataset: table roots (Delta tables), data
+//! file names, blob keys and dsi's own bookkeeping under `_dsi/`.
 //!
 //! ```text
-//! <root>/<table>/date=YYYY-MM-DD/<ULID>.parquet        data (one file per put and date)
-//! <root>/<table>/date=YYYY-MM-DD/.<ULID>.parquet.tmp   in progress, ignored by every reader
+//! <root>/<table>/_delta_log/…                          the table's Delta log
+//! <root>/<table>/<ULID>.parquet                        data of one put
+//! <root>/<table>/<ULID>.m.parquet                      data of one put spanning tables
+//! <root>/<table>/<ULID>.c<ULID>.parquet                compacted data
 //! <root>/blobs/sha256/<2 hex>/<62 hex>                 blob content
 //! <root>/_dsi/dataset.json                             format and version
-//! <root>/_dsi/schemas/<table>/<sha256>.json            every schema a put has used
-//! <root>/_dsi/puts/<ULID>.json                         commit record of a multi-file put
+//! <root>/_dsi/puts/<ULID>.json                         a multi-table put in progress
 //! ```
 //!
+//! Layout 1 (before Delta) kept `<table>/date=YYYY-MM-DD/<ULID>.parquet`
+//! Hive partitions, hidden `.tmp` files and `_dsi/schemas/`; [`classify`]
+//! still reads those names for `migrate`.
+//!
 //! A table's directory name is its name with every ASCII character other
-//! than letters, digits, `-`, `_` and `.` written as `%XX` (and a leading `.`
+//! than letters, digits, `-`, `_` and `.` written as `+XX` (and a leading `.`
 //! or `_` too, which other engines treat as hidden); other Unicode is kept.
+//! (The first layout wrote `%XX`; `migrate` moves such tables.)
 
 use std::sync::Mutex;
 
-use dsi_core::{BlobRef, Error, Result, Timestamp};
+use dsi_core::{BlobRef, Error, Result};
 use object_store::path::{Path, PathPart};
 
 /// Directory of blob content.
@@ -39,34 +44,52 @@ pub(crate) fn check_table_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The directory name of a table.
-pub(crate) fn encode_table(name: &str) -> String {
+/// The escape character of table directory names. Not `%`: a `%` in an
+/// object path reads as a URL escape somewhere between delta-rs and its
+/// kernel, so a table named `a b` in `a%20b/` would be looked for in `a b/`.
+const ESCAPE: char = '+';
+
+fn encode_with(name: &str, escape: char) -> String {
     let mut out = String::with_capacity(name.len());
     for (i, c) in name.chars().enumerate() {
         let plain = c.is_ascii_alphanumeric() || c == '-' || ((c == '_' || c == '.') && i > 0);
         if plain || !c.is_ascii() {
             out.push(c);
         } else {
-            out.push_str(&format!("%{:02X}", c as u32));
+            out.push_str(&format!("{escape}{:02X}", c as u32));
         }
     }
     out
 }
 
+/// The directory name of a table: letters, digits, `-`, `_`, `.` and
+/// non-ASCII characters as they are, other ASCII (and a leading `_` or
+/// `.`, hidden to other engines) as `+XX`.
+pub(crate) fn encode_table(name: &str) -> String {
+    encode_with(name, ESCAPE)
+}
+
 /// The table name of a directory name, or `None` if it is not one
 /// [`encode_table`] produces.
 pub(crate) fn decode_table(dir: &str) -> Option<String> {
-    let name = percent_decode(dir)?;
+    let name = unescape(dir, ESCAPE)?;
     (encode_table(&name) == dir).then_some(name)
 }
 
-/// Reverses `%XX` escapes; `None` for malformed escapes or invalid UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
+/// The table name of a directory of the first layout (`%XX` escapes).
+pub(crate) fn decode_legacy_table(dir: &str) -> Option<String> {
+    let name = unescape(dir, '%')?;
+    (encode_with(&name, '%') == dir).then_some(name)
+}
+
+/// Reverses `<escape>XX` escapes; `None` for malformed escapes or invalid UTF-8.
+fn unescape(s: &str, escape: char) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
+    let e = u8::try_from(escape).ok()?;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
+        if bytes[i] == e {
             let hex = s.get(i + 1..i + 3)?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
@@ -101,24 +124,34 @@ pub(crate) fn table_dir(prefix: &Path, table: &str) -> Path {
     join(prefix, &[&encode_table(table)])
 }
 
-/// `YYYY-MM-DD` of an instant, in UTC.
-pub(crate) fn date_of(t: Timestamp) -> String {
-    let d = t.to_datetime().date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+/// The name of a put's data file in a table's directory: `<ULID>.parquet`,
+/// or `<ULID>.m.parquet` for a put that spans several tables (whose files
+/// are visible to dsi only once the put is complete, see `commit`).
+pub(crate) fn data_file_name(id: &str, multi: bool) -> String {
+    if multi {
+        format!("{id}.m{DATA_EXT}")
+    } else {
+        format!("{id}{DATA_EXT}")
+    }
 }
 
-/// The partition directory name of a date.
-pub(crate) fn date_dir(date: &str) -> String {
-    format!("{DATE_KEY}={date}")
+/// Whether a data file (its path relative to the table) belongs to a
+/// multi-table put.
+pub(crate) fn is_multi_put_file(relative: &str) -> bool {
+    relative.ends_with(&format!(".m{DATA_EXT}"))
 }
 
-/// The final and temporary paths of a data file.
-pub(crate) fn data_paths(prefix: &Path, table: &str, date: &str, id: &str) -> (Path, Path) {
-    let dir = join(prefix, &[&encode_table(table), &date_dir(date)]);
-    (
-        dir.clone().join(format!("{id}{DATA_EXT}").as_str()),
-        dir.join(format!(".{id}{DATA_EXT}.tmp").as_str()),
-    )
+/// The order of a data file among its table's files: the ULID its name
+/// starts with (a put's, or for a compacted file the first put it holds),
+/// then the whole path.
+pub(crate) fn file_order_key(relative: &str) -> (&str, &str) {
+    let name = relative.rsplit('/').next().unwrap_or(relative);
+    (name.split('.').next().unwrap_or(name), relative)
+}
+
+/// The name of a compacted file holding files from `first` on.
+pub(crate) fn compacted_file_name(first: &str, id: &str) -> String {
+    format!("{first}.c{id}{DATA_EXT}")
 }
 
 /// Where a blob's content lives.
@@ -145,12 +178,12 @@ pub(crate) fn format_path(prefix: &Path) -> Path {
     join(prefix, &[META, "dataset.json"])
 }
 
-/// `_dsi/schemas/<table>/`.
-pub(crate) fn schemas_dir(prefix: &Path, table: &str) -> Path {
-    join(prefix, &[META, "schemas", &encode_table(table)])
+/// `_dsi/schemas/` (layout 1 only).
+pub(crate) fn schemas_root(prefix: &Path) -> Path {
+    join(prefix, &[META, "schemas"])
 }
 
-/// `_dsi/puts/`.
+/// `_dsi/puts/`: records of multi-table puts in progress.
 pub(crate) fn puts_dir(prefix: &Path) -> Path {
     join(prefix, &[META, "puts"])
 }
@@ -255,8 +288,10 @@ mod tests {
             assert_eq!(decode_table(&dir).as_deref(), Some(name), "{dir}");
         }
         assert_eq!(encode_table("runs"), "runs");
-        assert_eq!(decode_table("%zz"), None);
-        assert_eq!(decode_table("a%41"), None, "not canonical");
+        assert_eq!(decode_table("+zz"), None);
+        assert_eq!(decode_table("a+41"), None, "not canonical");
+        assert!(!encode_table("a b%").contains('%'));
+        assert_eq!(decode_legacy_table("a%20b").as_deref(), Some("a b"));
     }
 
     #[test]
@@ -290,15 +325,5 @@ mod tests {
         let ids: Vec<String> = (0..1000).map(|_| new_id()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         assert!(id_millis(&ids[0]).is_some());
-    }
-
-    #[test]
-    fn dates_are_utc_days() {
-        assert_eq!(date_of(Timestamp::from_micros(0)), "1970-01-01");
-        assert_eq!(date_of(Timestamp::from_micros(-1)), "1969-12-31");
-        assert_eq!(
-            date_of(Timestamp::from_micros(1_796_000_000_123_456)),
-            "2026-11-30"
-        );
     }
 }

@@ -1,63 +1,115 @@
 //! # dsi-driver-parquet
 //!
-//! The `parquet` back-end: an append-only dataset directory (`./dsi-data/`
-//! by default) that pyarrow, DuckDB, Spark and DataFusion read as it is,
-//! implemented over an [`object_store::ObjectStore`] so that the `s3` driver
-//! (crate `dsi-driver-s3`) reuses it unchanged on object storage.
+//! The `parquet` back-end: a dataset directory (`./dsi-data/` by default)
+//! in which **every table is a [Delta Lake](https://delta.io) table**,
+//! written with delta-rs (`deltalake-core` 1.1, on the project's own arrow
+//! 59 / object_store 0.13 stack) over an [`object_store::ObjectStore`], so
+//! that the `s3` driver (crate `dsi-driver-s3`) reuses it unchanged on
+//! object storage.
 //!
 //! ## Layout
 //!
 //! ```text
 //! dsi-data/
-//!   runs/date=2026-11-29/01JDX3…Q.parquet    one new file per put (and record date)
-//!   blobs/sha256/ab/cdef…                    content-addressed blob content
-//!   _dsi/dataset.json                        format and version
-//!   _dsi/schemas/runs/<sha256>.json          every column set a put has used
-//!   _dsi/puts/<ULID>.json                    commit record of a put in progress
+//!   runs/_delta_log/000…000.json             the table's Delta log (one commit per put)
+//!   runs/_delta_log/000…100.checkpoint.parquet   a checkpoint every 100 commits and after compact
+//!   runs/01JDX3….parquet                     the data of one put (zstd, page index)
+//!   runs/01JDX3….c01JE0….parquet             compacted data (many puts, in put order)
+//!   blobs/sha256/ab/cdef…                    content-addressed blob content (outside every table)
+//!   _dsi/dataset.json                        format and version (2: Delta tables)
+//!   _dsi/puts/<ULID>.json                    a put spanning several tables, while it commits
 //! ```
 //!
-//! * One directory per table; characters other than letters, digits, `-`,
-//!   `_` and `.` in a table name are written `%XX`. The name `blobs` is
-//!   reserved.
-//! * Hive-style partitions by record date: a row goes to the day (UTC) of its
-//!   `recorded_at` timestamp, or of the put when it has none. Rows of one put
-//!   that fall on several days are read back grouped by day.
-//! * Data files are named by a ULID, so file order is put order; they are
-//!   standard Parquet (zstd, chunk and page statistics, the Arrow schema
-//!   embedded), never rewritten, never deleted by dsi.
-//! * Column types come from dsi-core's lossless Arrow conversion
-//!   ([`dsi_core::arrow`]). A later put may add columns: reads union the
-//!   schemas and fill the older rows with nulls. A put that changes the type
-//!   of an existing column is refused, naming it (checked against the schema
-//!   records under `_dsi/schemas/`; two writers racing to add the same new
-//!   column with different types are detected when read).
-//! * Filters of a [`TableQuery`] skip files and row groups whose statistics
-//!   rule them out; the result is always exactly [`TableQuery::apply`]'s.
+//! * One Delta table per dsi table; its directory is the table's name with
+//!   ASCII characters other than letters, digits, `-`, `_`, `.` written
+//!   `+XX`. The name `blobs` is reserved.
+//! * **Readers.** Any Delta reader reads the tables: Python `deltalake`
+//!   (and pandas/pyarrow through it), DuckDB's `delta_scan`, Polars
+//!   `read_delta`/`scan_delta`, DataFusion, Spark, Trino. A plain Parquet
+//!   reader must not glob the directory: after a compaction the replaced
+//!   files stay until the vacuum, so it would see rows twice; only the log
+//!   says which files are current. Nothing is Hive-partitioned, so a user
+//!   column named `date` is an ordinary column.
+//! * **No table features** that older readers reject: protocol reader 1 /
+//!   writer 2, no deletion vectors, no column mapping, classic checkpoints.
+//!   Timestamps are Delta `timestamp` (UTC, microseconds); every field
+//!   carries dsi's type as the metadata `dsi.type`; a blob is
+//!   `struct<sha256: string, len: long>`.
+//! * **Statistics.** Every data file's `add` action carries `numRecords`
+//!   and per-column `minValues`/`maxValues`/`nullCount` (timestamps widened
+//!   to milliseconds, texts over 64 bytes without bounds). Reads go through
+//!   the snapshot, never a listing: filters skip files by these statistics
+//!   (then row groups and pages by the Parquet statistics), `newest N`
+//!   opens only the files whose bounds can hold the result, an unfiltered
+//!   [`Driver::count`] reads no data file, and only the columns a
+//!   [`TableQuery::columns`] projection names are decoded.
+//! * **Schema evolution through the log.** A put that adds columns commits
+//!   the new schema with its data; every Delta reader sees the columns,
+//!   older rows null. A put that changes a column's type is refused,
+//!   naming it, before anything is written.
 //!
-//! ## Atomicity
+//! ## Puts and their guarantees
 //!
-//! A put writes new files only, and each file becomes visible whole: on a
-//! local disk it is written under a hidden temporary name
-//! (`.<ULID>.parquet.tmp`) and renamed; on object storage a single upload is
-//! atomic. A put that needs several files (several tables, or rows on
-//! several days) first writes all of them under temporary names, then
-//! commits by creating one small record `_dsi/puts/<ULID>.json` naming them,
-//! then renames them. A later put deletes records older than two minutes
-//! (finishing any rename left undone first). The guarantee:
+//! * **One commit per table per put**, written with the store's atomic
+//!   create-if-absent (`PutMode::Create`), carrying the put's ULID as the
+//!   application transaction `txn { appId: <ULID>, version: 1 }`. A retry
+//!   after a lost reply finds its id in the log and is not applied twice.
+//!   The writer reads only the commits it has not seen (the log's length
+//!   does not slow puts down) and writes a checkpoint every 100 commits.
+//! * **Contention.** A lost race is retried with full-jitter exponential
+//!   back-off (10 ms doubling to 2 s, for up to 10 minutes), not at once as
+//!   delta-rs would: 64 concurrent writers all succeed.
+//! * **All or nothing across tables, for dsi readers, always.** A put that
+//!   spans tables records itself in `_dsi/puts/`, commits the tables in
+//!   order with its files tagged `dsi.put`/`dsi.last`, and is complete
+//!   exactly when its **last** table holds its id; dsi readers show an
+//!   earlier table's tagged files only then. A put that fails between its
+//!   commits aborts: it fences its id in every table (`txn` version 0, so a
+//!   late attempt of it gives up) and removes the files it had committed,
+//!   so other engines do not see half of it either. A writer that dies
+//!   between its commits leaves its record; the next put (or `compact`)
+//!   aborts records older than [`ABANDON_AFTER`] (10 minutes) the same way
+//!   ([`Dataset::settle_abandoned_puts`]). Until then, other engines see the
+//!   tables it had committed.
+//! * A failed single-table put leaves at most an unreferenced data file,
+//!   which no reader sees and the vacuum deletes.
 //!
-//! * **dsi readers see all of a put or none of it**, after any failure or
-//!   crash and while puts are in progress: without the commit record nothing
-//!   is visible; with it, every file is read, under its final name or, if it
-//!   was not renamed yet, its temporary one. (A reader lists the data first
-//!   and the commit records after, and records outlive their renames, so a
-//!   put committed during a read is seen whole or not at all.)
-//! * **Other engines** (and `Query::Sql`) read final names only. They never
-//!   see a partial file; they can see part of a multi-file put only while its
-//!   renames run, or, if its writer died between commit and renames, until
-//!   the next dsi put into the dataset finishes them ([`Dataset::roll_forward`]).
-//! * Every reader ignores temporary files, so an abandoned put leaves only
-//!   hidden debris. Schema records (`_dsi/schemas/`) are written before the
-//!   data and may outlive a failed put.
+//! ## Compaction ([`Dataset::compact`], `dsi compact`)
+//!
+//! Runs of small files (under 32 MiB, in put order) are merged into files
+//! of up to 128 MiB by dsi itself (delta-rs's `optimize` needs DataFusion,
+//! six minutes of build the driver otherwise avoids) and swapped in by one
+//! commit per table (`dataChange: false`) that first checks every replaced
+//! file is still current, so compaction is safe while others record. The
+//! vacuum then deletes files unreferenced for longer than the retention —
+//! [`CompactOptions::DEFAULT_RETENTION`], 24 hours, far longer than any read
+//! or put takes; blobs are outside the tables and never vacuumed — and a
+//! checkpoint makes the next open read one small file. The put that writes
+//! a checkpoint also compacts its table (without vacuum) once it has more
+//! than [`CompactOptions::AUTO_COMPACT_FILES`] (200) small files
+//! ([`DatasetBuilder::with_auto_compact`]).
+//!
+//! ## Migration ([`migrate_local`], [`migrate`], `dsi migrate`)
+//!
+//! A dataset of the first layout (one Parquet file per put under Hive
+//! `date=` directories, commit records) is refused with
+//! [`Error::IncompatibleStore`] and the hint to run `dsi migrate`, which
+//! turns each table into a Delta table from its *committed* puts (renaming
+//! committed temporaries, ignoring uncommitted ones) without rewriting a
+//! data file, then switches the format record. Stop the old dsi's writers
+//! first; run `dsi compact` afterwards so that other engines read blob
+//! lengths as Delta `long`.
+//!
+//! ## Log store
+//!
+//! delta-rs finds log stores through a process-wide registry keyed by URL
+//! scheme, whose S3 entry lives in `deltalake-aws` (the AWS SDK). dsi
+//! builds delta-rs's default log store itself, per table, over the
+//! dataset's own object store: no second S3 client, and two datasets with
+//! different credentials in one process cannot collide. The store's
+//! create-if-absent must be atomic under races (AWS S3, MinIO, Ceph RGW and
+//! moto's are; s3s-fs's and Garage 2.5's are not: concurrent writers could
+//! then overwrite each other's commits).
 //!
 //! ## Blobs
 //!
@@ -69,15 +121,17 @@
 //!
 //! ## Runtime
 //!
-//! object_store is asynchronous; the [`Driver`] trait is not. Each
-//! [`Dataset`] owns a private current-thread tokio runtime and blocks on it
-//! inside every method, so callers need no runtime (and must not call a
-//! dataset from inside one).
+//! object_store and delta-rs are asynchronous; the [`Driver`] trait is
+//! not. Each [`Dataset`] owns a private two-thread tokio runtime (delta-rs
+//! replays logs on the runtime it is called from) and blocks on it inside
+//! every method, so callers need no runtime (and must not call a dataset
+//! from inside one). [`Access::ReadOnly`] opens create and write nothing,
+//! and a missing dataset is [`Error::NotFound`] (`store`).
 //!
 //! ## Features
 //!
-//! * `sql` — `Query::Sql` with DataFusion over the same files (every table
-//!   is a listing table with the Hive partition column `date`). Without it,
+//! * `sql` — `Query::Sql` with DataFusion over exactly the files of each
+//!   table's snapshot that dsi reads (with the log's schema). Without it,
 //!   SQL queries fail with [`Error::NotSupported`] naming the feature.
 //!
 //! ```
@@ -88,20 +142,28 @@
 //! data.put(&Collection::of(t))?;
 //! let read = data.get(&Query::Table(TableQuery::new("runs")))?;
 //! assert_eq!(read.tables()[0].get(0, "exit_code"), Some(&Value::Int(3)));
+//! let report = data.compact(&dsi_driver_parquet::CompactOptions::default())?;
+//! assert_eq!(report.tables[0].files_after, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod blobs;
+mod commit;
+mod compact;
+mod delta;
 mod error;
 mod layout;
+mod migrate;
 mod prune;
 mod read;
+mod schema;
 #[cfg(feature = "sql")]
 mod sql;
+mod stats;
 mod top;
 mod write;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
 use std::path::Path as FsPath;
@@ -109,19 +171,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use deltalake_core::DeltaTable;
+use deltalake_core::logstore::LogStoreRef;
 use dsi_core::blob::BlobReader;
 use dsi_core::{
-    Access, BlobPut, BlobRef, Collection, DataType, Driver, DriverEntry, DriverFunction, Error,
-    Inspection, Location, OptionSpec, Options, Query, Result, Table, TableQuery, Timestamp,
+    Access, BlobPut, BlobRef, Collection, Driver, DriverEntry, DriverFunction, Error, Inspection,
+    Location, OptionSpec, Options, Query, Result, Table, TableQuery,
 };
 use futures_util::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use serde::{Deserialize, Serialize};
 
+pub use commit::ABANDON_AFTER;
+pub use compact::{CompactOptions, CompactReport, TableCompaction};
+pub use migrate::{MigrateReport, TableMigration, migrate, migrate_local};
 pub use object_store;
 
+use crate::commit::{Outcome, PutRecord, TAG_LAST, TAG_PUT};
 use crate::error::{DatasetError, one_line};
 
 /// Default dataset directory, relative to the working directory.
@@ -137,18 +205,18 @@ inventory::submit! {
     DriverEntry {
         name: "parquet",
         function: DriverFunction::BackEnd,
-        summary: "Parquet dataset directory (default ./dsi-data): Hive-partitioned, readable by pyarrow, DuckDB, Spark, DataFusion",
+        summary: "Delta Lake tables in a directory (default ./dsi-data): readable by deltalake, DuckDB, Polars, Spark, DataFusion",
         options: OPTIONS,
         build: Dataset::from_options,
+        migrate: Some(Dataset::migrate_from_options),
     }
 }
 
-/// Version of the layout written to `_dsi/dataset.json`.
-pub const FORMAT_VERSION: u32 = 1;
-const FORMAT_NAME: &str = "dsi-parquet-dataset";
-/// Commit records younger than this are left alone by other writers; older
-/// ones have their renames finished and are deleted.
-const ROLL_FORWARD_AFTER: Duration = Duration::from_secs(120);
+/// Version of the layout written to `_dsi/dataset.json`: 2 is Delta tables.
+pub const FORMAT_VERSION: u32 = 2;
+const FORMAT_NAME: &str = "dsi-delta-dataset";
+/// The format name of layout 1 (one Parquet file per put, Hive partitions).
+const LEGACY_FORMAT_NAME: &str = "dsi-parquet-dataset";
 /// Objects fetched at once when reading many files.
 const FETCH_CONCURRENCY: usize = 8;
 /// Default size of a multipart-upload part and of a blob read range.
@@ -159,46 +227,37 @@ pub const DEFAULT_PART_SIZE: usize = 8 << 20;
 /// store's own message.
 pub type DescribeError = fn(&object_store::Error) -> Option<String>;
 
-/// How a finished data file is made visible.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Publish {
-    /// Upload under a hidden temporary name, then rename (atomic on a local
-    /// file system).
-    Rename,
-    /// Upload straight to the final name (atomic on object storage, where a
-    /// rename is a copy).
-    Upload,
-}
-
 /// Builds a [`Dataset`] over any object store.
 #[derive(Debug)]
 pub struct DatasetBuilder {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
+    root_url: url::Url,
     driver: String,
     location: String,
-    publish: Publish,
     describe: Option<DescribeError>,
     part_size: usize,
     structured: Option<Location>,
     access: Access,
+    auto_compact: Option<usize>,
 }
 
 impl DatasetBuilder {
-    /// A dataset under `prefix` in `store`, published by upload (object
-    /// storage), reported as driver `parquet` at the prefix.
-    pub fn new(store: Arc<dyn ObjectStore>, prefix: Path) -> Self {
+    /// A dataset under `prefix` in `store`, whose root is `root_url` (the
+    /// URL of the store's root: `s3://bucket/`, `file:///`; Delta tables
+    /// are addressed by URL), reported as driver `parquet` at the prefix.
+    pub fn new(store: Arc<dyn ObjectStore>, root_url: url::Url, prefix: Path) -> Self {
         DatasetBuilder {
             location: prefix.to_string(),
             store,
             prefix,
+            root_url,
             driver: "parquet".to_owned(),
-            publish: Publish::Upload,
             describe: None,
             part_size: DEFAULT_PART_SIZE,
             structured: None,
             access: Access::ReadWrite,
+            auto_compact: Some(compact::AUTO_COMPACT_FILES),
         }
     }
 
@@ -228,12 +287,6 @@ impl DatasetBuilder {
         self
     }
 
-    /// How data files are made visible.
-    pub fn with_publish(mut self, publish: Publish) -> Self {
-        self.publish = publish;
-        self
-    }
-
     /// A back-end specific description of store failures.
     pub fn with_error_description(mut self, describe: DescribeError) -> Self {
         self.describe = Some(describe);
@@ -247,59 +300,86 @@ impl DatasetBuilder {
         self
     }
 
+    /// Compacts a table after a put when it has more than `files` small
+    /// files (default [`CompactOptions::AUTO_COMPACT_FILES`]); `None`
+    /// never compacts on its own.
+    pub fn with_auto_compact(mut self, files: Option<usize>) -> Self {
+        self.auto_compact = files;
+        self
+    }
+
     /// Starts the private runtime and checks the dataset's format record
     /// (this is the first request to the store, so bad credentials or a
-    /// missing bucket are reported here).
+    /// missing bucket are reported here). A dataset of the first layout is
+    /// [`Error::IncompatibleStore`], with the hint to run `dsi migrate`.
     pub fn open(self) -> Result<Dataset> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let ds = self.build_unchecked()?;
+        ds.block_on(ds.check_format())?;
+        Ok(ds)
+    }
+
+    /// The dataset without looking at its format record (for `migrate`).
+    fn build_unchecked(self) -> Result<Dataset> {
+        // delta-rs runs its log replay on the runtime it is called from;
+        // on a current-thread runtime it would start a second runtime per
+        // operation and share the HTTP client's connections across them.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("dsi-dataset")
             .enable_all()
             .build()
             .map_err(|e| Error::io("starting the object-store runtime", e))?;
         let structured = self.structured.unwrap_or_else(|| Location::Other {
             description: self.location.clone(),
         });
-        let ds = Dataset {
+        Ok(Dataset {
             store: self.store,
             prefix: self.prefix,
+            root_url: self.root_url,
             driver: self.driver,
             structured,
             access: self.access,
             location: self.location,
-            publish: self.publish,
             describe: self.describe,
             part_size: self.part_size,
+            auto_compact: self.auto_compact,
             runtime,
             format_known: AtomicBool::new(false),
             footers: Mutex::new(HashMap::new()),
-            schemas: Mutex::new(HashMap::new()),
-            markers: Mutex::new(HashMap::new()),
-        };
-        ds.block_on(ds.check_format())?;
-        Ok(ds)
+            logs: Mutex::new(HashMap::new()),
+            tables: Mutex::new(HashMap::new()),
+            complete: Mutex::new(HashSet::new()),
+            heads: Mutex::new(HashMap::new()),
+        })
     }
 }
 
-/// A Parquet dataset in an object store: the `parquet` driver, and the
-/// engine of the `s3` driver.
+/// A dataset of Delta tables in an object store: the `parquet` driver,
+/// and the engine of the `s3` driver.
 pub struct Dataset {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
+    root_url: url::Url,
     driver: String,
     location: String,
     structured: Location,
     access: Access,
-    publish: Publish,
     describe: Option<DescribeError>,
     part_size: usize,
+    auto_compact: Option<usize>,
     runtime: tokio::runtime::Runtime,
     /// Whether `_dsi/dataset.json` is known to exist.
     format_known: AtomicBool,
     /// Footers of data files (immutable, so never stale).
-    footers: Mutex<HashMap<Path, Arc<read::FileMeta>>>,
-    /// Schema records (immutable).
-    schemas: Mutex<HashMap<Path, Arc<SchemaRecord>>>,
-    /// Commit records (immutable while they exist).
-    markers: Mutex<HashMap<Path, Arc<Marker>>>,
+    footers: Mutex<HashMap<Path, ArrowReaderMetadata>>,
+    /// Log stores, per table.
+    logs: Mutex<HashMap<String, LogStoreRef>>,
+    /// Last loaded state, per table (updated incrementally).
+    tables: Mutex<HashMap<String, DeltaTable>>,
+    /// Multi-table puts known to be complete.
+    complete: Mutex<HashSet<String>>,
+    /// What this writer knows of each table's log.
+    heads: Mutex<HashMap<String, commit::LogHead>>,
 }
 
 impl fmt::Debug for Dataset {
@@ -308,7 +388,6 @@ impl fmt::Debug for Dataset {
         f.debug_struct("Dataset")
             .field("driver", &self.driver)
             .field("location", &self.location)
-            .field("publish", &self.publish)
             .finish_non_exhaustive()
     }
 }
@@ -318,33 +397,6 @@ impl fmt::Debug for Dataset {
 struct FormatRecord {
     format: String,
     version: u32,
-}
-
-/// A schema record: the columns one put used for a table.
-#[derive(Debug, Serialize, Deserialize)]
-struct SchemaRecord {
-    table: String,
-    columns: Vec<(String, DataType)>,
-}
-
-/// A commit record: the files of one put, relative to the dataset root.
-#[derive(Debug, Serialize, Deserialize)]
-struct Marker {
-    version: u32,
-    files: Vec<MarkerFile>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct MarkerFile {
-    temporary: String,
-    published: String,
-}
-
-/// One data file ready to publish.
-struct PendingFile {
-    published: Path,
-    temporary: Path,
-    bytes: Bytes,
 }
 
 impl Dataset {
@@ -357,7 +409,12 @@ impl Dataset {
     /// Opens a local dataset for reading only or for writing. Read-only,
     /// the directory must exist and hold a dsi dataset; nothing is created.
     pub fn open_local_with(root: impl AsRef<FsPath>, access: Access) -> Result<Self> {
-        let root = root.as_ref();
+        Self::local_builder(root.as_ref(), access)?.open()
+    }
+
+    /// The builder of a local dataset (creating the directory when
+    /// writable; a missing one is [`Error::NotFound`] read-only).
+    fn local_builder(root: &FsPath, access: Access) -> Result<DatasetBuilder> {
         if root.exists() && !root.is_dir() {
             return Err(Error::config(
                 "parquet",
@@ -375,26 +432,36 @@ impl Dataset {
             }
             Access::ReadOnly => {}
         }
-        let fs = object_store::local::LocalFileSystem::new_with_prefix(root).map_err(|e| {
+        let canonical = std::fs::canonicalize(root)
+            .map_err(|e| Error::io(format!("opening {}", root.display()), e))?;
+        let prefix = Path::from_absolute_path(&canonical).map_err(|e| {
             Error::config(
                 "parquet",
                 format!("store '{}': {}", root.display(), one_line(&e)),
             )
         })?;
-        DatasetBuilder::new(Arc::new(fs), Path::default())
+        let root_url =
+            url::Url::parse("file:///").map_err(|e| Error::config("parquet", e.to_string()))?;
+        let fs = object_store::local::LocalFileSystem::new();
+        Ok(DatasetBuilder::new(Arc::new(fs), root_url, prefix)
             .with_location(root.display().to_string())
             .with_structured_location(Location::Directory {
                 path: root.to_path_buf(),
             })
-            .with_publish(Publish::Rename)
-            .with_access(access)
-            .open()
+            .with_access(access))
     }
 
     /// Builds the `parquet` driver from registry options (`store`).
     pub fn from_options(options: &Options, access: Access) -> Result<Box<dyn Driver>> {
         let store = options.get("store").unwrap_or(DEFAULT_STORE);
         Ok(Box::new(Self::open_local_with(store, access)?))
+    }
+
+    /// The registry's migration (`dsi migrate`): [`migrate_local`] of the
+    /// `store` option's directory.
+    pub fn migrate_from_options(options: &Options) -> Result<dsi_core::Migration> {
+        let store = options.get("store").unwrap_or(DEFAULT_STORE);
+        migrate_local(store).map(Into::into)
     }
 
     fn writable(&self, operation: &str) -> Result<()> {
@@ -434,15 +501,6 @@ impl Dataset {
         layout::table_dir(&self.prefix, table)
     }
 
-    /// Finishes the commit records older than `min_age`: renames what their
-    /// writers left undone (so that other engines see those puts too; dsi
-    /// reads committed puts either way) and deletes the records. Every put
-    /// does this for records older than two minutes. Returns how many
-    /// records were finished.
-    pub fn roll_forward(&self, min_age: Duration) -> Result<usize> {
-        self.block_on(self.roll_forward_async(min_age))
-    }
-
     /// Runs a future on the dataset's private runtime, e.g. a request to
     /// [`Dataset::store`]. Must not be called from inside an async runtime.
     pub fn block_on<F: Future>(&self, f: F) -> F::Output {
@@ -466,22 +524,20 @@ impl Dataset {
         .into_error(&self.driver)
     }
 
-    /// A path relative to the dataset root, as stored in records.
-    fn relative(&self, p: &Path) -> String {
-        p.prefix_match(&self.prefix)
-            .map(|parts| {
-                parts
-                    .map(|p| p.as_ref().to_owned())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
-            .unwrap_or_else(|| p.to_string())
+    /// The URL of a table's Delta root (what other engines open).
+    pub fn table_url(&self, table: &str) -> Result<url::Url> {
+        let dir = layout::table_dir(&self.prefix, table);
+        delta::url_of(&self.root_url, &dir)
+            .map_err(|e| self.err("naming a table", format!("{dir}: {e}")))
     }
 
-    fn absolute(&self, relative: &str) -> Result<Path> {
-        let rel =
-            Path::parse(relative).map_err(|e| self.err("reading a commit record", one_line(&e)))?;
-        Ok(self.prefix.parts().chain(rel.parts()).collect())
+    /// Aborts the multi-table puts whose writers left them unfinished for
+    /// at least `min_age` (every put does this with [`ABANDON_AFTER`]):
+    /// their files are removed from the tables they reached. Returns how
+    /// many puts were settled.
+    pub fn settle_abandoned_puts(&self, min_age: Duration) -> Result<usize> {
+        self.writable("settling abandoned puts")?;
+        self.block_on(self.settle_abandoned(min_age))
     }
 
     async fn check_format(&self) -> Result<()> {
@@ -514,6 +570,13 @@ impl Dataset {
                 self.location
             ))
         })?;
+        if rec.format == LEGACY_FORMAT_NAME {
+            return Err(Error::IncompatibleStore(format!(
+                "{}: a dataset of dsi's first layout (one Parquet file per put), which this dsi \
+                 reads only as Delta tables: run `dsi migrate` to convert it (its data files are kept)",
+                self.location
+            )));
+        }
         if rec.format != FORMAT_NAME {
             return Err(Error::IncompatibleStore(format!(
                 "{}: format '{}' is not '{FORMAT_NAME}'",
@@ -551,7 +614,7 @@ impl Dataset {
     }
 
     /// Creates an object if absent (an existing one is left alone).
-    async fn create(&self, path: &Path, bytes: Bytes, what: &str) -> Result<()> {
+    async fn create(&self, path: &Path, bytes: bytes::Bytes, what: &str) -> Result<()> {
         let opts = PutOptions::from(PutMode::Create);
         match self
             .store
@@ -563,54 +626,6 @@ impl Dataset {
         }
     }
 
-    /// Every object under a directory.
-    async fn list(&self, dir: &Path, what: &str) -> Result<Vec<object_store::ObjectMeta>> {
-        self.store
-            .list(Some(dir))
-            .try_collect()
-            .await
-            .map_err(|e| self.store_err(what, &e))
-    }
-
-    /// The schema records of a table.
-    async fn known_schemas(&self, table: &str) -> Result<Vec<Arc<SchemaRecord>>> {
-        let dir = layout::schemas_dir(&self.prefix, table);
-        let listed = self.list(&dir, "listing schema records").await?;
-        let mut out = Vec::with_capacity(listed.len());
-        for meta in listed {
-            if !meta.location.as_ref().ends_with(".json") {
-                continue;
-            }
-            let cached = self
-                .schemas
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&meta.location)
-                .cloned();
-            let rec = match cached {
-                Some(r) => r,
-                None => {
-                    let what = "reading a schema record";
-                    let bytes = match self.store.get(&meta.location).await {
-                        Ok(r) => r.bytes().await.map_err(|e| self.store_err(what, &e))?,
-                        Err(object_store::Error::NotFound { .. }) => continue,
-                        Err(e) => return Err(self.store_err(what, &e)),
-                    };
-                    let rec: SchemaRecord = serde_json::from_slice(&bytes)
-                        .map_err(|e| self.err(what, format!("{}: {e}", meta.location)))?;
-                    let rec = Arc::new(rec);
-                    self.schemas
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(meta.location.clone(), Arc::clone(&rec));
-                    rec
-                }
-            };
-            out.push(rec);
-        }
-        Ok(out)
-    }
-
     async fn put_async(&self, collection: &Collection) -> Result<()> {
         if collection.is_empty() {
             return Ok(());
@@ -618,229 +633,117 @@ impl Dataset {
         for t in collection.tables() {
             layout::check_table_name(t.name())?;
         }
-        self.roll_forward_async(ROLL_FORWARD_AFTER).await?;
+        self.settle_abandoned(ABANDON_AFTER).await?;
 
         // Check every table before writing anything.
-        let mut new_schemas = Vec::new();
+        let mut plan: Vec<(&Table, schema::Columns)> = Vec::new();
         for t in collection.tables() {
-            let known = self.known_schemas(t.name()).await?;
-            let record = SchemaRecord {
-                table: t.name().to_owned(),
-                columns: t
-                    .schema()
-                    .into_iter()
-                    .map(|(n, ty)| (n.to_owned(), ty))
-                    .collect(),
-            };
-            check_compatible(&record, &known)?;
-            if !known.iter().any(|k| k.columns == record.columns) {
-                new_schemas.push(record);
+            let columns: schema::Columns = t
+                .schema()
+                .into_iter()
+                .map(|(n, ty)| (n.to_owned(), ty))
+                .collect();
+            if let (Some(head), _) = self.log_head(t.name(), None).await? {
+                schema::evolve(t.name(), &head.columns, &columns)?;
             }
+            plan.push((t, columns));
         }
-        let now = Timestamp::now();
-        let id = layout::new_id();
-        let mut files = Vec::new();
-        for t in collection.tables() {
-            for (date, part) in write::split_by_date(t, now) {
-                let bytes = write::encode(&part)?;
-                let (published, temporary) = layout::data_paths(&self.prefix, t.name(), &date, &id);
-                files.push(PendingFile {
-                    published,
-                    temporary,
-                    bytes,
-                });
-            }
-        }
-
         self.ensure_format().await?;
-        for rec in new_schemas {
-            let body =
-                serde_json::to_vec_pretty(&rec).map_err(|e| Error::InvalidData(e.to_string()))?;
-            let name = format!("{}.json", BlobRef::of_bytes(&body).sha256_hex());
-            let path = layout::schemas_dir(&self.prefix, &rec.table).join(name.as_str());
-            self.create(&path, body.into(), "writing a schema record")
-                .await?;
+        let id = layout::new_id();
+        let multi = plan.len() > 1;
+        let last = plan
+            .last()
+            .map(|(t, _)| t.name().to_owned())
+            .unwrap_or_default();
+        let mut staged = Vec::with_capacity(plan.len());
+        for (t, columns) in &plan {
+            let (bytes, stats) = write::encode_put(t)?;
+            let name = layout::data_file_name(&id, multi);
+            let path = layout::join(&layout::table_dir(&self.prefix, t.name()), &[&name]);
+            let size = bytes.len();
+            self.store
+                .put_opts(&path, bytes.into(), PutOptions::from(PutMode::Create))
+                .await
+                .map_err(|e| self.store_err("writing a data file", &e))?;
+            let tags = multi.then(|| {
+                HashMap::from([
+                    (TAG_PUT.to_owned(), Some(id.clone())),
+                    (TAG_LAST.to_owned(), Some(last.clone())),
+                ])
+            });
+            staged.push((
+                t.name(),
+                columns,
+                write::add_action(name, size, stats, tags),
+            ));
         }
-
-        match <[PendingFile; 1]>::try_from(files) {
-            Ok([one]) => self.publish_one(one).await,
-            Err(files) => self.publish_many(&id, files).await,
-        }
-    }
-
-    async fn publish_one(&self, f: PendingFile) -> Result<()> {
-        let what = "writing a data file";
-        match self.publish {
-            Publish::Upload => {
-                let opts = PutOptions::from(PutMode::Create);
-                self.store
-                    .put_opts(&f.published, f.bytes.into(), opts)
-                    .await
-                    .map_err(|e| self.store_err(what, &e))?;
-            }
-            Publish::Rename => {
-                self.store
-                    .put(&f.temporary, f.bytes.into())
-                    .await
-                    .map_err(|e| self.store_err(what, &e))?;
-                if let Err(e) = self.store.rename(&f.temporary, &f.published).await {
-                    let _ = self.store.delete(&f.temporary).await;
-                    return Err(self.store_err("publishing a data file", &e));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn publish_many(&self, id: &str, files: Vec<PendingFile>) -> Result<()> {
-        // 1. Every file under its temporary name.
-        let mut written: Vec<&Path> = Vec::with_capacity(files.len());
-        for f in &files {
-            if let Err(e) = self.store.put(&f.temporary, f.bytes.clone().into()).await {
-                for p in written {
-                    let _ = self.store.delete(p).await;
-                }
-                return Err(self.store_err("writing a data file", &e));
-            }
-            written.push(&f.temporary);
-        }
-        // 2. The commit record: from here on the put is visible to dsi.
-        let marker = Marker {
-            version: 1,
-            files: files
-                .iter()
-                .map(|f| MarkerFile {
-                    temporary: self.relative(&f.temporary),
-                    published: self.relative(&f.published),
-                })
-                .collect(),
+        let record = PutRecord {
+            id: id.clone(),
+            tables: plan.iter().map(|(t, _)| t.name().to_owned()).collect(),
         };
-        let body =
-            serde_json::to_vec_pretty(&marker).map_err(|e| Error::InvalidData(e.to_string()))?;
-        let marker_path = layout::puts_dir(&self.prefix).join(format!("{id}.json").as_str());
-        let opts = PutOptions::from(PutMode::Create);
-        if let Err(e) = self.store.put_opts(&marker_path, body.into(), opts).await {
-            // The record may have been written even though the reply was
-            // lost: keep the files unless the record is known to be absent.
-            if let Err(object_store::Error::NotFound { .. }) = self.store.head(&marker_path).await {
-                for p in written {
-                    let _ = self.store.delete(p).await;
-                }
-            }
-            return Err(self.store_err("committing a put", &e));
+        if multi {
+            self.write_put_record(&record).await?;
         }
-        // 3. Publish under the final names (best effort: committed already).
-        // The record stays until a later put retires it (see
-        // ROLL_FORWARD_AFTER), so that a reader that listed the data files
-        // during the renames still learns that the put is committed.
-        for f in &files {
-            if self.store.rename(&f.temporary, &f.published).await.is_err() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Loads a commit record (cached).
-    async fn marker(&self, path: &Path) -> Result<Option<Arc<Marker>>> {
-        if let Some(m) = self
-            .markers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(path)
-        {
-            return Ok(Some(Arc::clone(m)));
-        }
-        let what = "reading a commit record";
-        let bytes = match self.store.get(path).await {
-            Ok(r) => r.bytes().await.map_err(|e| self.store_err(what, &e))?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.store_err(what, &e)),
-        };
-        let m: Marker =
-            serde_json::from_slice(&bytes).map_err(|e| self.err(what, format!("{path}: {e}")))?;
-        let m = Arc::new(m);
-        self.markers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(path.clone(), Arc::clone(&m));
-        Ok(Some(m))
-    }
-
-    /// Every commit record in the dataset, with its files as absolute paths.
-    async fn pending_puts(&self) -> Result<Vec<(Path, Vec<(Path, Path)>)>> {
-        let listed = self
-            .list(&layout::puts_dir(&self.prefix), "listing commit records")
-            .await?;
-        let mut out = Vec::new();
-        for meta in listed {
-            if !meta.location.as_ref().ends_with(".json") {
-                continue;
-            }
-            let Some(m) = self.marker(&meta.location).await? else {
-                continue;
+        for (table, columns, add) in &staged {
+            let failure = match self
+                .commit_put(table, &id, columns, std::slice::from_ref(add))
+                .await
+            {
+                Ok(Outcome::Committed) => continue,
+                Ok(Outcome::Fenced) => self.err(
+                    format!("committing to table '{table}'"),
+                    "the put was aborted by another writer (it had been unfinished too long)",
+                ),
+                Err(e) => e,
             };
-            let mut files = Vec::with_capacity(m.files.len());
-            for f in &m.files {
-                files.push((self.absolute(&f.temporary)?, self.absolute(&f.published)?));
-            }
-            out.push((meta.location, files));
-        }
-        Ok(out)
-    }
-
-    async fn roll_forward_async(&self, min_age: Duration) -> Result<usize> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
-        let min_age_ms = u64::try_from(min_age.as_millis()).unwrap_or(u64::MAX);
-        let mut finished = 0;
-        for (marker, files) in self.pending_puts().await? {
-            let id = marker.filename().and_then(|f| f.strip_suffix(".json"));
-            let old = id
-                .and_then(layout::id_millis)
-                .is_none_or(|ms| now_ms.saturating_sub(ms) >= min_age_ms);
-            if !old {
-                continue;
-            }
-            let mut complete = true;
-            for (temporary, published) in files {
-                if self.store.head(&published).await.is_ok() {
-                    let _ = self.store.delete(&temporary).await;
-                    continue;
+            if multi {
+                if self.abort_put(&record).await.unwrap_or(false) {
+                    // A reply was lost but the put completed.
+                    break;
                 }
-                if self.store.rename(&temporary, &published).await.is_err()
-                    && self.store.head(&published).await.is_err()
-                {
-                    complete = false;
+            } else if self.committed_after_all(table, &id).await {
+                return Ok(());
+            }
+            return Err(failure);
+        }
+        if multi {
+            self.complete
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id.clone());
+            self.delete_put_record(&id).await;
+        }
+        if let Some(limit) = self.auto_compact {
+            // Looked at when this put wrote a checkpoint: the view then
+            // loads from it cheaply.
+            for (table, _, _) in staged.iter().filter(|(t, _, _)| self.at_checkpoint(t)) {
+                if let Err(e) = self.auto_compact_async(table, limit).await {
+                    tracing::warn!(store = %self.location, table, error = %e, "automatic compaction failed");
                 }
             }
-            if complete && self.store.delete(&marker).await.is_ok() {
-                finished += 1;
-            }
         }
-        Ok(finished)
+        Ok(())
     }
 
-    /// The names of the tables in the dataset, sorted.
-    async fn table_names(&self) -> Result<Vec<String>> {
-        let listed = self
-            .store
-            .list_with_delimiter(Some(&self.prefix))
-            .await
-            .map_err(|e| self.store_err("listing tables", &e))?;
-        let mut names: Vec<String> = listed
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.parts().next_back())
-            .filter_map(|part| layout::part_text(&part))
-            .filter(|dir| dir != layout::BLOBS && dir != layout::META)
-            .filter(|dir| !dir.starts_with('.') && !dir.starts_with('_'))
-            .filter_map(|dir| layout::decode_table(&dir))
-            .collect();
-        names.sort();
-        Ok(names)
+    /// Whether this writer's last commit to a table was at a checkpoint.
+    fn at_checkpoint(&self, table: &str) -> bool {
+        self.heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(table)
+            .is_some_and(|h| h.version > 0 && h.version % h.checkpoint_interval == 0)
+    }
+
+    /// Whether a put whose commit reported an error is in the table after
+    /// all (its reply was lost).
+    async fn committed_after_all(&self, table: &str, id: &str) -> bool {
+        match self.snapshot(table).await {
+            Ok(Some(s)) => matches!(
+                self.txn_version(table, &s, id).await,
+                Ok(Some(commit::COMMITTED))
+            ),
+            _ => false,
+        }
     }
 
     async fn get_async(&self, query: &Query) -> Result<Table> {
@@ -860,34 +763,90 @@ impl Dataset {
     }
 
     async fn read_table(&self, q: &TableQuery) -> Result<Table> {
-        let files = self.table_files(&q.table).await?;
-        if files.is_empty() {
+        let Some(view) = self.view(&q.table).await? else {
             return Err(Error::not_found("table", q.table.clone()));
-        }
+        };
         if q.order_by.is_some() && q.limit.is_some() {
-            return self.read_top(q, &files).await;
+            return self.read_top(q, &view).await;
         }
-        let table = self.read_files(&q.table, &files, &q.filters).await?;
+        let table = self
+            .read_view(&q.table, &view, &q.filters, q.columns.as_deref())
+            .await?;
         q.apply(table)
+    }
+
+    /// Rows of a view: from the log's statistics where every file has them.
+    async fn rows_of(&self, view: &read::TableView) -> Result<u64> {
+        let mut total = 0u64;
+        for f in &view.files {
+            total += match f.stats.records {
+                Some(n) => n,
+                None => u64::try_from(
+                    self.file_meta(f)
+                        .await?
+                        .metadata()
+                        .file_metadata()
+                        .num_rows(),
+                )
+                .unwrap_or(0),
+            };
+        }
+        Ok(total)
+    }
+
+    async fn count_async(&self, q: &TableQuery) -> Result<u64> {
+        let Some(view) = self.view(&q.table).await? else {
+            return Err(Error::not_found("table", q.table.clone()));
+        };
+        if q.filters.is_empty() {
+            return self.rows_of(&view).await;
+        }
+        let columns: Vec<String> = q.filters.iter().map(|f| f.column.clone()).collect();
+        let t = self
+            .read_view(&q.table, &view, &q.filters, Some(&columns))
+            .await?;
+        Ok(q.unlimited().apply(t)?.num_rows() as u64)
+    }
+
+    /// The names of the tables in the dataset (directories with a Delta
+    /// log), sorted.
+    async fn table_names(&self) -> Result<Vec<String>> {
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .map_err(|e| self.store_err("listing tables", &e))?;
+        let mut names: Vec<String> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.parts().next_back())
+            .filter_map(|part| layout::part_text(&part))
+            .filter(|dir| dir != layout::BLOBS && dir != layout::META)
+            .filter(|dir| !dir.starts_with('.') && !dir.starts_with('_'))
+            .filter_map(|dir| layout::decode_table(&dir))
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     async fn inspect_async(&self) -> Result<Inspection> {
         let mut tables = Vec::new();
         for name in self.table_names().await? {
-            let files = self.table_files(&name).await?;
-            if files.is_empty() {
+            let Some(view) = self.view(&name).await? else {
                 continue;
-            }
-            let metas = self.footers(&files).await?;
-            let columns = read::union_columns(&name, metas.iter().map(|m| m.schema.as_ref()))?;
+            };
             tables.push(dsi_core::TableInfo {
-                name,
-                columns: columns
-                    .into_iter()
-                    .map(|(name, data_type)| dsi_core::ColumnInfo { name, data_type })
+                rows: self.rows_of(&view).await?,
+                files: Some(view.files.len() as u64),
+                columns: view
+                    .columns
+                    .iter()
+                    .map(|(name, data_type)| dsi_core::ColumnInfo {
+                        name: name.clone(),
+                        data_type: *data_type,
+                    })
                     .collect(),
-                rows: metas.iter().map(|m| m.rows).sum(),
-                files: Some(files.len() as u64),
+                name,
             });
         }
         let blobs = self.list_blobs_async().await?;
@@ -898,6 +857,15 @@ impl Dataset {
             blobs: blobs.len() as u64,
             blob_bytes: blobs.iter().map(BlobRef::len).sum(),
         })
+    }
+
+    /// Every object under a directory.
+    async fn list(&self, dir: &Path, what: &str) -> Result<Vec<object_store::ObjectMeta>> {
+        self.store
+            .list(Some(dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.store_err(what, &e))
     }
 
     async fn list_blobs_async(&self) -> Result<Vec<BlobRef>> {
@@ -925,31 +893,13 @@ impl Dataset {
     }
 }
 
-/// Refuses a put whose columns change the type of a column some earlier put
-/// used.
-fn check_compatible(new: &SchemaRecord, known: &[Arc<SchemaRecord>]) -> Result<()> {
-    let mut types: BTreeMap<&str, DataType> = BTreeMap::new();
-    for rec in known {
-        for (name, ty) in &rec.columns {
-            types.entry(name.as_str()).or_insert(*ty);
-        }
-    }
-    for (name, ty) in &new.columns {
-        if let Some(existing) = types.get(name.as_str())
-            && existing != ty
-        {
-            return Err(Error::InvalidData(format!(
-                "column '{name}' of table '{}' is {existing} in the dataset but {ty} in the rows put",
-                new.table
-            )));
-        }
-    }
-    Ok(())
-}
-
 impl Driver for Dataset {
     fn name(&self) -> &str {
         &self.driver
+    }
+
+    fn compact(&self) -> Result<dsi_core::Compaction> {
+        Dataset::compact(self, &CompactOptions::default()).map(Into::into)
     }
 
     fn function(&self) -> DriverFunction {
@@ -964,6 +914,10 @@ impl Driver for Dataset {
 
     fn get(&self, query: &Query) -> Result<Collection> {
         self.block_on(self.get_async(query)).map(Collection::of)
+    }
+
+    fn count(&self, query: &TableQuery) -> Result<u64> {
+        self.block_on(self.count_async(query))
     }
 
     fn inspect(&self) -> Result<Inspection> {
@@ -1013,12 +967,28 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("_dsi")).unwrap();
         std::fs::write(
             dir.path().join("_dsi/dataset.json"),
-            r#"{"format":"dsi-parquet-dataset","version":99}"#,
+            r#"{"format":"dsi-delta-dataset","version":99}"#,
         )
         .unwrap();
         let e = Dataset::open_local(dir.path()).unwrap_err();
         assert!(matches!(e, Error::IncompatibleStore(_)), "{e}");
         assert!(e.to_string().contains("newer dsi"), "{e}");
+    }
+
+    #[test]
+    fn the_first_layout_is_refused_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("_dsi")).unwrap();
+        std::fs::write(
+            dir.path().join("_dsi/dataset.json"),
+            r#"{"format":"dsi-parquet-dataset","version":1}"#,
+        )
+        .unwrap();
+        for access in [Access::ReadOnly, Access::ReadWrite] {
+            let e = Dataset::open_local_with(dir.path(), access).unwrap_err();
+            assert!(matches!(e, Error::IncompatibleStore(_)), "{e}");
+            assert!(e.to_string().contains("run `dsi migrate`"), "{e}");
+        }
     }
 
     #[test]

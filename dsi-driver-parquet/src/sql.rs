@@ -1,10 +1,9 @@
 //! SQL over the dataset with DataFusion (feature `sql`).
 //!
 //! Each table the statement names is registered as a DataFusion listing
-//! table over the same object store: its directory, files ending in
-//! `.parquet` (so temporary files are never read), the Hive partition column
-//! `date` (unless the table has a column of that name), and the union of its
-//! files' schemas. Only queries are accepted: DDL, DML and statements such
+//! table over the same object store and exactly the files of the table's
+//! Delta snapshot that dsi reads (no directory listing), with the log's
+//! schema: older files lack newer columns, which read as null. Only queries are accepted: DDL, DML and statements such
 //! as `SET` are refused. The result comes back as a table named `query`,
 //! with dsi types restored from the Arrow types; columns of types dsi lacks
 //! (dates, decimals, lists) become text, duplicate names get a `:n` suffix.
@@ -23,15 +22,12 @@ use datafusion::datasource::listing::{
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use dsi_core::{Error, Result, Table};
-use object_store::prefix::PrefixStore;
 
-use crate::Dataset;
 use crate::error::one_line;
-use crate::layout::DATE_KEY;
+use crate::{Dataset, delta, read};
 
-/// The scheme of the URLs the tables are registered under (one per table,
-/// `dsi://table0/`, …, each a view of the store below the table's
-/// directory, so that table names never need escaping in a URL).
+/// The scheme of the URL the dataset's store is registered under
+/// (`dsi://store/`); each data file is addressed by its full path there.
 const SCHEME: &str = "dsi";
 
 fn df_err(ds: &Dataset, e: &datafusion::error::DataFusionError) -> Error {
@@ -91,41 +87,28 @@ pub(crate) async fn run(ds: &Dataset, sql: &str) -> Result<Table> {
     to_table(&schema, &batches)
 }
 
-/// Registers one table as a listing table.
+/// Registers one table as a listing table over exactly the files dsi
+/// reads (those of the table's snapshot, less incomplete multi-table puts).
 async fn register(ds: &Dataset, ctx: &SessionContext, name: &str, index: usize) -> Result<()> {
-    let files = ds.table_files(name).await?;
-    if files.is_empty() {
+    let Some(view) = ds.view(name).await? else {
         return Ok(());
+    };
+    let schema = Arc::new(read::arrow_schema(&view.columns)?);
+    let root = url::Url::parse(&format!("{SCHEME}://store/"))
+        .map_err(|e| ds.err("running the SQL query", e.to_string()))?;
+    let store_url = ObjectStoreUrl::parse(root.as_str()).map_err(|e| df_err(ds, &e))?;
+    if index == 0 {
+        ctx.register_object_store(store_url.as_ref(), Arc::clone(&ds.store));
     }
-    let metas = ds.footers(&files).await?;
-    let mut fields: Vec<Field> = Vec::new();
-    for m in &metas {
-        for f in m.schema.fields() {
-            match fields.iter().find(|x| x.name() == f.name()) {
-                Some(existing) if existing.data_type() != f.data_type() => {
-                    return Err(Error::InvalidData(format!(
-                        "column '{}' of table '{name}' has different types in different files",
-                        f.name()
-                    )));
-                }
-                Some(_) => {}
-                None => fields.push(f.as_ref().clone()),
-            }
-        }
+    let mut urls = Vec::with_capacity(view.files.len());
+    for f in &view.files {
+        let url = delta::file_url_of(&root, &f.path)
+            .map_err(|e| ds.err("running the SQL query", e.to_string()))?;
+        urls.push(ListingTableUrl::parse(url.as_str()).map_err(|e| df_err(ds, &e))?);
     }
-    let has_date_column = fields.iter().any(|f| f.name() == DATE_KEY);
-    let schema = Arc::new(Schema::new(fields));
-    let store_url = format!("{SCHEME}://table{index}");
-    let view = PrefixStore::new(Arc::clone(&ds.store), ds.table_path(name));
-    let url = ObjectStoreUrl::parse(&store_url).map_err(|e| df_err(ds, &e))?;
-    ctx.register_object_store(url.as_ref(), Arc::new(view));
-    let table_url = ListingTableUrl::parse(format!("{store_url}/")).map_err(|e| df_err(ds, &e))?;
-    let mut options =
+    let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    if !has_date_column {
-        options = options.with_table_partition_cols(vec![(DATE_KEY.to_owned(), ArrowType::Utf8)]);
-    }
-    let config = ListingTableConfig::new(table_url)
+    let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
     let table = ListingTable::try_new(config).map_err(|e| df_err(ds, &e))?;

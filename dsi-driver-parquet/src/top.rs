@@ -1,29 +1,32 @@
 //! Ordered, limited reads (`dsi list`: the newest 20 of a million runs)
-//! without decoding every column of every row.
+//! that open only the files that can hold the result.
 //!
-//! In two passes: the first decodes only the order and filter columns of
-//! the files (and row groups) the filters leave, and finds which rows
-//! [`TableQuery::apply`] would keep; the second decodes all columns of just
-//! those rows, from the files that hold them. The result is exactly what
-//! decoding everything and applying the query gives: the rows come in file
-//! order before the final (stable) sort, as in the one-pass read, so ties
-//! are broken the same way, and the columns are the union over all files.
+//! The log's statistics give every file's best possible value of the order
+//! column (its maximum for a descending order, its minimum — or null,
+//! which sorts first — for an ascending one). Files are visited best bound
+//! first; the first pass decodes only the order and filter columns, and
+//! stops as soon as `limit` matching rows are known and the next file's
+//! bound sorts strictly after the last of them. The second pass decodes
+//! the chosen rows (only their pages) in full. Ties are broken by put
+//! order, exactly as [`TableQuery::apply`] on everything would: a file
+//! whose bound equals the limit row's value is always read.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::Arc;
 
 use dsi_core::{Column, DataType, Result, Table, TableQuery, Value};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use crate::read::{FileMeta, FileRef, Part, union_columns};
-use crate::{Dataset, FETCH_CONCURRENCY, prune};
+use crate::Dataset;
+use crate::FETCH_CONCURRENCY;
+use crate::read::{FileRef, Part, TableView};
 
 /// The name of the row-position column added in the first pass: one the
 /// table does not have.
-fn position_column(table: &Table) -> String {
+fn position_column(columns: &[(String, DataType)]) -> String {
     let mut name = String::from("_dsi_position");
-    while table.column(&name).is_some() {
+    while columns.iter().any(|(n, _)| *n == name) {
         name.push('_');
     }
     name
@@ -41,88 +44,167 @@ fn ranges(rows: &[usize]) -> Vec<Range<usize>> {
     out
 }
 
-/// Row numbers (in the file) of the row groups `rgs`, in order.
-fn rows_of(meta: &FileMeta, rgs: Option<&[usize]>) -> Vec<usize> {
-    let md = &meta.metadata;
-    let mut starts = Vec::with_capacity(md.num_row_groups());
-    let mut at = 0usize;
-    for i in 0..md.num_row_groups() {
-        let n = usize::try_from(md.row_group(i).num_rows()).unwrap_or(0);
-        starts.push(at..at + n);
-        at += n;
-    }
-    match rgs {
-        None => (0..at).collect(),
-        Some(rgs) => rgs.iter().flat_map(|&i| starts[i].clone()).collect(),
+/// Result order of two values: nulls first ascending, everything reversed
+/// descending (the rule of [`TableQuery::apply`]).
+fn result_order(a: &Value, b: &Value, descending: bool) -> Ordering {
+    let o = match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => dsi_core::driver::compare(a, b).unwrap_or(Ordering::Equal),
+    };
+    if descending { o.reverse() } else { o }
+}
+
+/// The best value a file may hold in result order; `None` when unknown
+/// (the file must be read).
+fn best_bound(f: &FileRef, column: &str, t: DataType, descending: bool) -> Option<Value> {
+    if descending {
+        f.stats.max(column, t)
+    } else {
+        // A null sorts first: only a file known to have none starts at its minimum.
+        if f.stats.null_count(column) == Some(0) {
+            f.stats.min(column, t)
+        } else {
+            Some(Value::Null).filter(|_| f.stats.null_count(column).is_some())
+        }
     }
 }
 
 impl Dataset {
-    /// `q` (which has an order and a limit) over `files`, in two passes.
-    pub(crate) async fn read_top(&self, q: &TableQuery, files: &[FileRef]) -> Result<Table> {
-        let metas = self.footers(files).await?;
-        let union = union_columns(&q.table, metas.iter().map(|m| m.schema.as_ref()))?;
-        let schema: Vec<(&str, DataType)> = union.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-        let mut wanted: Vec<String> = q.filters.iter().map(|f| f.column.clone()).collect();
-        if let Some(o) = &q.order_by {
-            wanted.push(o.column.clone());
+    /// `q` (which has an order and a limit) over a view, in two passes.
+    pub(crate) async fn read_top(&self, q: &TableQuery, view: &TableView) -> Result<Table> {
+        let (Some(order), Some(limit)) = (&q.order_by, q.limit) else {
+            let t = self
+                .read_view(&q.table, view, &q.filters, q.columns.as_deref())
+                .await?;
+            return q.apply(t);
+        };
+        let mut narrow_cols: Vec<String> = q.filters.iter().map(|f| f.column.clone()).collect();
+        narrow_cols.push(order.column.clone());
+        narrow_cols.sort();
+        narrow_cols.dedup();
+        let Some(order_type) = view.column_type(&order.column) else {
+            // An unknown column: let the one-pass rules report it.
+            let t = self.read_view(&q.table, view, &q.filters, None).await?;
+            return q.apply(t);
+        };
+        if narrow_cols.iter().any(|c| view.column_type(c).is_none()) {
+            let t = self.read_view(&q.table, view, &q.filters, None).await?;
+            return q.apply(t);
         }
-        wanted.sort();
-        wanted.dedup();
-        // A column no file has: let the one-pass rules report it.
-        if wanted.iter().any(|w| !union.iter().any(|(n, _)| n == w)) {
-            let all = self.read_files(&q.table, files, &q.filters).await?;
-            return q.apply(all);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if limit == 0 {
+            let schema: Vec<(&str, DataType)> =
+                view.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+            return q.apply(Table::with_schema(&q.table, &schema)?);
         }
-
-        // Pass 1: the order and filter columns, and each row's position.
-        let plan: Vec<(usize, Option<Vec<usize>>)> = metas
+        let index_of: BTreeMap<&str, usize> = view
+            .files
             .iter()
             .enumerate()
-            .map(|(i, m)| {
-                let rgs = (!q.filters.is_empty())
-                    .then(|| prune::row_groups(&m.metadata, &m.schema, &q.filters));
-                (i, rgs)
-            })
-            .filter(|(_, rgs)| rgs.as_ref().is_none_or(|r| !r.is_empty()))
+            .map(|(i, f)| (f.path.as_ref(), i))
             .collect();
-        let table = &q.table;
-        let wanted = &wanted;
-        let narrow: Vec<(usize, Vec<usize>, Table)> = stream::iter(plan)
-            .map(|(i, rgs)| {
-                let meta = Arc::clone(&metas[i]);
-                async move {
-                    let bytes = self.file_bytes(&files[i]).await?;
-                    let rows = rows_of(&meta, rgs.as_deref());
-                    let part = Part {
-                        row_groups: rgs,
-                        columns: Some(wanted.clone()),
-                        rows: None,
-                    };
-                    let (_, t) = self.decode(table, &files[i], bytes, &part)?;
-                    Ok::<_, dsi_core::Error>((i, rows, t))
-                }
+        let mut candidates: Vec<(Option<Value>, &FileRef)> = self
+            .prune(view, &q.filters)
+            .into_iter()
+            .map(|f| {
+                (
+                    best_bound(f, &order.column, order_type, order.descending),
+                    f,
+                )
             })
-            .buffered(FETCH_CONCURRENCY)
-            .try_collect()
-            .await?;
-        let narrow_schema: Vec<(&str, DataType)> = schema
+            .collect();
+        // Unknown bounds first, then best bound first; put order breaks ties.
+        candidates.sort_by(|(a, fa), (b, fb)| {
+            match (a, b) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) => result_order(x, y, order.descending),
+            }
+            .then_with(|| index_of[fa.path.as_ref()].cmp(&index_of[fb.path.as_ref()]))
+        });
+
+        // Pass 1: the order and filter columns, file by file.
+        let narrow_schema: Vec<(&str, DataType)> = view
+            .columns
             .iter()
-            .filter(|(n, _)| wanted.iter().any(|w| w == n))
-            .copied()
+            .filter(|(n, _)| narrow_cols.contains(n))
+            .map(|(n, t)| (n.as_str(), *t))
             .collect();
-        let mut keys = Table::with_schema(table, &narrow_schema)?;
+        let pos = position_column(&view.columns);
+        let mut keys = Table::with_schema(&q.table, &narrow_schema)?;
         let mut positions: Vec<(usize, usize)> = Vec::new();
-        for (i, rows, t) in narrow {
-            positions.extend(rows.into_iter().map(|r| (i, r)));
-            keys.append_rows(t)?;
+        let narrow_part = Part {
+            columns: Some(narrow_cols.clone()),
+            ..Part::default()
+        };
+        let mut at = 0;
+        while at < candidates.len() {
+            let mut enough = false;
+            if positions.len() >= limit {
+                let mut probe = keys.clone();
+                let idx: Vec<Value> = (0..probe.num_rows())
+                    .map(|k| Value::Int(i64::try_from(k).unwrap_or(i64::MAX)))
+                    .collect();
+                probe.add_column(Column::new(pos.clone(), DataType::Int, idx)?)?;
+                let top = TableQuery {
+                    columns: None,
+                    ..q.clone()
+                }
+                .apply(probe)?;
+                if top.num_rows() >= limit {
+                    enough = true;
+                    let kth = top
+                        .get(limit - 1, &order.column)
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    if let Some(b) = &candidates[at].0
+                        && result_order(b, &kth, order.descending) == Ordering::Greater
+                    {
+                        break;
+                    }
+                }
+            }
+            // Until the limit is reached, several files at a time; then one
+            // by one, checking the bound before each.
+            let step = if enough { 1 } else { FETCH_CONCURRENCY };
+            let batch: Vec<&FileRef> = candidates[at..]
+                .iter()
+                .take(step)
+                .map(|(_, f)| *f)
+                .collect();
+            let read = batch.len();
+            let table = &q.table;
+            let part = &narrow_part;
+            let decoded: Vec<Table> = stream::iter(batch)
+                .map(|f| self.decode(table, f, part))
+                .buffered(FETCH_CONCURRENCY)
+                .try_collect()
+                .await?;
+            for (k, t) in decoded.into_iter().enumerate() {
+                let file = index_of[candidates[at + k].1.path.as_ref()];
+                positions.extend((0..t.num_rows()).map(|r| (file, r)));
+                keys.append_rows(t)?;
+            }
+            at += read;
         }
-        let pos = position_column(&keys);
-        let index: Vec<Value> = (0..positions.len())
+
+        // The rows the query keeps, with the read rows in put order.
+        let mut perm: Vec<usize> = (0..positions.len()).collect();
+        perm.sort_by_key(|&k| positions[k]);
+        let mut ordered = keys.select_rows(&perm)?;
+        let positions: Vec<(usize, usize)> = perm.iter().map(|&k| positions[k]).collect();
+        let idx: Vec<Value> = (0..positions.len())
             .map(|k| Value::Int(i64::try_from(k).unwrap_or(i64::MAX)))
             .collect();
-        keys.add_column(Column::new(pos.clone(), DataType::Int, index)?)?;
-        let chosen = q.apply(keys)?;
+        ordered.add_column(Column::new(pos.clone(), DataType::Int, idx)?)?;
+        let chosen = TableQuery {
+            columns: None,
+            ..q.clone()
+        }
+        .apply(ordered)?;
         let mut by_file: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         if let Some(col) = chosen.column(&pos) {
             for v in col.values() {
@@ -133,7 +215,14 @@ impl Dataset {
             }
         }
 
-        // Pass 2: every column of the chosen rows, in file order.
+        // Pass 2: the chosen rows in full (or the projected columns).
+        let wanted: Option<Vec<String>> = q.columns.as_ref().map(|c| {
+            let mut w = c.clone();
+            w.extend(narrow_cols.iter().cloned());
+            w.sort();
+            w.dedup();
+            w
+        });
         let reads: Vec<(usize, Vec<Range<usize>>)> = by_file
             .into_iter()
             .map(|(file, mut rows)| {
@@ -141,19 +230,27 @@ impl Dataset {
                 (file, ranges(&rows))
             })
             .collect();
+        let table = &q.table;
+        let wanted_ref = &wanted;
         let wide: Vec<Table> = stream::iter(reads)
             .map(|(i, rows)| async move {
-                let bytes = self.file_bytes(&files[i]).await?;
                 let part = Part {
+                    columns: wanted_ref.clone(),
                     rows: Some(rows),
-                    ..Part::default()
+                    filters: Vec::new(),
                 };
-                Ok::<_, dsi_core::Error>(self.decode(table, &files[i], bytes, &part)?.1)
+                self.decode(table, &view.files[i], &part).await
             })
             .buffered(FETCH_CONCURRENCY)
             .try_collect()
             .await?;
-        let mut out = Table::with_schema(table, &schema)?;
+        let schema: Vec<(&str, DataType)> = view
+            .columns
+            .iter()
+            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.contains(n)))
+            .map(|(n, t)| (n.as_str(), *t))
+            .collect();
+        let mut out = Table::with_schema(&q.table, &schema)?;
         for t in wide {
             out.append_rows(t)?;
         }
@@ -169,5 +266,13 @@ mod tests {
     fn consecutive_rows_become_ranges() {
         assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), [0..3, 5..6, 7..9]);
         assert!(ranges(&[]).is_empty());
+    }
+
+    #[test]
+    fn nulls_sort_first_ascending_and_last_descending() {
+        let (n, one) = (Value::Null, Value::Int(1));
+        assert_eq!(result_order(&n, &one, false), Ordering::Less);
+        assert_eq!(result_order(&n, &one, true), Ordering::Greater);
+        assert_eq!(result_order(&Value::Int(2), &one, true), Ordering::Less);
     }
 }

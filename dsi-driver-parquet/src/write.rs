@@ -1,128 +1,128 @@
-//! Encoding a table as Parquet files, one per record date.
+//! Encoding rows as a Parquet data file and describing it for the Delta
+//! log (an `add` action with its statistics).
 
+use std::collections::HashMap;
+
+use arrow_array::RecordBatch;
 use bytes::Bytes;
-use dsi_core::{DataType, Error, Result, Table, Timestamp, Value};
+use deltalake_core::kernel::Add;
+use dsi_core::{Error, Result, Table};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use crate::layout;
+use crate::{schema, stats};
 
-/// The column whose value decides a row's partition date.
-pub(crate) const RECORDED_AT: &str = "recorded_at";
+/// Rows per row group (and so the unit of row-group pruning) in large
+/// files; a put's file has one.
+pub(crate) const ROW_GROUP_ROWS: usize = 8192;
 
-/// Splits a table into per-date tables (in order of first appearance),
-/// dating each row by its `recorded_at` timestamp, or `now` without one.
-pub(crate) fn split_by_date(table: &Table, now: Timestamp) -> Vec<(String, Table)> {
-    let put_date = layout::date_of(now);
-    let dates: Vec<String> = match table.column(RECORDED_AT) {
-        Some(c) if c.data_type() == DataType::Timestamp => c
-            .values()
-            .iter()
-            .map(|v| match v {
-                Value::Timestamp(t) => layout::date_of(*t),
-                _ => put_date.clone(),
-            })
-            .collect(),
-        _ => vec![put_date.clone(); table.num_rows()],
-    };
-    let mut order: Vec<&String> = Vec::new();
-    for d in &dates {
-        if !order.contains(&d) {
-            order.push(d);
-        }
-    }
-    if order.len() <= 1 {
-        let date = order.first().map_or(put_date, |d| (*d).clone());
-        return vec![(date, table.clone())];
-    }
-    order
-        .into_iter()
-        .map(|date| {
-            let mut part = table.clone();
-            part.retain_rows(|r| &dates[r] == date);
-            (date.clone(), part)
-        })
-        .collect()
-}
-
-/// The writer settings: zstd, chunk and page statistics, one row group for
-/// up to a million rows.
-fn properties() -> WriterProperties {
+/// The writer settings: zstd, chunk and page statistics with a page index
+/// (so that ranged reads fetch only the pages they need).
+pub(crate) fn properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("dsi {}", env!("CARGO_PKG_VERSION")))
         .build()
 }
 
-/// Encodes a table as one Parquet file.
-pub(crate) fn encode(table: &Table) -> Result<Bytes> {
+fn parquet_fail(table: &str) -> impl Fn(parquet::errors::ParquetError) -> Error + '_ {
+    move |e| Error::InvalidData(format!("table '{table}' to Parquet: {e}"))
+}
+
+/// The Arrow batch of a table, in Delta's types.
+pub(crate) fn batch_of(table: &Table) -> Result<RecordBatch> {
     if table.num_columns() == 0 {
         return Err(Error::InvalidData(format!(
             "table '{}' has no columns; a Parquet file needs at least one",
             table.name()
         )));
     }
-    let batch = dsi_core::arrow::to_record_batch(table)?;
-    let fail = |e: parquet::errors::ParquetError| {
-        Error::InvalidData(format!("table '{}' to Parquet: {e}", table.name()))
+    schema::to_delta_batch(&dsi_core::arrow::to_record_batch(table)?)
+}
+
+/// Encodes batches (of one schema) as one Parquet file.
+pub(crate) fn encode_batches(table: &str, batches: &[RecordBatch]) -> Result<Bytes> {
+    let Some(first) = batches.first() else {
+        return Err(Error::InvalidData(format!(
+            "table '{table}': nothing to encode"
+        )));
     };
+    let fail = parquet_fail(table);
     let mut out = Vec::new();
     let mut writer =
-        ArrowWriter::try_new(&mut out, batch.schema(), Some(properties())).map_err(fail)?;
-    writer.write(&batch).map_err(fail)?;
-    writer.close().map_err(fail)?;
+        ArrowWriter::try_new(&mut out, first.schema(), Some(properties())).map_err(&fail)?;
+    for b in batches {
+        writer.write(b).map_err(&fail)?;
+    }
+    writer.close().map_err(&fail)?;
     Ok(Bytes::from(out))
+}
+
+/// The `add` action of a new data file.
+pub(crate) fn add_action(
+    path: String,
+    size: usize,
+    stats: String,
+    tags: Option<HashMap<String, Option<String>>>,
+) -> Add {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Add {
+        path,
+        partition_values: HashMap::new(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        modification_time: now,
+        data_change: true,
+        stats: Some(stats),
+        tags,
+        deletion_vector: None,
+        base_row_id: None,
+        default_row_commit_version: None,
+        clustering_provider: None,
+    }
+}
+
+/// One put's rows of a table as a data file and its statistics.
+pub(crate) fn encode_put(table: &Table) -> Result<(Bytes, String)> {
+    let batch = batch_of(table)?;
+    let bytes = encode_batches(table.name(), &[batch])?;
+    Ok((bytes, stats::of_table(table)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dsi_core::Column;
+    use dsi_core::{Column, DataType, Value};
 
     #[test]
-    fn rows_are_split_by_recorded_at() {
-        let day = 86_400_000_000i64;
+    fn a_put_is_one_file_with_statistics() {
         let t = Table::from_columns(
             "runs",
-            vec![
-                Column::new(
-                    RECORDED_AT,
-                    DataType::Timestamp,
-                    vec![
-                        Timestamp::from_micros(day).into(),
-                        Timestamp::from_micros(0).into(),
-                        Value::Null,
-                        Timestamp::from_micros(day + 5).into(),
-                    ],
-                )
-                .unwrap(),
-                Column::new("n", DataType::Int, (0..4).map(Value::Int).collect()).unwrap(),
-            ],
+            vec![Column::new("n", DataType::Int, vec![Value::Int(1), Value::Int(5)]).unwrap()],
         )
         .unwrap();
-        let now = Timestamp::from_micros(3 * day);
-        let parts = split_by_date(&t, now);
-        let summary: Vec<(String, Vec<Value>)> = parts
-            .iter()
-            .map(|(d, t)| (d.clone(), t.column("n").unwrap().values().to_vec()))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                ("1970-01-02".into(), vec![Value::Int(0), Value::Int(3)]),
-                ("1970-01-01".into(), vec![Value::Int(1)]),
-                ("1970-01-04".into(), vec![Value::Int(2)]),
-            ]
-        );
+        let (bytes, stats) = encode_put(&t).unwrap();
+        assert!(bytes.starts_with(b"PAR1"));
+        let s = crate::stats::Stats::parse(Some(&stats));
+        assert_eq!(s.records, Some(2));
+        assert_eq!(s.max("n", DataType::Int), Some(Value::Int(5)));
+        let add = add_action("x.parquet".into(), bytes.len(), stats, None);
+        assert!(add.data_change && add.partition_values.is_empty());
     }
 
     #[test]
-    fn tables_without_recorded_at_use_the_put_date() {
-        let t = Table::with_schema("e", &[("a", DataType::Int)]).unwrap();
-        let parts = split_by_date(&t, Timestamp::from_micros(0));
-        assert_eq!(parts.len(), 1);
-        assert_eq!(parts[0].0, "1970-01-01");
+    fn a_table_without_columns_is_refused() {
+        let t = Table::from_columns("e", vec![]).unwrap();
+        assert!(
+            encode_put(&t)
+                .unwrap_err()
+                .to_string()
+                .contains("no columns")
+        );
     }
 }

@@ -1,18 +1,24 @@
 //! # dsi-driver-s3
 //!
-//! The `s3` back-end: the dataset layout of `dsi-driver-parquet` (Hive
-//! partitions, one new Parquet file per put, content-addressed blobs, the
-//! same atomicity guarantee) on S3-compatible object storage
-//! (`s3://bucket/prefix`), through object_store's S3 client. AWS, Ceph RGW,
-//! MinIO, Garage and s3s-fs all work; the dataset is readable by DuckDB,
-//! Spark, pyarrow and DataFusion at the same URL.
+//! The `s3` back-end: the dataset of `dsi-driver-parquet` (one Delta Lake
+//! table per dsi table, content-addressed blobs beside them, the same
+//! guarantees) on S3-compatible object storage (`s3://bucket/prefix`),
+//! through object_store's S3 client, which is handed to delta-rs as the
+//! tables' log store (no `deltalake-aws`, no AWS SDK). Each table is a
+//! Delta table at `s3://bucket/prefix/<table>/` ([`S3Dataset::table_url`]),
+//! readable there by `deltalake`, Polars, DataFusion, Spark and DuckDB.
 //!
-//! * **Many writers, no coordinator.** Every put creates new objects named by
-//!   a ULID and blobs are created only if absent (`If-None-Match: *`), so any
-//!   number of nodes can record into one bucket at once. (Garage 2.5 ignores
-//!   conditional writes; that only means an identical blob may be uploaded
-//!   twice.) A multi-file put becomes visible to dsi at once through a small
-//!   commit record, as described in `dsi-driver-parquet`.
+//! * **Many writers, no coordinator.** Every commit creates the log's next
+//!   version only if absent (`If-None-Match: *`); a lost race is retried
+//!   with jittered back-off; blobs are created only if absent too. The
+//!   service must make create-if-absent atomic under races: AWS S3, MinIO,
+//!   Ceph RGW and moto do; s3s-fs and Garage 2.5 do not, and with them
+//!   concurrent writers can overwrite each other's commits (a single writer
+//!   is safe). A put spanning tables is all-or-nothing for dsi readers, as
+//!   described in `dsi-driver-parquet`.
+//! * **Migration.** A dataset of the first layout (one Parquet file per
+//!   put) is refused with [`Error::IncompatibleStore`] until
+//!   [`S3Builder::migrate`] converts it.
 //! * **Configuration** comes from the standard environment variables
 //!   `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
 //!   `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL` (or
@@ -55,7 +61,7 @@ use dsi_driver_parquet::object_store::aws::AmazonS3Builder;
 use dsi_driver_parquet::object_store::client::{HttpError, HttpErrorKind};
 use dsi_driver_parquet::object_store::path::Path;
 use dsi_driver_parquet::object_store::{BackoffConfig, ClientOptions, RetryConfig};
-use dsi_driver_parquet::{Dataset, DatasetBuilder, Publish};
+use dsi_driver_parquet::{Dataset, DatasetBuilder, MigrateReport};
 
 pub use dsi_driver_parquet::Dataset as S3Dataset;
 
@@ -108,6 +114,7 @@ inventory::submit! {
         summary: "the Parquet dataset layout on S3-compatible object storage (s3://bucket/prefix), many writers at once",
         options: OPTIONS,
         build: S3Builder::from_options,
+        migrate: Some(S3Builder::migrate_from_options),
     }
 }
 
@@ -396,6 +403,16 @@ impl S3Builder {
         Ok(Box::new(b.with_access(access).open()?))
     }
 
+    /// The registry's migration (`dsi migrate`): [`S3Builder::migrate`] of
+    /// the dataset the options name.
+    pub fn migrate_from_options(options: &Options) -> Result<dsi_core::Migration> {
+        let mut b = Self::from_env(options.require(DRIVER, "store")?)?;
+        for (key, value) in options.iter().filter(|(k, _)| *k != "store") {
+            b = b.with_option(key, value)?;
+        }
+        b.migrate().map(Into::into)
+    }
+
     /// Opens for reading only (a prefix holding no dataset is then
     /// [`Error::NotFound`]) or for writing (the default).
     pub fn with_access(mut self, access: Access) -> Self {
@@ -416,8 +433,21 @@ impl S3Builder {
 
     /// Connects: builds the S3 client and opens the dataset (one request,
     /// which reports bad credentials, a missing bucket or an unreachable
-    /// endpoint).
+    /// endpoint). A dataset of the first layout is
+    /// [`Error::IncompatibleStore`]: see [`S3Builder::migrate`].
     pub fn open(self) -> Result<Dataset> {
+        self.dataset_builder()?.open()
+    }
+
+    /// Turns a dataset of the first layout (one Parquet file per put) into
+    /// Delta tables, keeping its data files (`dsi migrate`; see
+    /// [`dsi_driver_parquet::migrate`]).
+    pub fn migrate(self) -> Result<MigrateReport> {
+        self.dataset_builder()?.migrate()
+    }
+
+    /// The dataset builder over the S3 client.
+    pub fn dataset_builder(self) -> Result<DatasetBuilder> {
         if self.access_key_id.0.is_none() && !self.skip_signature {
             return Err(Error::config(
                 DRIVER,
@@ -478,14 +508,14 @@ impl S3Builder {
             .map_err(|e| Error::config(DRIVER, format!("{}: {}", self.location(), one_line(&e))))?;
         let prefix = Path::parse(&self.prefix)
             .map_err(|e| Error::config(DRIVER, format!("{}: {e}", self.url())))?;
-        DatasetBuilder::new(Arc::new(store), prefix)
+        let root = url::Url::parse(&format!("s3://{}/", self.bucket))
+            .map_err(|e| Error::config(DRIVER, format!("{}: {e}", self.url())))?;
+        Ok(DatasetBuilder::new(Arc::new(store), root, prefix)
             .with_driver_name(DRIVER)
             .with_location(self.location())
             .with_structured_location(self.structured_location())
             .with_access(self.access)
-            .with_publish(Publish::Upload)
-            .with_error_description(describe)
-            .open()
+            .with_error_description(describe))
     }
 }
 

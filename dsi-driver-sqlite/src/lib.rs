@@ -65,6 +65,7 @@ inventory::submit! {
         summary: "embedded SQLite database (default ./dsi.db): typed columns, SQL queries, many writers",
         options: OPTIONS,
         build: SqliteDriver::from_options,
+        migrate: None,
     }
 }
 

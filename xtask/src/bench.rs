@@ -27,7 +27,10 @@
 //!   into SQLite, Parquet and S3, next to the Python DSI's `Csv` reader and
 //!   the `sqlite3`/pyarrow floors, then a filtered count and a full read back;
 //! * **Scaling with store size** ([`scaling`]) — `dsi list`, a filtered list
-//!   and a SQL count over 10k, 100k and 1M `runs` rows in every driver.
+//!   and a SQL count over 10k, 100k and 1M `runs` rows in every driver;
+//! * **Delta tables** ([`delta`]) — the parquet and s3 drivers' listing and
+//!   counts over 1k–100k separately recorded runs before and after
+//!   `compact`, and 64 concurrent writers.
 //!
 //! Peer comparisons alternate within one invocation so that drift (thermal,
 //! page cache, other load) hits every peer alike. Each section starts with a
@@ -42,6 +45,7 @@ mod artifact;
 mod bulk;
 mod capture;
 mod datalad;
+mod delta;
 mod fmt;
 mod measure;
 mod pydsi;
@@ -88,10 +92,12 @@ pub(crate) enum Section {
     Bulk,
     /// `dsi list` and queries over 10k, 100k and 1M rows per driver.
     Scaling,
+    /// The Delta layout: listing and counts before/after compaction, 64 writers.
+    Delta,
 }
 
 impl Section {
-    const ALL: [Section; 10] = [
+    const ALL: [Section; 11] = [
         Section::Runfile,
         Section::Rftree,
         Section::Runtime,
@@ -102,6 +108,7 @@ impl Section {
         Section::Capture,
         Section::Bulk,
         Section::Scaling,
+        Section::Delta,
     ];
 
     /// The section's heading in the report (after `## `).
@@ -117,6 +124,7 @@ impl Section {
             Section::Capture => "Environment capture into SQLite",
             Section::Bulk => "Bulk CSV: ingest, filtered count, read back",
             Section::Scaling => "Scaling with store size",
+            Section::Delta => "Delta tables: listing, counts, compaction, concurrent writers",
         }
     }
 }
@@ -296,6 +304,15 @@ pub(crate) fn run(opts: &Options) -> anyhow::Result<()> {
                 scaling::section(plan, &mut services)?,
             );
         }
+        if wanted(Section::Delta) {
+            let (t0, load) = (Some(Instant::now()), loadavg());
+            stamped(
+                Section::Delta,
+                t0,
+                load,
+                delta::section(plan, &mut services)?,
+            );
+        }
         Ok(())
     })();
     let stopped = services.finish();
@@ -440,7 +457,8 @@ fn build(wanted: &dyn Fn(Section) -> bool) -> anyhow::Result<()> {
     .into_iter()
     .any(wanted);
     let gen_runs = wanted(Section::Scaling);
-    if examples.is_empty() && !dsi {
+    let delta = wanted(Section::Delta);
+    if examples.is_empty() && !dsi && !delta {
         return Ok(());
     }
     if !examples.is_empty() {
@@ -454,6 +472,9 @@ fn build(wanted: &dyn Fn(Section) -> bool) -> anyhow::Result<()> {
     }
     if gen_runs {
         cmd.args(["--example", "gen_runs"]);
+    }
+    if delta {
+        cmd.args(["-p", "dsi-driver-parquet", "--example", "delta_bench"]);
     }
     sh(&mut cmd)
 }

@@ -24,6 +24,7 @@ mod demo;
 mod features;
 mod fuzz;
 mod json;
+mod moto;
 mod python;
 mod reliability;
 mod s3;

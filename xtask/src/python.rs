@@ -1,5 +1,8 @@
 //! The Python environment tests use to check dsi's output with engines and
-//! validators no one here wrote: pyarrow and DuckDB read the Parquet dataset,
+//! validators no one here wrote: the Delta readers (`deltalake`, DuckDB with
+//! its `delta` extension — a package pinned to its DuckDB release, since
+//! extensions cannot be downloaded at run time —, Polars, DataFusion) read
+//! the parquet and s3 drivers' Delta tables, pyarrow reads Parquet,
 //! `rocrate` reads the RO-Crate export, `nbformat`/`nbclient` validate and
 //! execute the generated notebook, `jsonschema` validates every `--json`
 //! document against its checked-in schema, and the Python DSI
@@ -20,7 +23,11 @@ use crate::util::{project_root, run as sh};
 /// The packages, pinned loosely to versions with wheels for CPython 3.11.
 pub(crate) const PACKAGES: &[&str] = &[
     "pyarrow>=16,<24",
-    "duckdb>=1.1,<2",
+    "duckdb==1.5.5",
+    "duckdb-extension-delta==1.5.5",
+    "deltalake>=1.1,<2",
+    "polars>=1.20,<3",
+    "datafusion>=50,<56",
     "pandas>=2.2,<3",
     "rocrate>=0.11,<1",
     "nbformat>=5.10,<6",

@@ -298,6 +298,7 @@ pub(crate) fn stop() -> anyhow::Result<()> {
     let dir = services_dir();
     stop_pid(&dir.join("registry").join("pid"));
     crate::s3::stop(&dir.join("s3"));
+    crate::moto::stop(&dir.join("moto"));
     Ok(())
 }
 
@@ -339,6 +340,7 @@ pub(crate) fn start() -> anyhow::Result<BTreeMap<String, String>> {
     );
 
     env.extend(crate::s3::start(&dir.join("s3"))?);
+    env.extend(crate::moto::start(&dir.join("moto"))?);
 
     let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     write(&env_file(), &text)?;

@@ -10,6 +10,7 @@ mod ingest;
 mod inspect;
 mod list;
 mod log;
+mod maintain;
 mod modules;
 mod query;
 pub(crate) mod record;
@@ -52,6 +53,8 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Export(args) => export::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),
         Command::Fsck => fsck::run(g),
+        Command::Compact => maintain::compact(g),
+        Command::Migrate => maintain::migrate(g),
         Command::Config => settings::show(g),
         Command::Completions { shell } => generate::completions(*shell),
         Command::GenerateMan { dir } => generate::man(dir),

@@ -15,18 +15,23 @@ use dsi_driver_parquet::object_store::{
     self, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
-use dsi_driver_parquet::{Dataset, DatasetBuilder, Publish};
+use dsi_driver_parquet::{Dataset, DatasetBuilder};
 use futures_util::stream::BoxStream;
 
 type Rule = Box<dyn Fn(&str, &Path) -> bool + Send + Sync>;
 
 /// A local file system that fails the operations a rule selects and counts
-/// whole-object reads of data files.
+/// reads (whole or ranged) of data files. Rules see paths relative to the
+/// dataset root.
 pub(crate) struct Faulty {
     inner: LocalFileSystem,
+    root: Path,
     rule: Mutex<Option<Rule>>,
+    after: Mutex<Option<PathRule>>,
     pub(crate) data_reads: AtomicUsize,
 }
+
+type PathRule = Box<dyn Fn(&Path) -> bool + Send + Sync>;
 
 impl fmt::Debug for Faulty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -47,13 +52,28 @@ impl Faulty {
         *self.rule.lock().unwrap() = Some(Box::new(rule));
     }
 
+    /// Stores the puts `rule(path)` selects, then answers "already exists"
+    /// (a reply lost, the retried conditional request finding its own
+    /// first attempt).
+    pub(crate) fn after_put_when(&self, rule: impl Fn(&Path) -> bool + Send + Sync + 'static) {
+        *self.after.lock().unwrap() = Some(Box::new(rule));
+    }
+
     pub(crate) fn heal(&self) {
         *self.rule.lock().unwrap() = None;
+        *self.after.lock().unwrap() = None;
+    }
+
+    fn relative(&self, path: &Path) -> Path {
+        path.prefix_match(&self.root)
+            .map(|p| p.collect())
+            .unwrap_or_else(|| path.clone())
     }
 
     fn check(&self, op: &str, path: &Path) -> object_store::Result<()> {
+        let relative = self.relative(path);
         match &*self.rule.lock().unwrap() {
-            Some(rule) if rule(op, path) => Err(object_store::Error::Generic {
+            Some(rule) if rule(op, &relative) => Err(object_store::Error::Generic {
                 store: "Faulty",
                 source: format!("injected failure of {op} {path}").into(),
             }),
@@ -71,7 +91,16 @@ impl ObjectStore for Faulty {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         self.check("put", location)?;
-        self.inner.put_opts(location, payload, opts).await
+        let lost =
+            matches!(&*self.after.lock().unwrap(), Some(rule) if rule(&self.relative(location)));
+        let result = self.inner.put_opts(location, payload, opts).await;
+        if lost && result.is_ok() {
+            return Err(object_store::Error::AlreadyExists {
+                path: location.to_string(),
+                source: "injected: the reply was lost and the retry found the object".into(),
+            });
+        }
+        result
     }
 
     async fn put_multipart_opts(
@@ -89,7 +118,7 @@ impl ObjectStore for Faulty {
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
         self.check("get", location)?;
-        if options.range.is_none() && location.as_ref().ends_with(".parquet") {
+        if location.as_ref().ends_with(".parquet") && !location.as_ref().contains("_delta_log") {
             self.data_reads.fetch_add(1, Ordering::SeqCst);
         }
         self.inner.get_opts(location, options).await
@@ -130,20 +159,34 @@ impl ObjectStore for Faulty {
     }
 }
 
-/// A dataset in `root` over a [`Faulty`] store, published like the local driver.
+/// A dataset in `root` over a [`Faulty`] store, laid out like the local driver.
 pub(crate) fn faulty(root: &FsPath) -> (Dataset, Arc<Faulty>) {
     std::fs::create_dir_all(root).unwrap();
+    let prefix = Path::from_absolute_path(std::fs::canonicalize(root).unwrap()).unwrap();
     let store = Arc::new(Faulty {
-        inner: LocalFileSystem::new_with_prefix(root).unwrap(),
+        inner: LocalFileSystem::new(),
+        root: prefix.clone(),
         rule: Mutex::new(None),
+        after: Mutex::new(None),
         data_reads: AtomicUsize::new(0),
     });
-    let ds = DatasetBuilder::new(store.clone(), Path::default())
+    let ds = DatasetBuilder::new(store.clone(), url::Url::parse("file:///").unwrap(), prefix)
         .with_location(root.display().to_string())
-        .with_publish(Publish::Rename)
         .open()
         .unwrap();
     (ds, store)
+}
+
+/// Another dataset (fresh caches) over the same store.
+pub(crate) fn faulty_again(root: &FsPath, store: &Arc<Faulty>) -> Dataset {
+    DatasetBuilder::new(
+        store.clone(),
+        url::Url::parse("file:///").unwrap(),
+        store.root.clone(),
+    )
+    .with_location(root.display().to_string())
+    .open()
+    .unwrap()
 }
 
 /// Every file under `root`, relative, sorted.

@@ -41,6 +41,30 @@ pub(crate) fn server() -> Server {
     }
 }
 
+fn moto_var(name: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not set: the S3 concurrency tests need the moto test server, whose \
+                 create-if-absent is atomic (s3s-fs's is not); run them with `cargo xtask ci` \
+                 (or start it with `cargo xtask services start` and export target/dsi-services/env)"
+            )
+        })
+}
+
+/// The moto server of this test run (atomic `If-None-Match`; it accepts
+/// any credentials and verifies no signature).
+pub(crate) fn moto() -> Server {
+    Server {
+        endpoint: moto_var("DSI_TEST_MOTO_ENDPOINT"),
+        bucket: moto_var("DSI_TEST_MOTO_BUCKET"),
+        access_key: "moto-test".into(),
+        secret_key: "moto-test-secret".into(),
+    }
+}
+
 /// A prefix no other test uses.
 pub(crate) fn unique_prefix(test: &str) -> String {
     let mut r = [0u8; 8];

@@ -6,13 +6,12 @@
 //! `runs` table into `frames[LABEL]`:
 //!
 //! * `sqlite` — `sqlite3.connect(path)` and `pd.read_sql_query(…)`;
-//! * `parquet` — `pyarrow.dataset.dataset(path + "/runs", format="parquet",
-//!   partitioning="hive")`;
-//! * `s3` — the same over `pyarrow.fs.S3FileSystem` (the data files listed
-//!   first), with exactly the endpoint, region and scheme dsi used (an
-//!   `AWS_ENDPOINT_URL` in the notebook's environment does not redirect it
-//!   to another store) and the credentials read from the environment when
-//!   the notebook runs (none are written into it).
+//! * `parquet` — the Delta table: `deltalake.DeltaTable(path + "/runs")`;
+//! * `s3` — the same at its `s3://` URL, with exactly the endpoint, region
+//!   and scheme dsi used as `storage_options` (an `AWS_ENDPOINT_URL` in the
+//!   notebook's environment does not redirect it to another store) and the
+//!   credentials read from the environment when the notebook runs (none
+//!   are written into it).
 //!
 //! Then `runs` is the first store's frame, and two cells show the runs per
 //! function and the newest runs, and the `kernel_info` of the newest run.
@@ -87,10 +86,10 @@ fn load_code(ins: &Inspection, label: &str, has_runs: bool) -> Option<String> {
         Location::Directory { path } => {
             let path = absolute(path).display().to_string();
             Some(format!(
-                "import pyarrow.dataset\n\
+                "from deltalake import DeltaTable\n\
                  \n\
                  path = {path}\n\
-                 {target} = pyarrow.dataset.dataset(path + \"/{RUNS}\", format=\"parquet\", partitioning=\"hive\").to_table().to_pandas()\n\
+                 {target} = DeltaTable(path + \"/{RUNS}\").to_pandas()\n\
                  {target}.head()\n",
                 path = py(&path),
             ))
@@ -99,45 +98,31 @@ fn load_code(ins: &Inspection, label: &str, has_runs: bool) -> Option<String> {
             url,
             endpoint,
             region,
-            ..
+            allow_http,
         } => {
-            let path = url
-                .strip_prefix("s3://")
-                .unwrap_or(url)
-                .trim_end_matches('/');
+            let uri = format!("{}/{RUNS}", url.trim_end_matches('/'));
             let endpoint = endpoint.as_deref().map_or_else(|| "None".to_owned(), py);
             let region = py(region.as_deref().unwrap_or("us-east-1"));
+            let allow_http = if *allow_http { "True" } else { "False" };
             Some(format!(
                 "import os\n\
-                 import pyarrow.dataset\n\
-                 import pyarrow.fs\n\
+                 from deltalake import DeltaTable\n\
                  \n\
-                 # Exactly the endpoint and region dsi used (not AWS_ENDPOINT_URL, which\n\
-                 # could name another store). Credentials are read from the environment\n\
-                 # here and never stored in the notebook.\n\
-                 for variable in (\"AWS_ENDPOINT_URL\", \"AWS_ENDPOINT_URL_S3\"):\n    \
-                     os.environ.pop(variable, None)\n\
+                 # Exactly the endpoint and region dsi used (not AWS_ENDPOINT_URL from the\n\
+                 # environment, which could name another store). Credentials are read from\n\
+                 # the environment here and never stored in the notebook.\n\
                  endpoint = {endpoint}\n\
-                 options = {{}}\n\
+                 options = {{\"AWS_REGION\": {region}}}\n\
                  if endpoint:\n    \
-                     scheme, _, host = endpoint.rpartition(\"://\")\n    \
-                     options.update(endpoint_override=host.rstrip(\"/\"), scheme=scheme or \"https\")\n\
-                 s3 = pyarrow.fs.S3FileSystem(\n    \
-                     region={region},\n    \
-                     access_key=os.environ.get(\"AWS_ACCESS_KEY_ID\"),\n    \
-                     secret_key=os.environ.get(\"AWS_SECRET_ACCESS_KEY\"),\n    \
-                     session_token=os.environ.get(\"AWS_SESSION_TOKEN\"),\n    \
-                     **options,\n\
-                 )\n\
-                 # The data files, listed (some S3-compatible servers fail a HEAD on a prefix);\n\
-                 # names starting with . or _ are in-progress uploads or bookkeeping.\n\
-                 base = {path}\n\
-                 files = [f.path for f in s3.get_file_info(pyarrow.fs.FileSelector(base, recursive=True))\n         \
-                          if f.is_file and f.extension == \"parquet\" and not f.base_name.startswith((\".\", \"_\"))]\n\
-                 {target} = pyarrow.dataset.dataset(files, filesystem=s3, format=\"parquet\", partitioning=\"hive\",\n    \
-                     partition_base_dir=base).to_table().to_pandas()\n\
+                     options[\"AWS_ENDPOINT_URL\"] = endpoint\n\
+                 if {allow_http}:\n    \
+                     options[\"AWS_ALLOW_HTTP\"] = \"true\"\n\
+                 for variable in (\"AWS_ACCESS_KEY_ID\", \"AWS_SECRET_ACCESS_KEY\", \"AWS_SESSION_TOKEN\"):\n    \
+                     if os.environ.get(variable):\n        \
+                         options[variable] = os.environ[variable]\n\
+                 {target} = DeltaTable({uri}, storage_options=options).to_pandas()\n\
                  {target}.head()\n",
-                path = py(&format!("{path}/{RUNS}")),
+                uri = py(&uri),
             ))
         }
         Location::Other { .. } => None,
@@ -346,9 +331,11 @@ mod tests {
             )
         );
         assert!(s[3].contains("path = \"/data/ds\""), "{}", s[3]);
-        assert!(s[3].contains(
-            "pyarrow.dataset.dataset(path + \"/runs\", format=\"parquet\", partitioning=\"hive\")"
-        ));
+        assert!(
+            s[3].contains("frames[\"parquet:1\"] = DeltaTable(path + \"/runs\").to_pandas()"),
+            "{}",
+            s[3]
+        );
         let ids: Vec<&str> = nb["cells"]
             .as_array()
             .unwrap()
@@ -377,15 +364,21 @@ mod tests {
         );
         let s = sources(&nb);
         let load = &s[2];
-        assert!(load.contains("pyarrow.fs.S3FileSystem("), "{load}");
+        assert!(
+            load.contains("DeltaTable(\"s3://bucket/pre/runs\", storage_options=options)"),
+            "{load}"
+        );
         assert!(
             load.contains("endpoint = \"http://127.0.0.1:9000\"\n"),
             "{load}"
         );
-        assert!(load.contains("region=\"eu-1\""), "{load}");
-        assert!(load.contains("os.environ.pop(variable, None)"), "{load}");
-        assert!(load.contains("base = \"bucket/pre/runs\"\n"), "{load}");
-        assert!(load.contains("os.environ.get(\"AWS_SECRET_ACCESS_KEY\")"));
+        assert!(load.contains("{\"AWS_REGION\": \"eu-1\"}"), "{load}");
+        assert!(
+            load.contains("if True:\n    options[\"AWS_ALLOW_HTTP\"]"),
+            "{load}"
+        );
+        assert!(load.contains("\"AWS_SECRET_ACCESS_KEY\", \"AWS_SESSION_TOKEN\""));
+        assert!(!load.contains("secret"), "{load}");
     }
 
     #[test]

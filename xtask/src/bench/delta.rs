@@ -1,0 +1,248 @@
+//! Section "Delta tables": the parquet and s3 drivers' Delta layout at the
+//! driver level, by the `delta_bench` example of `dsi-driver-parquet` (see
+//! its documentation): the "newest 20" listing (`recorded_at` descending,
+//! limit 20), a filtered count and an unfiltered count over 1k, 10k and
+//! 100k separately recorded runs (one put per run, 36 columns with a 30 KB
+//! `kernel_info`), before and after `compact`, each in a freshly opened
+//! dataset; and the record rate of 64 concurrent writers.
+//!
+//! Local datasets grow under `target/bench-data/delta/`; S3 datasets are
+//! prefixes of the s3s-fs test bucket (loopback), which stop at 10k
+//! (generating 100k separate puts there takes over half an hour); the
+//! concurrent writers on S3 use moto, whose create-if-absent is atomic.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::Command;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use super::fmt::table;
+use super::{Plan, Services, bench_data, example};
+
+/// Runs the example and returns its JSON lines.
+fn run(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Vec<Value>> {
+    let mut cmd = Command::new(example("delta_bench"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    eprintln!("xtask: bench: delta_bench {}", args.join(" "));
+    let out = cmd.output().context("running the delta_bench example")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "delta_bench {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).with_context(|| format!("delta_bench printed {l}")))
+        .collect()
+}
+
+fn ms(v: &Value, key: &str) -> String {
+    v[key]
+        .as_f64()
+        .map_or_else(|| "–".into(), |s| format!("{:.1}", s * 1000.0))
+}
+
+fn size_name(n: i64) -> String {
+    if n % 1000 == 0 {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+/// The reads table of one store kind.
+fn reads(store: &str, lines: &[Value], out: &mut Vec<Vec<String>>) {
+    let mut grow: BTreeMap<i64, f64> = BTreeMap::new();
+    let mut compact: BTreeMap<i64, &Value> = BTreeMap::new();
+    for l in lines {
+        let size = l["size"].as_i64().unwrap_or(0);
+        match l["kind"].as_str() {
+            Some("grow") => {
+                grow.insert(
+                    size,
+                    l["secs"].as_f64().unwrap_or(0.0) / l["puts"].as_f64().unwrap_or(1.0),
+                );
+            }
+            Some("compact") => {
+                compact.insert(size, l);
+            }
+            _ => {}
+        }
+    }
+    for l in lines.iter().filter(|l| l["kind"] == "read") {
+        let size = l["size"].as_i64().unwrap_or(0);
+        let phase = l["phase"].as_str().unwrap_or("");
+        let extra = match phase {
+            "before" => grow
+                .get(&size)
+                .map_or_else(String::new, |s| format!("{:.1} ms/put to grow", s * 1000.0)),
+            _ => compact.get(&size).map_or_else(String::new, |c| {
+                format!(
+                    "compact {:.1} s, {} → {} files, {:.1} → {:.1} MiB",
+                    c["secs"].as_f64().unwrap_or(0.0),
+                    c["files_before"],
+                    c["files_after"],
+                    c["bytes_before"].as_f64().unwrap_or(0.0) / 1048576.0,
+                    c["bytes_after"].as_f64().unwrap_or(0.0) / 1048576.0
+                )
+            }),
+        };
+        out.push(vec![
+            store.to_owned(),
+            size_name(size),
+            phase.to_owned(),
+            l["files"].to_string(),
+            ms(l, "newest20_s"),
+            ms(l, "filtered_count_s"),
+            ms(l, "count_s"),
+            extra,
+        ]);
+    }
+}
+
+/// The section's Markdown.
+pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<String> {
+    let local_sizes = if plan.quick {
+        "1000,10000"
+    } else {
+        "1000,10000,100000"
+    };
+    let s3_sizes = if plan.quick { "1000" } else { "1000,10000" };
+    let dir = bench_data().join("delta");
+    let local = run(
+        &[
+            "local",
+            &dir.join("sizes").display().to_string(),
+            local_sizes,
+        ],
+        &[],
+    )?;
+    let env = services.env(false)?.clone();
+    let var = |k: &str| {
+        env.get(k)
+            .cloned()
+            .with_context(|| format!("{k} missing from the services"))
+    };
+    let bucket = var("DSI_TEST_S3_BUCKET")?;
+    let s3_env: Vec<(&str, String)> = vec![
+        ("AWS_ACCESS_KEY_ID", var("AWS_ACCESS_KEY_ID")?),
+        ("AWS_SECRET_ACCESS_KEY", var("AWS_SECRET_ACCESS_KEY")?),
+        ("AWS_ENDPOINT_URL", var("DSI_TEST_S3_ENDPOINT")?),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+    ];
+    let s3_env_ref: Vec<(&str, &str)> = s3_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let s3 = run(
+        &[
+            "s3",
+            &format!("s3://{bucket}/bench-delta-{stamp}"),
+            s3_sizes,
+        ],
+        &s3_env_ref,
+    )?;
+
+    let (writers, puts) = if plan.quick { ("64", "1") } else { ("64", "4") };
+    let mut writer_lines = run(
+        &[
+            "writers",
+            "local",
+            &dir.join("writers").display().to_string(),
+            writers,
+            puts,
+        ],
+        &[],
+    )?;
+    let moto_bucket = var("DSI_TEST_MOTO_BUCKET")?;
+    let moto_env = [
+        ("AWS_ACCESS_KEY_ID", "moto-bench"),
+        ("AWS_SECRET_ACCESS_KEY", "moto-bench-secret"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ALLOW_HTTP", "true"),
+    ];
+    let moto_endpoint = var("DSI_TEST_MOTO_ENDPOINT")?;
+    let mut moto_env: Vec<(&str, &str)> = moto_env.to_vec();
+    moto_env.push(("AWS_ENDPOINT_URL", &moto_endpoint));
+    writer_lines.extend(run(
+        &[
+            "writers",
+            "s3",
+            &format!("s3://{moto_bucket}/bench-writers-{stamp}"),
+            writers,
+            "1",
+        ],
+        &moto_env,
+    )?);
+
+    let mut rows = Vec::new();
+    reads("local", &local, &mut rows);
+    reads("S3 (s3s-fs, loopback)", &s3, &mut rows);
+    let mut out =
+        String::from("## Delta tables: listing, counts, compaction, concurrent writers\n\n");
+    out.push_str(
+        "Driver level (`delta_bench` example, release build): each figure is the median of 5 \
+         runs, each opening the dataset afresh (its log read from the store, as a new `dsi` \
+         process does). Runs are recorded one put each (two writers, automatic compaction \
+         off), 36 columns with a 30 KB `kernel_info`. *newest 20*: ordered by `recorded_at` \
+         descending, limit 20; *filtered count*: one host of 100 in the last third; *count*: \
+         all rows, from the log. \"after\": `compact` (bin-packing, vacuum, checkpoint).\n\n",
+    );
+    out.push_str(&table(
+        &[
+            "store",
+            "runs",
+            "phase",
+            "files",
+            "newest 20 (ms)",
+            "filtered count (ms)",
+            "count (ms)",
+            "notes",
+        ],
+        3,
+        &rows,
+    ));
+    let mut w = Vec::new();
+    for l in &writer_lines {
+        let stored = l["stored"].as_u64().unwrap_or(0);
+        w.push(vec![
+            if w.is_empty() {
+                "local".to_owned()
+            } else {
+                "S3 (moto)".to_owned()
+            },
+            l["writers"].to_string(),
+            format!("{}", l["puts"].as_f64().unwrap_or(0.0)),
+            format!("{:.1}", l["secs"].as_f64().unwrap_or(0.0)),
+            format!("{:.1}", l["commits_per_s"].as_f64().unwrap_or(0.0)),
+            l["failed"].to_string(),
+            stored.to_string(),
+        ]);
+    }
+    let _ = writeln!(
+        out,
+        "\nConcurrent writers, each with its own driver, one table:\n"
+    );
+    out.push_str(&table(
+        &[
+            "store",
+            "writers",
+            "puts",
+            "seconds",
+            "commits/s",
+            "failed puts",
+            "records stored",
+        ],
+        1,
+        &w,
+    ));
+    Ok(out)
+}
