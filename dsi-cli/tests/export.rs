@@ -566,3 +566,34 @@ fn a_runs_table_with_integer_ids_reads() {
     let out = run(dir, &["checkout", "1", "co"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A stored run id names the RO-Crate's default directory only when it is
+/// a plain file name: a hostile `AB/../../x` is refused, nothing is written
+/// outside the working directory, and `-o` still works.
+#[test]
+fn a_hostile_run_id_does_not_name_a_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dir = root.join("a/b");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_runfile(&dir, "CMD [\"true\"]\n");
+    let v = json(&run(&dir, &["record", "Runfile", "--json"]));
+    let id = v["record"]["run_id"].as_str().unwrap().to_owned();
+    let db = rusqlite::Connection::open(dir.join("dsi.db")).unwrap();
+    db.execute(
+        "UPDATE runs SET run_id = 'AB/../../x' WHERE run_id = ?1",
+        [&id],
+    )
+    .unwrap();
+    drop(db);
+    let out = run(&dir, &["export", "AB", "--format", "ro-crate"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: run id 'AB/../../x' is not a plain file name; give the directory with -o PATH\n"
+    );
+    assert!(!root.join("x.crate").exists() && !root.join("a/x.crate").exists());
+    let out = run(&dir, &["export", "AB", "--format", "ro-crate", "-o", "c"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("c/ro-crate-metadata.json").exists());
+}

@@ -100,10 +100,22 @@ pub(crate) fn run(global: &GlobalArgs, args: &ExportArgs) -> anyhow::Result<Exit
         }
         ExportFormat::RoCrate => {
             let parent = parent(stores, &run)?;
-            let dir = args
-                .output
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("{}.crate", run.id())));
+            let dir = match &args.output {
+                Some(dir) => dir.clone(),
+                // The id comes from the store: it names a directory here only
+                // when it cannot name one anywhere else.
+                None if run
+                    .id()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                {
+                    PathBuf::from(format!("{}.crate", run.id()))
+                }
+                None => anyhow::bail!(dsi_core::Error::InvalidData(format!(
+                    "run id '{}' is not a plain file name; give the directory with -o PATH",
+                    dsi_core::text::for_terminal(run.id())
+                ))),
+            };
             export::ro_crate::write(&dir, &run, parent.as_ref(), Timestamp::now())?;
             report(global, args.format, &run, &dir)?;
             Ok(ExitStatus::Ok)
