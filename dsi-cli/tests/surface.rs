@@ -1,7 +1,8 @@
 //! The command line's surface: golden `--help` texts and error lines (update
 //! them with `DSI_UPDATE_GOLDEN=1 cargo test -p dsi-cli --test surface`),
-//! shell completions, and no terminal decoration when output is not a
-//! terminal.
+//! shell completions, no terminal decoration when output is not a
+//! terminal, and the documentation's examples run verbatim (the README's
+//! quick start and `toml` examples, docs/TUTORIAL.md).
 
 mod common;
 
@@ -446,4 +447,187 @@ fn configuration_precedence() {
         err.starts_with("error: dsi.toml: options.x must be a string, number or boolean"),
         "{err}"
     );
+}
+
+/// A fenced block of a Markdown file.
+struct Block {
+    /// The info string (`sh`, `console`, `toml`, …).
+    lang: String,
+    /// The heading it is under.
+    section: String,
+    /// Its text.
+    text: String,
+}
+
+/// The fenced blocks of a Markdown file, in order.
+fn fenced_blocks(path: &Path) -> Vec<Block> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut blocks = Vec::new();
+    let mut section = String::new();
+    let mut open: Option<Block> = None;
+    for line in text.lines() {
+        match open.as_mut() {
+            Some(_) if line == "```" => blocks.push(open.take().unwrap()),
+            Some(b) => {
+                b.text.push_str(line);
+                b.text.push('\n');
+            }
+            None if line.starts_with("```") => {
+                open = Some(Block {
+                    lang: line.trim_start_matches('`').to_owned(),
+                    section: section.clone(),
+                    text: String::new(),
+                });
+            }
+            None if line.starts_with('#') => {
+                section = line.trim_start_matches('#').trim().to_owned()
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+/// Whether `line` matches `pattern`, in which `…` stands for any text.
+fn matches(pattern: &str, line: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('…').collect();
+    let (first, rest) = parts.split_first().unwrap();
+    let Some(mut left) = line.strip_prefix(first) else {
+        return false;
+    };
+    for (i, part) in rest.iter().enumerate() {
+        if i + 1 == rest.len() {
+            return left.ends_with(part);
+        }
+        match left.find(part) {
+            Some(at) => left = &left[at + part.len()..],
+            None => return false,
+        }
+    }
+    left.is_empty()
+}
+
+/// Runs each `sh` block under `bash -e -o pipefail` in `dir`, in order, with
+/// the tests' `dsi` first on `PATH` and the test image as `$IMAGE`, and
+/// compares its stdout with the `console` block that follows it, if any.
+fn run_doc_blocks(dir: &Path, doc: &str, blocks: &[&Block]) {
+    let bin = assert_cmd::cargo::cargo_bin("dsi");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let storage = common::build_storage();
+    let mut i = 0;
+    while i < blocks.len() {
+        let b = blocks[i];
+        i += 1;
+        if b.lang != "sh" {
+            continue;
+        }
+        let mut c = Command::new("bash");
+        c.args(["-e", "-o", "pipefail", "-c", &b.text])
+            .current_dir(dir)
+            .env("PATH", &path)
+            .env("IMAGE", "dsi-test");
+        common::hermetic(&mut c, dir);
+        c.env("CH_IMAGE_STORAGE", &storage);
+        let out = c.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{doc} ({}): the block failed:\n{}\n{stdout}{}",
+            b.section,
+            b.text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Some(expected) = blocks.get(i).filter(|e| e.lang == "console") {
+            i += 1;
+            let want: Vec<&str> = expected.text.lines().collect();
+            let have: Vec<&str> = stdout.lines().collect();
+            assert!(
+                want.len() == have.len() && want.iter().zip(&have).all(|(w, h)| matches(w, h)),
+                "{doc} ({}): the block printed\n{stdout}\nwhich does not match\n{}",
+                b.section,
+                expected.text
+            );
+        }
+    }
+}
+
+#[test]
+fn the_pattern_matcher_of_the_doc_tests() {
+    assert!(matches(
+        "recorded run … at commit …",
+        "recorded run 01AB at commit 12cd"
+    ));
+    assert!(matches("a … b … c", "a x b y c"));
+    assert!(matches("exact", "exact"));
+    assert!(!matches("exact", "exactly"));
+    assert!(!matches("a … c", "a b d"));
+    assert!(!matches("… ms", "12 s"));
+}
+
+/// The README's quick start, verbatim.
+#[test]
+fn readme_quick_start_runs_verbatim() {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let blocks = fenced_blocks(&readme);
+    let quick: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| b.section == "Quick start")
+        .collect();
+    assert_eq!(
+        quick.iter().map(|b| b.lang.as_str()).collect::<Vec<_>>(),
+        ["sh", "console"],
+        "the quick start is one sh block and its output"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    run_doc_blocks(dir.path(), "README.md", &quick);
+}
+
+/// Every block of docs/TUTORIAL.md, in order, in one directory.
+#[test]
+fn the_tutorial_runs_verbatim() {
+    let tutorial = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/TUTORIAL.md");
+    let blocks = fenced_blocks(&tutorial);
+    assert!(blocks.iter().filter(|b| b.lang == "sh").count() >= 5);
+    let dir = tempfile::tempdir().unwrap();
+    run_doc_blocks(
+        dir.path(),
+        "docs/TUTORIAL.md",
+        &blocks.iter().collect::<Vec<_>>(),
+    );
+}
+
+/// Every `toml` example of the README is a valid `dsi.toml`: `dsi config`
+/// loads it and shows its settings.
+#[test]
+fn readme_configuration_examples_load() {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let examples: Vec<Block> = fenced_blocks(&readme)
+        .into_iter()
+        .filter(|b| b.lang == "toml")
+        .collect();
+    assert!(!examples.is_empty());
+    for b in examples {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dsi.toml"), &b.text).unwrap();
+        let out = dsi(dir.path()).arg("config").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "README toml example ({}):\n{}\n{}",
+            b.section,
+            b.text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in b.text.lines().filter(|l| l.contains(" = ")) {
+            let value = line.split(" = ").nth(1).unwrap().trim_matches('"');
+            assert!(
+                text.contains(value),
+                "dsi config does not show {value}:\n{text}"
+            );
+        }
+    }
 }
