@@ -172,12 +172,12 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Options {
     }
 }
 
-/// `true`/`1`/`yes` (any case) or `false`/`0`/`no`/empty; anything else is
+/// `true`/`1`/`yes`/`on` (any case) or `false`/`0`/`no`/`off`/empty; anything else is
 /// `None`. Used for options and for boolean environment variables alike.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" | "" => Some(false),
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" | "" => Some(false),
         _ => None,
     }
 }

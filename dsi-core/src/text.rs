@@ -6,9 +6,25 @@
 //! controls that disguise text (bidi overrides reorder what is shown). Every
 //! string that comes from a store or a repository and is printed for a
 //! person goes through [`for_terminal`]; JSON output stays exact JSON.
+//! URLs that may carry credentials are shown through [`strip_credentials`],
+//! the one URL redactor of dsi.
 
 use std::borrow::Cow;
 use std::fmt;
+
+/// Removes the user-info part (`user:password@`) from a URL with a scheme;
+/// scp-like `user@host:path` is returned unchanged (no password can be there).
+pub fn strip_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://{}{path}", &authority[at + 1..]),
+        None => url.to_owned(),
+    }
+}
 
 /// Whether a character is shown escaped: C0 controls (TAB and LF too), DEL,
 /// C1 controls (U+0080–U+009F), the bidi embedding/override/isolate

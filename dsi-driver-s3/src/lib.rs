@@ -26,7 +26,7 @@
 //!   (`--option key=value`, see [`ConfigKey`]). Without an access key the
 //!   driver refuses to start (unless `skip_signature=true` for a public
 //!   bucket) rather than probing instance-metadata endpoints.
-//! * **Runtime.** The dataset owns a private current-thread tokio runtime;
+//! * **Runtime.** The dataset owns a private tokio runtime (two workers);
 //!   dsi-core and the command line stay synchronous.
 //! * **Failures.** Requests are retried with exponential back-off on
 //!   transient errors (connection failures, 5xx, throttling), by default 5
@@ -54,6 +54,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dsi_core::text::strip_credentials;
 use dsi_core::{
     Access, Driver, DriverEntry, DriverFunction, Error, Location, OptionSpec, Options, Result,
 };
@@ -220,28 +221,16 @@ impl fmt::Debug for S3Builder {
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(Error::config(
+    dsi_core::parse_bool(value).ok_or_else(|| {
+        Error::config(
             DRIVER,
             format!("option '{key}': invalid value '{value}': expected true or false"),
-        )),
-    }
+        )
+    })
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// `scheme://host[:port]/path` without user information.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    format!("{scheme}://{host}{path}")
 }
 
 impl S3Builder {
@@ -388,7 +377,7 @@ impl S3Builder {
     /// Where the dataset is, as shown to users: the URL and a custom endpoint.
     pub fn location(&self) -> String {
         match &self.endpoint {
-            Some(e) => format!("{} at {}", self.url(), redact_url(e)),
+            Some(e) => format!("{} at {}", self.url(), strip_credentials(e)),
             None => self.url(),
         }
     }
@@ -425,7 +414,7 @@ impl S3Builder {
     pub fn structured_location(&self) -> Location {
         Location::ObjectStore {
             url: self.url(),
-            endpoint: self.endpoint.as_deref().map(redact_url),
+            endpoint: self.endpoint.as_deref().map(strip_credentials),
             region: Some(self.region.clone().unwrap_or_else(|| "us-east-1".into())),
             allow_http: self.allow_http,
         }
@@ -470,7 +459,7 @@ impl S3Builder {
                 DRIVER,
                 format!(
                     "endpoint {} is plain http: set allow_http=true (or AWS_ALLOW_HTTP=true) to use it",
-                    redact_url(e)
+                    strip_credentials(e)
                 ),
             ));
         }
@@ -668,8 +657,11 @@ mod tests {
 
     #[test]
     fn endpoints_are_shown_without_user_information() {
-        assert_eq!(redact_url("http://u:p@host:9000/x"), "http://host:9000/x");
-        assert_eq!(redact_url("http://host:9000"), "http://host:9000");
+        assert_eq!(
+            strip_credentials("http://u:p@host:9000/x"),
+            "http://host:9000/x"
+        );
+        assert_eq!(strip_credentials("http://host:9000"), "http://host:9000");
         let b = S3Builder::new("s3://b/p")
             .unwrap()
             .with_endpoint("https://key:pa55word@s3.example.org");

@@ -3,14 +3,17 @@
 //! The plugins that record and replay Charliecloud container runs (the
 //! README shows how to record from another program):
 //!
-//! * [`runfile`] — the Runfile v1 parser, canonical form, digest and `ch-run`
-//!   argv mapping (RUNFILE.md §3–§7, §10);
+//! * [`runfile`] — the Runfile parser (v1 and 1.1: RUNFILE.md and
+//!   RUNFILE-1.1.md), canonical form, digest and `ch-run` argv mapping;
 //! * `image` — image identity by digest over `ch-image` storage;
 //! * `runtime` — execution of steps through `ch-run`;
 //! * `artifact` — the git repository and its deterministic tarball;
 //! * `consumer`, `producer` — the `charliecloud-consumer` and
 //!   `charliecloud-producer` plugins;
-//! * `remote` — the `git` driver that pushes and pulls artifacts;
+//! * `records` — typed records (`RunRecord`) and the queries over them;
+//!   `recording`, `replaying`, `verify`, `fsck`, `export`, `listing`,
+//!   `describe` — the workflows every front-end calls;
+//! * `remote` — pushing and pulling recorded repositories to git remotes;
 //! * `git-info` — the DSI GitInfo environment plugin.
 //!
 //! Among the workspace crates it depends only on `dsi-core`.

@@ -1,6 +1,6 @@
 //! The git side of an artifact (git2): committing a Runfile, cloning,
-//! resolving commits by full or abbreviated hash, materialising a commit into
-//! a fresh directory, and the URL redaction every message goes through.
+//! refusing remote-helper URLs, and the URL redaction every message goes
+//! through (materialising a commit is done in `artifact::stored`).
 
 use std::path::Path;
 
@@ -15,19 +15,7 @@ fn git_err(what: &str, e: &git2::Error, secrets: &[&str]) -> GitError {
     GitError(redact(&format!("{what}: {}", e.message()), secrets))
 }
 
-/// Removes the user-info part (`user:password@`) from a URL with a scheme;
-/// scp-like `user@host:path` is returned unchanged (no password can be there).
-pub fn strip_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rfind('@') {
-        Some(at) => format!("{scheme}://{}{path}", &authority[at + 1..]),
-        None => url.to_owned(),
-    }
-}
+pub use dsi_core::text::strip_credentials;
 
 /// The secret parts of a URL (the user-info, and the password alone), which
 /// must never appear in output.
