@@ -148,14 +148,18 @@ fn one_line(out: &Output) -> Result<String, String> {
     Ok(first)
 }
 
-/// Checks that a command failed with one E401 line and a hint saying the
-/// registry could not be reached; keeps the line, or says what is wrong.
+/// Checks that a command failed with one E402 line naming the unreachable
+/// registry and a hint; keeps the line, or says what is wrong.
 fn offline(out: &Output, what: &str, lines: &mut Vec<String>, problems: &mut Vec<String>) {
     match one_line(out) {
-        Ok(l) if l.contains("E401") && hint(out).contains("could not be reached") => {
+        Ok(l)
+            if l.contains("E402")
+                && l.contains("is unreachable")
+                && hint(out).contains("reachable") =>
+        {
             lines.push(format!("{l} / {}", hint(out)));
         }
-        Ok(l) => problems.push(format!("{what}: not E401 with a hint: {l}")),
+        Ok(l) => problems.push(format!("{what}: not E402 (unreachable) with a hint: {l}")),
         Err(e) => problems.push(format!("{what}: {e}")),
     }
 }
@@ -163,6 +167,9 @@ fn offline(out: &Output, what: &str, lines: &mut Vec<String>, problems: &mut Vec
 /// The `hint:` line of a failure's stderr, shortened.
 fn hint(out: &Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr);
+    if let Some((_, h)) = super::harness::json_error(&err) {
+        return h.chars().take(160).collect();
+    }
     let h = err
         .lines()
         .find_map(|l| l.trim_start().strip_prefix("hint: "))
@@ -187,6 +194,13 @@ fn settled(
         c.output().context("running dsi")
     };
     let out = inspect(&["--json", "inspect"])?;
+    if runs == 0 && missing_store(&out) {
+        // Read commands never create a store: none was made, nothing stored.
+        if before.is_some_and(|b| b != ABSENT) {
+            problems.push(format!("{what}: the store disappeared"));
+        }
+        return Ok(());
+    }
     if !out.status.success() {
         problems.push(format!(
             "{what}: the store does not open: {}",
@@ -208,7 +222,10 @@ fn settled(
     if have != runs {
         problems.push(format!("{what}: {have} runs stored, expected {runs}"));
     }
+    // A record that fails after opening its store leaves it empty: that
+    // is not a change of what it holds.
     if let Some(before) = before
+        && before != ABSENT
         && raw != before
     {
         problems.push(format!("{what}: the store changed"));
@@ -223,11 +240,23 @@ fn settled(
     Ok(())
 }
 
-/// The store's `dsi --json inspect` output.
+/// What [`state`] says of a store that does not exist.
+const ABSENT: &str = "(no store)";
+
+/// Whether `dsi inspect` failed because the store does not exist.
+fn missing_store(out: &Output) -> bool {
+    !out.status.success()
+        && String::from_utf8_lossy(&out.stderr).contains("read commands never create a store")
+}
+
+/// The store's `dsi --json inspect` output ([`ABSENT`] when there is none).
 fn state(ctx: &Ctx, store: &Store, env: &BTreeMap<String, String>) -> anyhow::Result<String> {
     let mut c = ctx.command(Some(store), &["--json", "inspect"]);
     c.envs(env);
     let out = c.output()?;
+    if missing_store(&out) {
+        return Ok(ABSENT.to_owned());
+    }
     if !out.status.success() {
         bail!(
             "dsi inspect failed: {}",
@@ -399,7 +428,7 @@ fn registry_unreachable(ctx: &Ctx) -> anyhow::Result<Row> {
         );
     }
     let v = crate::json::parse(&String::from_utf8_lossy(&out.stdout))?;
-    let commit = v["commit"]
+    let commit = v["record"]["commit"]
         .as_str()
         .context("dsi record --json printed no commit")?
         .to_owned();

@@ -323,6 +323,9 @@ pub(crate) fn ms(d: Duration) -> u128 {
 /// not hints.
 pub(crate) fn message(out: &Output) -> (String, usize) {
     let err = String::from_utf8_lossy(&out.stderr);
+    if let Some((message, _)) = json_error(&err) {
+        return (format!("error: {message}"), 1);
+    }
     let lines: Vec<&str> = err
         .lines()
         .filter(|l| !l.trim_start().starts_with("hint:"))
@@ -331,6 +334,21 @@ pub(crate) fn message(out: &Output) -> (String, usize) {
         lines.first().copied().unwrap_or_default().to_owned(),
         lines.len(),
     )
+}
+
+/// The message and hint of an error printed under `--json` (one
+/// `{"error": {…}}` document on stderr).
+pub(crate) fn json_error(stderr: &str) -> Option<(String, String)> {
+    let text = stderr.trim();
+    if !text.starts_with("{\"error\"") || text.lines().count() != 1 {
+        return None;
+    }
+    let v = crate::json::parse(text).ok()?;
+    let e = &v["error"];
+    Some((
+        e["message"].as_str()?.to_owned(),
+        e["hint"].as_str().unwrap_or_default().to_owned(),
+    ))
 }
 
 /// Files whose name marks an unfinished write (dsi's `.tmp`, object_store's
