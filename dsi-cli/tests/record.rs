@@ -335,3 +335,34 @@ fn the_same_runfile_recorded_twice_in_new_repositories_is_one_record() {
         first["record"]["commit_tree"]
     );
 }
+
+/// `dsi record` makes every pre-flight check of a replay that needs no
+/// container — against the host (E406) and the unpacked image (E407,
+/// E408) — and refuses a Runfile that could never replay, storing nothing.
+#[test]
+fn record_refuses_what_a_replay_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (body, want) in [
+        (
+            "BIND /tmp:/no/such/dir\nCMD [\"true\"]\n",
+            "Runfile:2:1: error: E407: bind destination does not exist in the image: /no/such/dir",
+        ),
+        (
+            "WORKDIR /no/such/dir\nCMD [\"true\"]\n",
+            "Runfile:2:1: error: E408: WORKDIR /no/such/dir does not exist in the image",
+        ),
+        (
+            "BIND data:/mnt/0\nCMD [\"true\"]\n",
+            "Runfile:2:1: error: E406: bind source does not exist",
+        ),
+    ] {
+        write_runfile(d, body);
+        let out = run(d, &["record", "Runfile"]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{body}: {err}");
+        assert!(err.starts_with(want), "{body}: {err}");
+        assert!(err.contains("hint: "), "{body}: {err}");
+        assert!(!d.join("dsi.db").exists(), "{body}: a store was created");
+    }
+}
