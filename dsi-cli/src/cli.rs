@@ -419,9 +419,13 @@ pub enum RunfileCommand {
 /// Arguments of `dsi runfile pin`.
 #[derive(Debug, Args)]
 pub struct RunfilePinArgs {
-    /// Image name as `ch-image list` shows it.
+    /// Image name as `ch-image list` shows it, or a registry tag (HOST/NAME:TAG).
     #[arg(value_name = "IMAGE")]
     pub image: String,
+
+    /// For a registry tag: the architecture to pull (ch-image's --arch; default the host's).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
 
     /// ch-image storage directory (default $CH_IMAGE_STORAGE, else /var/tmp/$USER.ch).
     #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]

@@ -94,8 +94,12 @@ pub struct Settings {
 pub struct Pinned {
     /// The image name.
     pub image: String,
-    /// Its tree digest.
-    pub tree: String,
+    /// Its tree digest (a local image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
+    /// The digest its registry serves (a registry tag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// The `FROM` line pinning it.
     pub from: String,
 }

@@ -335,3 +335,64 @@ fn the_same_runfile_recorded_twice_in_new_repositories_is_one_record() {
         first["record"]["commit_tree"]
     );
 }
+
+/// `dsi record` makes every pre-flight check of a replay that needs no
+/// container — against the host (E406) and the unpacked image (E407,
+/// E408) — and refuses a Runfile that could never replay, storing nothing.
+#[test]
+fn record_refuses_what_a_replay_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (body, want) in [
+        (
+            "BIND /tmp:/no/such/dir\nCMD [\"true\"]\n",
+            "Runfile:2:1: error: E407: bind destination does not exist in the image: /no/such/dir",
+        ),
+        (
+            "WORKDIR /no/such/dir\nCMD [\"true\"]\n",
+            "Runfile:2:1: error: E408: WORKDIR /no/such/dir does not exist in the image",
+        ),
+        (
+            "BIND data:/mnt/0\nCMD [\"true\"]\n",
+            "Runfile:2:1: error: E406: bind source does not exist",
+        ),
+    ] {
+        write_runfile(d, body);
+        let out = run(d, &["record", "Runfile"]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{body}: {err}");
+        assert!(err.starts_with(want), "{body}: {err}");
+        assert!(err.contains("hint: "), "{body}: {err}");
+        assert!(!d.join("dsi.db").exists(), "{body}: a store was created");
+    }
+}
+
+/// `dsi runfile pin HOST/NAME:TAG` asks the registry: it prints the FROM
+/// line with the digest the registry serves for the tag (the test image's
+/// pinned digest), and a Runfile with that line records from the same
+/// storage; an unknown tag is E402 naming it.
+#[test]
+fn a_registry_tag_is_pinned_by_the_digest_its_registry_serves() {
+    let image = required_env("DSI_TEST_IMAGE");
+    let (name, digest) = image.split_once('@').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let storage = d.join("ch");
+    let storage = storage.to_str().unwrap();
+    let tag = format!("{name}:v1");
+    let out = run(d, &["runfile", "pin", &tag, "--ch-storage", storage]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(from, format!("FROM {name}@{digest}\n"));
+    let v = json(&run(d, &["--json", "runfile", "pin", &tag, "--ch-storage", storage]));
+    assert_eq!(v["digest"], digest);
+    assert_eq!(v["from"], format!("FROM {name}@{digest}"));
+
+    std::fs::write(d.join("Runfile"), format!("{from}CMD [\"true\"]\n")).unwrap();
+    let out = run(d, &["record", "Runfile", "--ch-storage", storage]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = run(d, &["runfile", "pin", &format!("{name}:no-such-tag"), "--ch-storage", storage]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: E402: "), "{}", stderr(&out));
+}

@@ -227,6 +227,11 @@ impl Consumer {
             resolved.checks.join(" "),
             resolved.acquisition
         );
+        // What a replay would find missing in the image, refused now.
+        runtime::image_checks(rf, &resolved.image_dir).map_err(|d| {
+            let hint = "bind to a directory the image has (Charliecloud images have /mnt/0 to /mnt/9), or set WORKDIR to one";
+            RunfileError::new(file, d.with_hint(hint)).into_error(NAME)
+        })?;
         Ok(resolved)
     }
 

@@ -54,12 +54,38 @@ pub(crate) fn check(global: &GlobalArgs, args: &RunfileCheckArgs) -> anyhow::Res
 /// `dsi runfile pin IMAGE`: the tree digest of an image in storage, as the
 /// FROM line of a Runfile (the local form needs it; the registry form may add it).
 pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<ExitStatus> {
-    use dsi_plugins_charliecloud::image::{Storage, rftree};
+    use dsi_plugins_charliecloud::image::{self, Storage, rftree};
     use dsi_plugins_charliecloud::settings::user_name;
     let storage = match &args.ch_storage {
         Some(s) => Storage::new(s),
         None => Storage::from_env(&user_name()),
     };
+    if image::pin::is_registry_tag(&args.image) {
+        let pinned = image::pin::pin_tag(
+            &args.image,
+            &storage,
+            &image::ChImage::locate(&user_name()),
+            args.arch.as_deref(),
+        )
+        .map_err(|d| {
+            let mut text = format!("error: {}: {}", d.code, d.message);
+            if let Some(h) = &d.hint {
+                text.push_str(&format!("\nhint: {h}"));
+            }
+            Diagnosed::new(text, ExitStatus::Unavailable)
+        })?;
+        if global.json {
+            print_json(&crate::json::Pinned {
+                image: args.image.clone(),
+                tree: None,
+                digest: Some(pinned.digest),
+                from: pinned.from,
+            })?;
+        } else {
+            outln!("{}", pinned.from)?;
+        }
+        return Ok(ExitStatus::Ok);
+    }
     let dir = storage.img_dir(&runfile::for_path(&args.image));
     if !dir.is_dir() {
         anyhow::bail!(dsi_core::Error::not_found_in(
@@ -74,7 +100,8 @@ pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<
     if global.json {
         print_json(&crate::json::Pinned {
             image: args.image.clone(),
-            tree,
+            tree: Some(tree),
+            digest: None,
             from,
         })?;
     } else {

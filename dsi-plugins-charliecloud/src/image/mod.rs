@@ -38,6 +38,7 @@
 mod ch_image;
 mod checks;
 mod lock;
+pub mod pin;
 mod py_json;
 mod tree;
 

@@ -39,7 +39,7 @@ use capture::pump;
 use signals::Armed;
 
 pub use environment::{RECORDED_VALUES, passed_environment, value_recorded};
-pub use preflight::{ch_run_has_extglob, host_checks, preflight};
+pub use preflight::{ch_run_has_extglob, host_checks, image_checks, preflight};
 
 /// A shared output sink (the terminal, a file, a buffer in tests).
 pub type Sink = Arc<Mutex<dyn Write + Send>>;

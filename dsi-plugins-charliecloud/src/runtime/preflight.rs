@@ -5,9 +5,11 @@
 //! * [`host_checks`] — needs no image, so `dsi record` runs it too: a BIND
 //!   source missing on the host (E406), or a relative one that leaves the
 //!   context directory through a symlink (E406, naming the link).
-//! * [`preflight`] — also against the unpacked image: WORKDIR missing in
-//!   the image (E408), a bind destination missing in it (E407), PASSENV
-//!   without `ch-run --feature=extglob` (E411).
+//! * [`image_checks`] — against the unpacked image, which `dsi record` has
+//!   too: WORKDIR missing in the image (E408), a bind destination missing
+//!   in it (E407).
+//! * [`preflight()`] — all of these before a replay, and PASSENV without
+//!   `ch-run --feature=extglob` (E411).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -116,8 +118,14 @@ pub fn host_checks(runfile: &Runfile, context_dir: &Path) -> Result<(), Diagnost
     Ok(())
 }
 
-/// Pre-flight checks (RUNFILE.md §9 step 4) against the unpacked image.
-pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Result<(), Diagnostic> {
+/// The checks against the unpacked image: every WORKDIR (E408) and every
+/// bind destination (E407) exists in it.
+pub fn image_checks(runfile: &Runfile, image_dir: &Path) -> Result<(), Diagnostic> {
+    workdirs_exist(runfile, image_dir)?;
+    bind_destinations_exist(runfile, image_dir)
+}
+
+fn workdirs_exist(runfile: &Runfile, image_dir: &Path) -> Result<(), Diagnostic> {
     for w in runfile.workdirs() {
         if !image_lookup(image_dir, &w.path).is_some_and(|m| m.is_dir()) {
             return Err(Diagnostic::error(
@@ -128,7 +136,10 @@ pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Resu
             ));
         }
     }
-    host_checks(runfile, &opts.context_dir)?;
+    Ok(())
+}
+
+fn bind_destinations_exist(runfile: &Runfile, image_dir: &Path) -> Result<(), Diagnostic> {
     for b in runfile.binds() {
         if image_lookup(image_dir, &b.dst).is_none() {
             return Err(Diagnostic::error(
@@ -139,6 +150,15 @@ pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Resu
             ));
         }
     }
+    Ok(())
+}
+
+/// Pre-flight checks (RUNFILE.md §9 step 4) against the unpacked image, in
+/// the order E408, E406, E407, E411.
+pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Result<(), Diagnostic> {
+    workdirs_exist(runfile, image_dir)?;
+    host_checks(runfile, &opts.context_dir)?;
+    bind_destinations_exist(runfile, image_dir)?;
     if let Some(p) = runfile.passenv().first()
         && !ch_run_has_extglob(&opts.ch_run, &opts.user)
     {
