@@ -44,7 +44,12 @@ pub fn pin_tag(
     let at = At { line: 1 };
     let parts = name_parts(image)
         .filter(|p| p.host.is_some() && p.digest.is_none())
-        .ok_or_else(|| at.error("E245", format!("'{image}' is not a registry tag (HOST/NAME:TAG)")))?;
+        .ok_or_else(|| {
+            at.error(
+                "E245",
+                format!("'{image}' is not a registry tag (HOST/NAME:TAG)"),
+            )
+        })?;
     let f = for_path(image);
     let _lease = lock::lock(storage, &f, image, lock::Mode::Exclusive, lock::timeout())
         .map_err(|e| at.error("E409", e.to_string()))?;
@@ -57,7 +62,10 @@ pub fn pin_tag(
     let mut file = std::fs::File::open(&served).map_err(|e| {
         at.error(
             "E402",
-            format!("ch-image pull left no manifest at {}: {e}", served.display()),
+            format!(
+                "ch-image pull left no manifest at {}: {e}",
+                served.display()
+            ),
         )
     })?;
     let mut h = Sha256::new();
