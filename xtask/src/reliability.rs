@@ -100,6 +100,7 @@ impl Services {
                 .get("DSI_TEST_BUILD_STORAGE")
                 .is_some_and(|s| Path::new(s).is_dir())
             && env.contains_key("DSI_TEST_S3_BUCKET")
+            && env.contains_key("DSI_TEST_MOTO_ENDPOINT")
         {
             eprintln!("xtask: reliability: reusing the running test services");
             return Ok(Services {
@@ -147,16 +148,19 @@ fn prepare(plan: Plan, env: BTreeMap<String, String>) -> anyhow::Result<Ctx> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let bucket = env
-        .get("DSI_TEST_S3_BUCKET")
-        .cloned()
-        .context("DSI_TEST_S3_BUCKET missing from the services' environment")?;
+    let var = |name: &str| {
+        env.get(name)
+            .cloned()
+            .with_context(|| format!("{name} missing from the services' environment"))
+    };
+    let (bucket, s3_endpoint) = (var("DSI_TEST_MOTO_BUCKET")?, var("DSI_TEST_MOTO_ENDPOINT")?);
     let mut ctx = Ctx {
         plan,
         dsi,
         work,
         env,
         s3_base: format!("s3://{bucket}/reliability-{stamp}"),
+        s3_endpoint,
         runfile: PathBuf::new(),
     };
     let storage = ctx

@@ -309,7 +309,8 @@ pub(super) fn replay_section(
     let recorded = measure(&env.dsi(&work, &["--json", "record", "Runfile"]), false)?;
     let recorded = json::parse(&String::from_utf8_lossy(&recorded.stdout))?;
     let text = |j: &Json, key: &str| -> anyhow::Result<String> {
-        j.get(key)
+        j.get("record")
+            .and_then(|r| r.get(key))
             .and_then(Json::as_str)
             .map(str::to_owned)
             .with_context(|| format!("`dsi --json record` printed no {key}"))

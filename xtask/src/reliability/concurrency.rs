@@ -54,7 +54,7 @@ fn one(ctx: &Ctx, driver: Driver) -> anyhow::Result<Row> {
                 barrier.wait();
                 for n in 0..plan.records_per_writer {
                     let result = ctx
-                        .output(Some(store), &["--json", "record", runfile])
+                        .output(Some(store), &["--json", "record", "--again", runfile])
                         .map_err(|e| format!("{e:#}"))
                         .and_then(|out| {
                             if !out.status.success() {
@@ -62,7 +62,7 @@ fn one(ctx: &Ctx, driver: Driver) -> anyhow::Result<Row> {
                             }
                             let v = json::parse(&String::from_utf8_lossy(&out.stdout))
                                 .map_err(|e| format!("{e:#}"))?;
-                            v["run_id"]
+                            v["record"]["run_id"]
                                 .as_str()
                                 .map(str::to_owned)
                                 .ok_or_else(|| "no run_id printed".to_owned())

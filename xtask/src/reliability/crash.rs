@@ -46,7 +46,7 @@ impl Workload {
         let runfile = ctx.runfile.display().to_string();
         let csv = ctx.work.join("rows.csv").display().to_string();
         let mut c = match self {
-            Workload::Record => ctx.command(Some(store), &["record", &runfile]),
+            Workload::Record => ctx.command(Some(store), &["record", "--again", &runfile]),
             Workload::Ingest => ctx.command(Some(store), &["ingest", "csv", &csv, "--table", "t"]),
         };
         c.stdout(Stdio::null()).stderr(Stdio::piped());

@@ -279,6 +279,7 @@ fn s3_stopped_with(ctx: &Ctx, dir: &Path, env: &BTreeMap<String, String>) -> any
     let store = Store {
         driver: Driver::S3,
         location: format!("s3://{}/faults", crate::s3::BUCKET),
+        options: Vec::new(),
     };
     // Give up on the stopped server within seconds, not the default minute.
     let retry = [
@@ -546,6 +547,7 @@ fn disk_full(ctx: &Ctx, driver: Driver) -> anyhow::Result<Row> {
         }
         .display()
         .to_string(),
+        options: Vec::new(),
     };
     let empty = BTreeMap::new();
     let mut problems = Vec::new();

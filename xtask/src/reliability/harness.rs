@@ -72,17 +72,23 @@ pub(crate) struct Store {
     pub(crate) driver: Driver,
     /// The file, directory or URL.
     pub(crate) location: String,
+    /// Driver options (`--option key=value`), e.g. an S3 endpoint.
+    pub(crate) options: Vec<String>,
 }
 
 impl Store {
     /// The global flags selecting this store.
     pub(crate) fn flags(&self) -> Vec<String> {
-        vec![
+        let mut flags = vec![
             "--driver".into(),
             self.driver.name().into(),
             "--store".into(),
             self.location.clone(),
-        ]
+        ];
+        for option in &self.options {
+            flags.extend(["--option".into(), option.clone()]);
+        }
+        flags
     }
 
     /// The local directory of a Parquet store.
@@ -135,8 +141,12 @@ pub(crate) struct Ctx {
     pub(crate) work: PathBuf,
     /// The test services' variables.
     pub(crate) env: BTreeMap<String, String>,
-    /// `s3://bucket/reliability-<time>`: this run's S3 prefix.
+    /// `s3://bucket/reliability-<time>`: this run's S3 prefix, on the moto
+    /// server (whose create-if-absent is atomic under races, as the S3
+    /// driver requires of many writers; s3s-fs's is not).
     pub(crate) s3_base: String,
+    /// The moto server's endpoint URL.
+    pub(crate) s3_endpoint: String,
     /// A valid Runfile pinned to the local test image.
     pub(crate) runfile: PathBuf,
 }
@@ -146,12 +156,19 @@ impl Ctx {
     pub(crate) fn store(&self, driver: Driver, name: &str) -> anyhow::Result<Store> {
         let dir = self.work.join("stores").join(name);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let location = match driver {
-            Driver::Sqlite => dir.join("dsi.db").display().to_string(),
-            Driver::Parquet => dir.join("dsi-data").display().to_string(),
-            Driver::S3 => format!("{}/{name}", self.s3_base),
+        let (location, options) = match driver {
+            Driver::Sqlite => (dir.join("dsi.db").display().to_string(), Vec::new()),
+            Driver::Parquet => (dir.join("dsi-data").display().to_string(), Vec::new()),
+            Driver::S3 => (
+                format!("{}/{name}", self.s3_base),
+                vec![format!("endpoint={}", self.s3_endpoint)],
+            ),
         };
-        Ok(Store { driver, location })
+        Ok(Store {
+            driver,
+            location,
+            options,
+        })
     }
 
     /// `dsi FLAGS ARGS` in the work directory, with the services'
@@ -252,7 +269,7 @@ impl Ctx {
     /// Every run id in a store (`dsi --json list --all`), in list order.
     pub(crate) fn run_ids(&self, store: &Store) -> anyhow::Result<Vec<String>> {
         let raw = self.ok(Some(store), &["--json", "list", "--all"])?;
-        Ok(json::parse(&raw)?
+        Ok(json::parse(&raw)?["runs"]
             .items()
             .iter()
             .map(|r| r["run_id"].as_str().unwrap_or_default().to_owned())

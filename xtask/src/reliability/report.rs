@@ -83,8 +83,9 @@ pub(crate) fn render(
          (`runs` rows, or the ingested table's rows a multiple of {}; never fewer than the puts known \
          to have finished, never more than were started, never fewer than before) and pass \
          `dsi fsck` (blob digests verify, every record's blob exists). A last put must then succeed \
-         and add exactly one put. The S3 store is the test server (s3s-fs) on loopback.\n\
-         - **Concurrency.** {} threads, released together, each run `dsi --json record` {} times \
+         and add exactly one put. The S3 store is the moto test server on loopback (its create-if-absent is atomic, \
+         which the S3 driver requires of concurrent writers).\n\
+         - **Concurrency.** {} threads, released together, each run `dsi --json record --again` {} times \
          against one store. Afterwards the store must hold exactly that many runs, with distinct \
          ids equal to the ids the writers printed, and fsck must be clean.\n\
          - **Hostile input.** Stored artifacts: `dsi-cli/tests/hostile_artifacts.rs` stores each \
