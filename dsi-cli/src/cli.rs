@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
+
+use crate::complete;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -38,7 +41,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Back-end driver to use (NAME or NAME=STORE); repeat to write to several at once.
-    #[arg(long = "driver", global = true, help_heading = GLOBAL, value_name = "NAME")]
+    #[arg(long = "driver", global = true, help_heading = GLOBAL, value_name = "NAME",
+          add = ArgValueCandidates::new(complete::driver_names))]
     pub drivers: Vec<String>,
 
     /// Where the back-end keeps its data (path or URL); one per --driver, in order.
@@ -60,6 +64,21 @@ pub struct GlobalArgs {
     /// Log only errors; no progress display.
     #[arg(long, short = 'q', global = true, help_heading = GLOBAL)]
     pub quiet: bool,
+}
+
+impl GlobalArgs {
+    /// No options given: the store is the one the configuration and the
+    /// environment name (what shell completion reads).
+    pub(crate) fn from_environment() -> Self {
+        GlobalArgs {
+            drivers: Vec::new(),
+            stores: Vec::new(),
+            options: Vec::new(),
+            json: false,
+            verbose: 0,
+            quiet: false,
+        }
+    }
 }
 
 /// The commands.
@@ -179,7 +198,7 @@ pub struct RecordArgs {
 pub struct ReplayArgs {
     /// What to replay: a run id or a commit (or a unique prefix of either; a
     /// commit names its newest record). With --repo or --remote, the commit.
-    #[arg(value_name = "RUN|COMMIT")]
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
     pub reference: String,
 
     /// Replay from this repository directory instead of a record.
@@ -274,7 +293,7 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// A run id or a commit (or a unique prefix of either).
-    #[arg(value_name = "RUN|COMMIT")]
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
     pub run: String,
 
     /// What to write.
@@ -354,7 +373,7 @@ pub struct LogArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// A run id or a commit (or a unique prefix of either).
-    #[arg(value_name = "RUN|COMMIT")]
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
     pub run: String,
 }
 
@@ -362,7 +381,7 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// A run id or a commit (a commit names its newest replay).
-    #[arg(value_name = "RUN|COMMIT")]
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
     pub run: String,
 
     /// Another run or commit to compare with.
@@ -378,7 +397,7 @@ pub struct DiffArgs {
 #[derive(Debug, Args)]
 pub struct CheckoutArgs {
     /// A run id or a commit (or a unique prefix of either).
-    #[arg(value_name = "RUN|COMMIT")]
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
     pub run: String,
     #[arg(value_parser = Utf8PathParser)]
     /// Directory to create (must not exist or be empty).
@@ -392,7 +411,7 @@ pub struct PushArgs {
     #[arg(long, value_name = "URL")]
     pub remote: String,
     /// A run id or a commit (or a unique prefix of either).
-    #[arg(value_name = "RUN|COMMIT")]
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
     pub run: String,
 }
 

@@ -23,6 +23,7 @@ use dsi_plugins_charliecloud as _;
 
 mod cli;
 mod commands;
+mod complete;
 mod config;
 mod exit;
 pub mod json;
@@ -49,6 +50,8 @@ pub const ENABLED_DRIVERS: &[&str] = &[
 
 /// Runs `dsi` with the process's arguments and returns its exit code.
 pub fn main() -> std::process::ExitCode {
+    // `COMPLETE=SHELL dsi …`: print completions and exit.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

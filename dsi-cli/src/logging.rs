@@ -15,6 +15,9 @@ use std::fmt;
 use std::io::IsTerminal;
 
 use tracing::{Event, Level, Subscriber};
+use tracing_indicatif::span_ext::IndicatifSpanExt;
+use tracing_indicatif::style::ProgressStyle;
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -120,13 +123,17 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
             .with_target("buoyant_kernel", libraries)
             .with_target("delta_kernel", libraries)
     };
-    let level = quiet_libraries(level, libraries);
+    // Progress events are for the progress display only.
+    let level =
+        quiet_libraries(level, libraries).with_target(dsi_core::progress::TARGET, LevelFilter::OFF);
     let terminal = std::io::stderr().is_terminal();
     let ansi = terminal && no_color_unset();
     let lines = tfmt::layer().event_format(Human { ansi }).with_ansi(ansi);
     // A second subscriber cannot be installed; errors only in tests that call init twice.
     if terminal && !quiet {
-        let progress = tracing_indicatif::IndicatifLayer::new();
+        let progress = tracing_indicatif::IndicatifLayer::new()
+            .with_progress_style(spinner_style())
+            .with_span_field_formatter(values_only());
         let _ = tracing_subscriber::registry()
             .with(
                 lines
@@ -134,10 +141,108 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
                     .with_filter(level.clone()),
             )
             .with(progress.with_filter(quiet_libraries(LevelFilter::INFO, LevelFilter::OFF)))
+            .with(ProgressBytes.with_filter(
+                Targets::new().with_target(dsi_core::progress::TARGET, LevelFilter::TRACE),
+            ))
             .try_init();
     } else {
         let _ = tracing_subscriber::registry()
             .with(lines.with_writer(std::io::stderr).with_filter(level))
             .try_init();
+    }
+}
+
+/// A running operation: what it is and on what (`verifying image NAME`),
+/// and how long it has been running.
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{span_child_prefix}{spinner} {span_name} {span_fields} {elapsed:.dim}",
+    )
+    .expect("a valid template")
+}
+
+/// An operation that reports its bytes ([`dsi_core::progress`]): bytes so
+/// far (of the total, when known) and the rate.
+fn bytes_style(total: bool) -> ProgressStyle {
+    ProgressStyle::with_template(if total {
+        "{span_child_prefix}{spinner} {span_name} {span_fields} \
+         {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {elapsed:.dim}"
+    } else {
+        "{span_child_prefix}{spinner} {span_name} {span_fields} \
+         {binary_bytes} {binary_bytes_per_sec} {elapsed:.dim}"
+    })
+    .expect("a valid template")
+}
+
+/// Span fields as their values only (`/var/tmp/x`, not `dir=/var/tmp/x`).
+fn values_only() -> impl for<'w> FormatFields<'w> + 'static {
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        if field.name() == "message" {
+            Ok(())
+        } else {
+            write!(w, "{value:?}")
+        }
+    })
+    .delimited(" ")
+}
+
+/// Puts the bytes of [`dsi_core::progress`] events on the progress bar of
+/// the span they were reported in.
+struct ProgressBytes;
+
+/// The `total` and `done` fields of a progress event.
+#[derive(Default)]
+struct Bytes {
+    total: Option<u64>,
+    done: Option<u64>,
+}
+
+impl tracing::field::Visit for Bytes {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        match field.name() {
+            "total" => self.total = Some(value),
+            "done" => self.done = Some(value),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn fmt::Debug) {}
+}
+
+/// Marks a span whose progress bar shows bytes.
+struct ShowsBytes;
+
+impl<S> Layer<S> for ProgressBytes
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let Some(span_ref) = ctx.event_span(event) else {
+            return;
+        };
+        let mut bytes = Bytes::default();
+        event.record(&mut bytes);
+        // The first report decides the style; the lock is released before
+        // the progress display (which keeps its state in the same span's
+        // extensions) is called.
+        let first = {
+            let mut ext = span_ref.extensions_mut();
+            let first = ext.get_mut::<ShowsBytes>().is_none();
+            if first {
+                ext.insert(ShowsBytes);
+            }
+            first
+        };
+        // The event's span is the one entered on this thread.
+        let span = tracing::Span::current();
+        if first || bytes.total.is_some() {
+            span.pb_set_style(&bytes_style(bytes.total.is_some()));
+        }
+        if let Some(total) = bytes.total {
+            span.pb_set_length(total);
+        }
+        if let Some(done) = bytes.done {
+            span.pb_set_position(done);
+        }
     }
 }

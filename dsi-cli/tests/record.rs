@@ -293,10 +293,21 @@ fn bad_input_gets_one_line_and_leaves_the_store_unchanged() {
         assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
         assert!(err.starts_with(&start), "{args:?}: {err}");
         assert_eq!(
-            err.trim_end().lines().count(),
+            err.trim_end()
+                .lines()
+                .filter(|l| !l.starts_with("  hint: "))
+                .count(),
             1,
-            "{args:?}: one line: {err}"
+            "{args:?}: one line (and a hint): {err}"
         );
+        if err.contains("E245") {
+            assert!(
+                err.contains(
+                    "\n  hint: `dsi runfile pin 127.0.0.1:5000/rf-base:v1` prints the FROM line"
+                ),
+                "{err}"
+            );
+        }
         assert!(out.stdout.is_empty(), "{args:?}");
         assert_eq!(
             store_counts(dir.path()),
@@ -409,5 +420,45 @@ fn a_registry_tag_is_pinned_by_the_digest_its_registry_serves() {
         stderr(&out).starts_with("error: E402: "),
         "{}",
         stderr(&out)
+    );
+}
+
+/// <TAB> after a command that takes a run reference offers the run ids and
+/// commits of the configured store (`DSI_STORE`) that start with what was
+/// typed; an unreadable store offers nothing and prints nothing.
+#[test]
+fn completion_offers_the_stores_run_ids_and_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runfile(dir.path(), "CMD [\"true\"]\n");
+    let rec = json(&run(dir.path(), &["record", "Runfile", "--json"]));
+    let run_id = rec["record"]["run_id"].as_str().unwrap().to_owned();
+    let commit = rec["record"]["commit"].as_str().unwrap().to_owned();
+    let store = dir.path().join("dsi.db").display().to_string();
+    let env = [("DSI_STORE", store.as_str())];
+    for command in ["show", "replay", "export", "checkout"] {
+        let offered = bash_complete(dir.path(), &["dsi", command, &run_id[..4]], &env);
+        assert_eq!(
+            offered.lines().collect::<Vec<_>>(),
+            [run_id.as_str()],
+            "{command}"
+        );
+        let offered = bash_complete(dir.path(), &["dsi", command, &commit[..6]], &env);
+        assert_eq!(
+            offered.lines().collect::<Vec<_>>(),
+            [commit.as_str()],
+            "{command}"
+        );
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let absent = elsewhere.path().join("none.db").display().to_string();
+    let offered = bash_complete(
+        elsewhere.path(),
+        &["dsi", "show", "01"],
+        &[("DSI_STORE", absent.as_str())],
+    );
+    assert_eq!(offered.trim(), "", "an absent store offers nothing");
+    assert!(
+        !elsewhere.path().join("none.db").exists(),
+        "completion never creates a store"
     );
 }

@@ -107,13 +107,30 @@ fn an_older_commit_replays_its_own_runfile() {
         "{}",
         stdout(&out)
     );
-    // From the repository directly, too.
-    let out = run(dir.path(), &["replay", &old, "--repo", "proj"]);
+    // From the repository directly, too, saying what it does under -v.
+    let out = run(dir.path(), &["-v", "replay", &old, "--repo", "proj"]);
     assert!(
         stdout(&out).starts_with("version one\n"),
         "{}",
         stdout(&out)
     );
+    let said = stderr(&out);
+    for line in [
+        "image ",
+        "step 1/1 (line 2): ch-run ",
+        "step 1/1 exited 0 after ",
+        "stored replay ",
+    ] {
+        assert!(
+            said.lines().any(|l| l.starts_with(line)),
+            "-v says {line:?}: {said}"
+        );
+    }
+    assert!(
+        said.contains(": verified (V0 ") && said.contains("; in storage)"),
+        "{said}"
+    );
+    assert!(said.contains(" -- echo version one"), "{said}");
 }
 
 #[test]
@@ -655,7 +672,7 @@ fn thirty_two_processes_share_one_image_and_one_store() {
     eprintln!("{N} replays from a deleted image: {:?}", t.elapsed());
     let undeleted = outs
         .iter()
-        .filter(|o| String::from_utf8_lossy(&o.stderr).contains("Undeleted"))
+        .filter(|o| String::from_utf8_lossy(&o.stderr).contains("; restored from the build cache)"))
         .count();
     assert_eq!(undeleted, 1, "one process restores the image");
 
@@ -683,7 +700,9 @@ fn thirty_two_processes_share_one_image_and_one_store() {
     eprintln!("{N} replays of a tampered image: {:?}", t.elapsed());
     let repaired = outs
         .iter()
-        .filter(|o| String::from_utf8_lossy(&o.stderr).contains("Repaired"))
+        .filter(|o| {
+            String::from_utf8_lossy(&o.stderr).contains("; repaired: it failed verification")
+        })
         .count();
     assert_eq!(repaired, 1, "one process repairs the image");
     for o in &outs {

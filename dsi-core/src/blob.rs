@@ -122,12 +122,14 @@ impl fmt::Debug for BlobRef {
     }
 }
 
-/// A writer that hashes and counts everything written through it.
+/// A writer that hashes and counts everything written through it, and
+/// reports the count as progress ([`crate::progress`]).
 #[derive(Debug)]
 pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     len: u64,
+    meter: crate::progress::Meter,
 }
 
 impl<W: Write> HashingWriter<W> {
@@ -137,6 +139,7 @@ impl<W: Write> HashingWriter<W> {
             inner,
             hasher: Sha256::new(),
             len: 0,
+            meter: crate::progress::Meter::default(),
         }
     }
 
@@ -152,6 +155,7 @@ impl<W: Write> Write for HashingWriter<W> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.len += n as u64;
+        self.meter.add(n as u64);
         Ok(n)
     }
 

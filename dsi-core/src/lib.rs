@@ -54,6 +54,7 @@ pub mod maintenance;
 pub mod memory;
 mod options;
 pub mod plugin;
+pub mod progress;
 pub mod registry;
 pub mod stores;
 pub mod table;

@@ -930,8 +930,8 @@ impl Driver for Dataset {
 
     fn put_blob(&self, blob: &BlobRef, content: &mut dyn Read) -> Result<BlobPut> {
         self.writable("put_blob")?;
-        let _span =
-            tracing::info_span!("uploading blob", blob = %blob, bytes = blob.len()).entered();
+        let _span = tracing::info_span!("uploading blob", blob = %blob).entered();
+        dsi_core::progress::total(blob.len());
         self.block_on(blobs::put(self, blob, content))
     }
 

@@ -222,7 +222,7 @@ impl Consumer {
             tracing::warn!("{}", w.render(file));
         }
         tracing::info!(
-            "image {}: verified ({}; {:?})",
+            "image {}: verified ({}; {})",
             resolved.name,
             resolved.checks.join(" "),
             resolved.acquisition

@@ -403,7 +403,7 @@ impl Plugin for Producer {
         )
         .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
         tracing::info!(
-            "image {}: verified ({}; {:?})",
+            "image {}: verified ({}; {})",
             resolved.name,
             resolved.checks.join(" "),
             resolved.acquisition

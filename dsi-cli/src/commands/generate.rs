@@ -1,4 +1,4 @@
-//! `dsi completions SHELL` and the man pages (`dsi generate-man DIR`, used by
+//! `dsi completions SHELL` (dynamic completion's registration) and the man pages (`dsi generate-man DIR`, used by
 //! `cargo xtask man`), both generated from the clap definitions.
 
 use std::path::Path;
@@ -10,12 +10,30 @@ use clap_complete::Shell;
 use crate::cli::Cli;
 use crate::exit::ExitStatus;
 
-/// `dsi completions SHELL`: the completion script on stdout.
+/// `dsi completions SHELL`: the shell's registration of dynamic completion
+/// on stdout. The shell then asks `dsi` itself (`COMPLETE=SHELL dsi -- …`)
+/// at every <TAB>, so run ids, commits and driver names come from the
+/// store and the build (see `crate::complete`).
 pub(crate) fn completions(shell: Shell) -> anyhow::Result<ExitStatus> {
-    let mut cmd = Cli::command();
-    // Generated into memory: clap_complete panics on a failed write.
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(&name)
+        .with_context(|| format!("no dynamic completion for {name}"))?;
+    // Whichever way dsi was started is how the shell will call it.
+    let program = std::env::args_os()
+        .next()
+        .and_then(|p| {
+            let p = std::path::PathBuf::from(p);
+            if p.components().count() > 1 {
+                std::path::absolute(&p).ok()
+            } else {
+                Some(p)
+            }
+        })
+        .map_or_else(|| "dsi".to_owned(), |p| p.to_string_lossy().into_owned());
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "dsi", &mut script);
+    completer.write_registration("COMPLETE", "dsi", "dsi", &program, &mut script)?;
     std::io::Write::write_all(&mut crate::output::stdout(), &script)?;
     Ok(ExitStatus::Ok)
 }

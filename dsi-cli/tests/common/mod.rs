@@ -344,3 +344,38 @@ sys.exit(1 if bad else 0)
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `bash -c` with the dynamic completion `dsi completions bash` registers,
+/// completing `WORDS` (the last one being typed) in `dir` with the hermetic
+/// environment of [`dsi`] and `env`: the offered
+/// candidates, one per line.
+pub(crate) fn bash_complete(dir: &Path, words: &[&str], env: &[(&str, &str)]) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("dsi");
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "source <('{bin}' completions bash) && complete -p dsi >&2 && \
+         COMP_WORDS=({words}) && COMP_CWORD={last} && COMP_TYPE=9 && \
+         _clap_complete_dsi dsi '{current}' '{previous}' && printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        bin = bin.display(),
+        words = quoted.join(" "),
+        last = words.len() - 1,
+        current = words[words.len() - 1],
+        previous = words[words.len().saturating_sub(2)],
+    );
+    let mut bash = Command::new("bash");
+    bash.args(["-c", &script]).current_dir(dir);
+    hermetic(&mut bash, dir);
+    bash.envs(env.iter().copied());
+    let out = bash.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-F _clap_complete_dsi dsi"),
+        "registered for dsi: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -113,13 +113,18 @@ impl ChImage {
         let deadline = std::time::Instant::now() + super::lock::timeout();
         let mut said = false;
         loop {
-            let out = Command::new(&self.argv[0])
+            let mut command = Command::new(&self.argv[0]);
+            command
                 .args(&self.argv[1..])
                 .arg(format!("--storage={}", storage.display()))
                 .args(args)
                 .env("USER", &self.user)
-                .stdin(Stdio::null())
-                .output()?;
+                .stdin(Stdio::null());
+            let out = if args.first() == Some(&"pull") {
+                with_download_progress(&storage.join("dlcache"), || command.output())?
+            } else {
+                command.output()?
+            };
             let result = ChImageOutput {
                 success: out.status.success(),
                 text: String::from_utf8_lossy(&out.stdout).into_owned()
@@ -139,6 +144,44 @@ impl ChImage {
             delay = (delay * 2).min(Duration::from_secs(2));
         }
     }
+}
+
+/// Runs `f` (a `ch-image pull`) while reporting, every quarter second, how
+/// many bytes the download cache `dlcache` has grown by as the current
+/// span's progress ([`dsi_core::progress`]).
+fn with_download_progress<T>(dlcache: &Path, f: impl FnOnce() -> T) -> T {
+    let span = tracing::Span::current();
+    let before = dir_bytes(dlcache);
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _entered = span.enter();
+            // Checked every 50 ms, so that the pull is not held up.
+            for tick in 1_u64.. {
+                if finished.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                if tick % 5 == 0 {
+                    dsi_core::progress::done(dir_bytes(dlcache).saturating_sub(before));
+                }
+            }
+        });
+        let out = f();
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        out
+    })
+}
+
+/// The bytes of the files directly in `dir` (the download cache is flat).
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len())
+            .sum()
+    })
 }
 
 #[cfg(test)]

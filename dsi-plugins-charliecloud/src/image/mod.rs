@@ -131,6 +131,19 @@ pub enum Acquisition {
     Repaired,
 }
 
+/// What happened, for a log line: `in storage`, `restored from the build
+/// cache`, `pulled from its registry`, `repaired`.
+impl std::fmt::Display for Acquisition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Acquisition::Present => "in storage",
+            Acquisition::Undeleted => "restored from the build cache",
+            Acquisition::Pulled => "pulled from its registry",
+            Acquisition::Repaired => "repaired: it failed verification and was restored",
+        })
+    }
+}
+
 /// A verified image, ready for `ch-run`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ResolvedImage {

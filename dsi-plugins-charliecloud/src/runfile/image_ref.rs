@@ -375,6 +375,32 @@ fn parse_path_image(s: &str, tree: Option<String>) -> Result<ImageRef, RefError>
     })
 }
 
+/// What to do about an unpinned reference (E245): the command that prints
+/// the pinned `FROM` line — `dsi runfile pin HOST/NAME:TAG` for a registry
+/// tag (the digest its registry serves), `dsi runfile pin NAME` for an image
+/// in storage (its tree digest) — or, for a path image, the file digest to
+/// append.
+pub(crate) fn unpinned_hint(reference: &str) -> String {
+    if reference.starts_with(['/', '.']) {
+        return format!(
+            "append the file's digest: FROM {reference}@sha256:HEX (`sha256sum {reference}`), \
+             or give a directory's tree digest with --tree"
+        );
+    }
+    let multi = reference.contains('/');
+    let has_host = multi && reference.split('/').next().is_some_and(looks_like_host);
+    if has_host {
+        format!(
+            "`dsi runfile pin {reference}` prints the FROM line with the digest its registry serves"
+        )
+    } else {
+        format!(
+            "`dsi runfile pin {reference}` prints the FROM line with the tree digest of the image \
+             in your storage"
+        )
+    }
+}
+
 /// Parse the reference token of `FROM` given the optional `--tree` value
 /// (already validated).
 ///
@@ -464,6 +490,12 @@ mod tests {
         assert_eq!(code("rf:-bad", Some("t")), "E248");
         assert_eq!(code("a//b", Some("t")), "E248");
         assert_eq!(code("rf:v1", None), "E245");
+        assert!(
+            unpinned_hint("127.0.0.1:5000/lab/app:v1")
+                .contains("dsi runfile pin 127.0.0.1:5000/lab/app:v1")
+        );
+        assert!(unpinned_hint("rf:v1").contains("tree digest"));
+        assert!(unpinned_hint("./img/x.sqfs").contains("sha256sum ./img/x.sqfs"));
         // Path images.
         assert_eq!(code(&format!("/a@sha512:{HEX}"), None), "E243");
         assert_eq!(code("/a@sha256:abc", None), "E244");

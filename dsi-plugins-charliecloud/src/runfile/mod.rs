@@ -30,7 +30,9 @@
 //! let e = parse(b"FROM 127.0.0.1:5000/rf-base:v1\nCMD true\n").unwrap_err();
 //! assert_eq!(
 //!     e.render("Runfile"),
-//!     "Runfile:1:6: error: E245: image reference must be pinned: '127.0.0.1:5000/rf-base:v1'"
+//!     "Runfile:1:6: error: E245: image reference must be pinned: '127.0.0.1:5000/rf-base:v1'\n  \
+//!      hint: `dsi runfile pin 127.0.0.1:5000/rf-base:v1` prints the FROM line with the digest \
+//!      its registry serves"
 //! );
 //! ```
 //!

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::Parsed;
 use super::diagnostic::Diagnostic;
-use super::image_ref::{is_tree_digest, parse_image_ref};
+use super::image_ref::{is_tree_digest, parse_image_ref, unpinned_hint};
 use super::launch;
 use super::lexer::{Lexer, LogicalLine, Pos, decode, is_hws};
 use super::model::{
@@ -454,8 +454,14 @@ impl Parser {
         let reference = ll.text(s, e);
         // The reference before the text after it (`FROM rf@sha256:abc AS x`
         // is E244 at the reference).
-        let image =
-            parse_image_ref(&reference, tree).map_err(|(code, msg)| err(ll.at(s), code, msg))?;
+        let image = parse_image_ref(&reference, tree).map_err(|(code, msg)| {
+            let d = err(ll.at(s), code, msg);
+            if code == "E245" {
+                d.with_hint(unpinned_hint(&reference))
+            } else {
+                d
+            }
+        })?;
         if let Some(&(s2, e2)) = tokens.get(k + 1) {
             let extra = ll.text(s2, e2);
             return Err(if extra.eq_ignore_ascii_case("AS") {

@@ -10,6 +10,8 @@ use super::Sink;
 pub(crate) struct Pumped {
     /// Hex SHA-256 of this step's stream.
     pub(crate) digest: String,
+    /// Bytes in this step's stream.
+    pub(crate) len: u64,
     /// The run's hash of the same stream over all steps, updated.
     pub(crate) total: Sha256,
     /// A `ch-run[PID]: error: …` line, if one passed by.
@@ -29,6 +31,7 @@ pub(crate) fn pump(mut from: impl Read, to: Sink, scan_ch_run: bool, mut total: 
     let mut buf = vec![0u8; 64 * 1024];
     let mut line = Vec::new();
     let mut ch_run_error = None;
+    let mut len = 0_u64;
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) => break,
@@ -38,6 +41,7 @@ pub(crate) fn pump(mut from: impl Read, to: Sink, scan_ch_run: bool, mut total: 
         };
         h.update(&buf[..n]);
         total.update(&buf[..n]);
+        len += n as u64;
         {
             let mut sink = to.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // A closed terminal must not stop the container: keep hashing.
@@ -62,6 +66,7 @@ pub(crate) fn pump(mut from: impl Read, to: Sink, scan_ch_run: bool, mut total: 
     }
     Pumped {
         digest: hex::encode(h.finalize()),
+        len,
         total,
         ch_run_error,
     }

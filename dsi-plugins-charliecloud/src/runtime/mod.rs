@@ -188,7 +188,7 @@ fn run_steps(
             ));
             break;
         }
-        tracing::debug!(
+        tracing::info!(
             "step {}/{total} (line {}): {}",
             i + 1,
             step.line,
@@ -257,6 +257,18 @@ fn run_steps(
             ch_run_error: err.ch_run_error,
         };
         let failed = !status.success();
+        tracing::info!(
+            "step {}/{total} {} after {} ms ({} bytes on stdout, {} on stderr)",
+            i + 1,
+            match (result.exit_code, result.signal) {
+                (Some(code), _) => format!("exited {code}"),
+                (None, Some(sig)) => format!("was killed by signal {sig}"),
+                (None, None) => "ended".to_owned(),
+            },
+            result.duration_ms,
+            out.len,
+            err.len,
+        );
         steps.push(result);
         if failed {
             let (code, msg) = match (status.code(), status.signal()) {
