@@ -141,9 +141,17 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
                     .with_filter(level.clone()),
             )
             .with(progress.with_filter(quiet_libraries(LevelFilter::INFO, LevelFilter::OFF)))
-            .with(ProgressBytes.with_filter(
-                Targets::new().with_target(dsi_core::progress::TARGET, LevelFilter::TRACE),
-            ))
+            // It needs the spans (those the progress display shows) as well
+            // as the progress events, and nothing else.
+            .with(
+                ProgressBytes.with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                    if m.is_span() {
+                        *m.level() <= Level::INFO
+                    } else {
+                        m.target() == dsi_core::progress::TARGET
+                    }
+                })),
+            )
             .try_init();
     } else {
         let _ = tracing_subscriber::registry()

@@ -462,3 +462,108 @@ fn completion_offers_the_stores_run_ids_and_commits() {
         "completion never creates a store"
     );
 }
+
+/// On a terminal, packing a repository, uploading its blob and pulling an
+/// image show what runs on what, with bytes and a rate (`script` gives dsi
+/// a pseudo-terminal).
+#[test]
+fn packing_uploading_and_pulling_show_bytes_and_rate_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    // 16 MiB that zstd cannot shrink (a working-tree file and its git
+    // object: a pack of 32 MiB, uploaded in parts of 8 MiB).
+    let mut data = vec![0u8; 16 << 20];
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    std::fs::write(proj.join("data.bin"), &data).unwrap();
+    git(&proj, &["init", "-q"]);
+    git(&proj, &["add", "."]);
+    git(&proj, &["commit", "-q", "-m", "data"]);
+    write_runfile(dir.path(), "CMD [\"true\"]\n");
+    let bin = assert_cmd::cargo::cargo_bin("dsi");
+    let mut script = std::process::Command::new("script");
+    script
+        .args([
+            "-qfec",
+            &format!(
+                "'{}' --driver parquet --store ds record Runfile --repo proj",
+                bin.display()
+            ),
+            "/dev/null",
+        ])
+        .current_dir(dir.path());
+    hermetic(&mut script, dir.path());
+    let out = script
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("script (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("recorded run "), "{text:?}");
+    // `packing repository proj 12.00 MiB 80.00 MiB/s 0s`
+    let shown = |what: &str| {
+        text.split(['\r', '\n'])
+            .filter(|l| l.contains(what))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let packing = shown("packing repository");
+    assert!(
+        packing
+            .iter()
+            .any(|l| l.contains("packing repository proj ") && l.contains("MiB/s")),
+        "packing shows the directory, bytes and rate: {packing:?}"
+    );
+    let uploading = shown("uploading blob");
+    assert!(
+        uploading
+            .iter()
+            .any(|l| l.contains("sha256:") && l.contains("B/32.0") && l.contains("B/s")),
+        "uploading shows the blob, bytes of the total (`4.00 MiB/32.01 MiB`) and rate (a \
+         local disk may take it all before a redraw): {uploading:?}"
+    );
+    assert!(
+        !text.contains("dir=") && !text.contains("blob="),
+        "values, not key=value: {text:?}"
+    );
+
+    // A pull into an empty storage shows what the download cache received.
+    let storage = dir.path().join("empty-storage");
+    std::fs::write(
+        dir.path().join("Pull.Runfile"),
+        format!("FROM {}\nCMD [\"true\"]\n", required_env("DSI_TEST_IMAGE")),
+    )
+    .unwrap();
+    let mut script = std::process::Command::new("script");
+    script
+        .args([
+            "-qfec",
+            &format!(
+                "'{}' record Pull.Runfile --ch-storage '{}'",
+                bin.display(),
+                storage.display()
+            ),
+            "/dev/null",
+        ])
+        .current_dir(dir.path());
+    hermetic(&mut script, dir.path());
+    let out = script.env_remove("NO_COLOR").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let pulling: Vec<&str> = text
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("ch-image pull "))
+        .collect();
+    assert!(
+        pulling
+            .iter()
+            .any(|l| l.contains("dsi-test@sha256:") && l.contains("B/s")),
+        "the pull shows the image, bytes and rate: {pulling:?}"
+    );
+}
