@@ -211,6 +211,15 @@ impl Runfile {
     /// The canonical form (§6, §1.1-6): one instruction per LF-terminated
     /// line.
     pub fn canonical(&self) -> String {
+        self.canonical_text().to_owned()
+    }
+
+    /// The canonical text, made once per Runfile.
+    fn canonical_text(&self) -> &str {
+        self.canonical.0.get_or_init(|| self.make_canonical())
+    }
+
+    fn make_canonical(&self) -> String {
         let mut out = String::with_capacity(64 * self.instructions.len());
         for ins in &self.instructions {
             match ins {
@@ -288,7 +297,7 @@ impl Runfile {
     pub fn digest(&self) -> String {
         format!(
             "runfile1+sha256:{}",
-            hex::encode(Sha256::digest(self.canonical().as_bytes()))
+            hex::encode(Sha256::digest(self.canonical_text().as_bytes()))
         )
     }
 }
@@ -305,6 +314,27 @@ mod tests {
         );
         assert_eq!(json_array(&["a".into(), "b c".into()]), r#"["a", "b c"]"#);
         assert_eq!(json_array(&[]), "[]");
+    }
+
+    #[test]
+    fn the_digest_hashes_the_canonical_text_made_once() {
+        let src = format!(
+            "FROM 127.0.0.1:5000/rf-base@sha256:{}\nENV A=1\nCMD true\n",
+            "1".repeat(64)
+        );
+        let rf = super::super::parse(src.as_bytes()).expect("valid").runfile;
+        let text = rf.canonical();
+        assert_eq!(rf.canonical(), text);
+        assert_eq!(
+            rf.digest(),
+            format!(
+                "runfile1+sha256:{}",
+                hex::encode(Sha256::digest(text.as_bytes()))
+            )
+        );
+        // Positions do not enter the text: a copy without them keeps it.
+        assert_eq!(rf.without_positions().canonical(), text);
+        assert_eq!(rf.without_positions(), rf.without_positions());
     }
 
     #[test]

@@ -340,7 +340,23 @@ pub struct Runfile {
     pub(crate) outputs: Vec<Output>,
     pub(crate) metrics: Vec<Metric>,
     pub(crate) expects: Vec<Expect>,
+    /// The canonical text, made on first use (positions do not enter it).
+    pub(crate) canonical: CanonicalText,
 }
+
+/// The canonical text of a [`Runfile`], computed once: [`Runfile::digest`]
+/// hashes the text [`Runfile::canonical`] made. It takes no part in
+/// comparisons (it follows from the other fields).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CanonicalText(pub(crate) std::sync::OnceLock<String>);
+
+impl PartialEq for CanonicalText {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for CanonicalText {}
 
 impl Runfile {
     /// The pinned image (`FROM`).

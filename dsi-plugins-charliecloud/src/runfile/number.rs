@@ -6,6 +6,7 @@
 //! round-trip digits of the binary64 value: two spellings share a canonical
 //! text iff they denote the same decimal number.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 
@@ -20,7 +21,7 @@ const MAX_EXPONENT_DIGITS: usize = 3;
 /// an exact decimal, so it determines the value.
 #[derive(Clone, Debug)]
 pub struct Number {
-    canonical: String,
+    canonical: Cow<'static, str>,
     value: f64,
 }
 
@@ -38,7 +39,7 @@ impl Number {
     /// Zero (`0e0`), the default of `--rtol` and `--atol`.
     pub fn zero() -> Number {
         Number {
-            canonical: "0e0".to_owned(),
+            canonical: Cow::Borrowed("0e0"),
             value: 0.0,
         }
     }
@@ -54,7 +55,10 @@ impl Number {
         if !value.is_finite() {
             return Err(NumberError::OutOfRange);
         }
-        Ok(Number { canonical, value })
+        Ok(Number {
+            canonical: Cow::Owned(canonical),
+            value,
+        })
     }
 
     /// The canonical text, e.g. `1.5e0`.
@@ -193,6 +197,7 @@ mod tests {
         Number::parse(s)
             .unwrap_or_else(|e| panic!("{s}: {e:?}"))
             .canonical
+            .into_owned()
     }
 
     #[test]

@@ -16,8 +16,8 @@ use super::image_ref::{is_tree_digest, parse_image_ref, unpinned_hint};
 use super::launch;
 use super::lexer::{Lexer, LogicalLine, Pos, decode, is_hws};
 use super::model::{
-    Bind, EnvOp, Expect, Form, Input, Instruction, Launch, Metric, Output, PassEnv, Runfile, Step,
-    StepKind, Workdir,
+    Bind, CanonicalText, EnvOp, Expect, Form, Input, Instruction, Launch, Metric, Output, PassEnv,
+    Runfile, Step, StepKind, Workdir,
 };
 use super::operand::{Operand, Result, err, exec_form, normalise_path, value_operand, words};
 use super::verify::{self, Seen};
@@ -268,6 +268,7 @@ impl Parser {
                 outputs: self.outputs,
                 metrics: self.metrics,
                 expects: self.expects,
+                canonical: CanonicalText::default(),
             },
             warnings: self.warnings,
         })

@@ -164,9 +164,7 @@ struct Scanned {
 
 /// Validate `source` (and translate it if `translate`).
 fn scan(source: &str, translate: bool) -> Result<Scanned, Re1Error> {
-    // `chars()` underestimates its length 4×: reserve the bytes.
-    let mut chars = Vec::with_capacity(source.len());
-    chars.extend(source.chars());
+    let chars = super::lexer::chars_of(source);
     if chars.len() > MAX_CHARS {
         return Err(Re1Error {
             position: 1,
