@@ -28,6 +28,14 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
 /// code units. Shared with the image module's State ID serialiser.
 pub(crate) fn push_python_json_string(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
+    // Most strings are printable ASCII without `"` or `\`: copied whole.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
