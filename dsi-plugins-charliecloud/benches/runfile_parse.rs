@@ -11,9 +11,17 @@
 //! criterion's `estimates.json`; run it alone with
 //! `cargo bench -p dsi-plugins-charliecloud --bench runfile_parse`.
 //!
+//! The goal is a ratio of two medians measured minutes apart, which a noisy
+//! machine (a shared VM) can move by ±20%. So the bench also measures it
+//! *paired*: rounds of a few milliseconds alternate V-2 and W-1, each round
+//! gives one per-line ratio, and the median and quartiles of those ratios
+//! are written to `target/criterion/runfile_parse/paired.json` (each pair of
+//! rounds ran under the same load).
+//!
 //! [`Runfile`]: dsi_plugins_charliecloud::runfile::Runfile
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use dsi_plugins_charliecloud::runfile::parse;
@@ -95,8 +103,111 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Physical lines of V-2 and W-1, the per-line divisors.
+const LINES: (f64, f64) = (13.0, 8.0);
+
+/// Seconds per iteration of `work`, timed over `iters` iterations.
+fn time(iters: u32, work: &dyn Fn()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        work();
+    }
+    start.elapsed().as_secs_f64() / f64::from(iters)
+}
+
+/// The `q`-quantile of sorted `v` (nearest rank).
+fn quantile(v: &[f64], q: f64) -> f64 {
+    // Truncation is the nearest-rank rule; `v` is never empty here.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    v[i]
+}
+
+/// Per-line W-1/V-2 ratios of `work` over alternating rounds: returns
+/// (median, lower quartile, upper quartile, rounds).
+fn paired(v2: &[u8], w1: &[u8], work: fn(&[u8]), budget: Duration) -> (f64, f64, f64, usize) {
+    // About 2 ms per round and Runfile.
+    let iters = (0.002 / time(200, &|| work(v2))).clamp(10.0, 1e6);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let iters = iters as u32;
+    let mut ratios = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < budget || ratios.len() < 21 {
+        // Alternate which goes first, so neither always runs warm.
+        let (a, b) = if ratios.len() % 2 == 0 {
+            let a = time(iters, &|| work(black_box(v2)));
+            (a, time(iters, &|| work(black_box(w1))))
+        } else {
+            let b = time(iters, &|| work(black_box(w1)));
+            (time(iters, &|| work(black_box(v2))), b)
+        };
+        ratios.push((b / LINES.1) / (a / LINES.0));
+    }
+    ratios.sort_by(f64::total_cmp);
+    (
+        quantile(&ratios, 0.5),
+        quantile(&ratios, 0.25),
+        quantile(&ratios, 0.75),
+        ratios.len(),
+    )
+}
+
+fn parse_only(src: &[u8]) {
+    black_box(parse(src).expect("valid Runfile"));
+}
+
+fn parse_canonical_digest(src: &[u8]) {
+    let p = parse(src).expect("valid Runfile");
+    black_box((p.runfile.canonical(), p.runfile.digest()));
+}
+
+/// The paired measurement, written where `cargo xtask bench` reads it.
+fn write_paired(budget: Duration) {
+    let [_, (_, v2), (_, w1)] = runfiles();
+    let mut json = String::from("{");
+    for (i, (name, work)) in [
+        ("parse", parse_only as fn(&[u8])),
+        ("parse_canonical_digest", parse_canonical_digest),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (median, q1, q3, rounds) = paired(&v2, &w1, work, budget);
+        println!(
+            "paired per-line W-1/V-2 {name}: median {median:.3} (quartiles {q1:.3}–{q3:.3}, {rounds} rounds)"
+        );
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!(
+            "\"{name}\":{{\"median\":{median},\"q1\":{q1},\"q3\":{q3},\"rounds\":{rounds}}}"
+        ));
+    }
+    json.push('}');
+    // Where criterion writes: `CRITERION_HOME`, else `target/criterion`.
+    let home = std::env::var_os("CRITERION_HOME").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"),
+        Into::into,
+    );
+    let dir = home.join("runfile_parse");
+    std::fs::create_dir_all(&dir).expect("criterion directory");
+    std::fs::write(dir.join("paired.json"), json).expect("writing paired.json");
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
+    // Only when benchmarking (`cargo bench` passes `--bench`; `cargo test`
+    // runs benches once with `--test`), for as long as criterion measures
+    // each benchmark (`--measurement-time`, 5 s by default).
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test") {
+        let seconds = args
+            .iter()
+            .position(|a| a == "--measurement-time")
+            .and_then(|i| args.get(i + 1)?.parse::<f64>().ok())
+            .unwrap_or(5.0);
+        write_paired(Duration::from_secs_f64(seconds));
+    }
 }

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use super::lexer::is_forbidden_control;
 use super::model::{
-    Compare, Expect, ExpectTest, Form, Instruction, MatchMode, Metric, Output, Runfile, Target,
+    Bind, Compare, Expect, ExpectTest, Form, Instruction, MatchMode, Metric, Output, Runfile,
+    Target,
 };
 
 /// Append `s` as a JSON string like Python's `json.dumps(s, ensure_ascii=False)`:
@@ -256,9 +257,17 @@ impl Runfile {
                     out.push_str("WORKDIR ");
                     push_value(&mut out, p, false);
                 }
-                Instruction::Bind(s, d) => {
+                Instruction::Bind(i) => {
+                    let Bind { src, dst, .. } = &self.binds[*i];
                     out.push_str("BIND ");
-                    push_value(&mut out, &format!("{s}:{d}"), true);
+                    // Both are non-empty: `SRC:DST` is bare iff both are.
+                    if is_bare(src, true) && is_bare(dst, true) {
+                        out.push_str(src);
+                        out.push(':');
+                        out.push_str(dst);
+                    } else {
+                        push_json_string(&mut out, &format!("{src}:{dst}"));
+                    }
                 }
                 Instruction::User(u, g) => {
                     let _ = write!(out, "USER {u}");

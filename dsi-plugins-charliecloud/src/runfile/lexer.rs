@@ -18,8 +18,12 @@ pub(crate) fn is_hws(c: char) -> bool {
 pub(crate) struct LogicalLine {
     /// The characters of the joined line.
     pub(crate) chars: Vec<char>,
-    /// The physical position of each character of `chars`.
-    pos: Vec<Pos>,
+    /// The physical line of the first character.
+    first_line: usize,
+    /// One `(index in chars, physical line number)` per physical line
+    /// joined after the first, in order: each starts at column 1 of its
+    /// line (empty, so never allocated, for a line without continuation).
+    parts: Vec<(usize, usize)>,
     /// The position just after the last character.
     end: Pos,
 }
@@ -27,7 +31,19 @@ pub(crate) struct LogicalLine {
 impl LogicalLine {
     /// The physical position of character `i`, or the end of the line.
     pub(crate) fn at(&self, i: usize) -> Pos {
-        self.pos.get(i).copied().unwrap_or(self.end)
+        if i >= self.chars.len() {
+            return self.end;
+        }
+        // Few parts (most lines have none): the last one starting at or
+        // before `i` holds it, else the first line does.
+        let (start, line_no) = self
+            .parts
+            .iter()
+            .rev()
+            .find(|&&(start, _)| start <= i)
+            .copied()
+            .unwrap_or((0, self.first_line));
+        (line_no, i - start + 1)
     }
 
     /// Index of the first character at or after `i` that is not a space/tab.
@@ -48,17 +64,23 @@ impl LogicalLine {
     }
 
     fn push_line(&mut self, line_no: usize, chars: &[char]) {
+        if self.chars.is_empty() {
+            self.first_line = line_no;
+        } else if !chars.is_empty() {
+            self.parts.push((self.chars.len(), line_no));
+        }
         self.chars.extend_from_slice(chars);
-        self.pos.extend((1..=chars.len()).map(|col| (line_no, col)));
         self.end = (line_no, chars.len() + 1);
     }
 
     fn trim_end(&mut self) {
         while self.chars.last().is_some_and(|&c| is_hws(c)) {
             self.chars.pop();
-            self.pos.pop();
         }
-        if let Some(&(line, col)) = self.pos.last() {
+        let n = self.chars.len();
+        self.parts.retain(|&(start, _)| start < n);
+        if n > 0 {
+            let (line, col) = self.at(n - 1);
             self.end = (line, col + 1);
         }
     }
@@ -66,13 +88,18 @@ impl LogicalLine {
 
 /// The characters of `s`, decoded fast when it is ASCII (most Runfiles).
 pub(crate) fn chars_of(s: &str) -> Vec<char> {
+    // `chars()` underestimates its length 4×; reserve the bytes.
+    let mut v = Vec::with_capacity(s.len());
+    push_chars(&mut v, s);
+    v
+}
+
+/// Append the characters of `s` to `out`, fast when it is ASCII.
+fn push_chars(out: &mut Vec<char>, s: &str) {
     if s.is_ascii() {
-        s.bytes().map(char::from).collect()
+        out.extend(s.bytes().map(char::from));
     } else {
-        // `chars()` underestimates its length 4×; reserve the bytes.
-        let mut v = Vec::with_capacity(s.len());
-        v.extend(s.chars());
-        v
+        out.extend(s.chars());
     }
 }
 
@@ -218,7 +245,10 @@ fn continuation(line: &[char]) -> Option<usize> {
 
 /// Splits a decoded Runfile into logical lines.
 pub(crate) struct Lexer {
-    lines: Vec<Vec<char>>,
+    /// The characters of the whole text, LFs excluded.
+    chars: Vec<char>,
+    /// Each physical line's range in `chars`.
+    lines: Vec<std::ops::Range<usize>>,
     next: usize,
     in_directives: bool,
     runfile_directive: bool,
@@ -226,12 +256,19 @@ pub(crate) struct Lexer {
 
 impl Lexer {
     pub(crate) fn new(text: &str) -> Self {
-        let mut lines: Vec<Vec<char>> = text.split('\n').map(chars_of).collect();
+        let mut chars = Vec::with_capacity(text.len());
+        let mut lines = Vec::new();
+        for line in text.split('\n') {
+            let start = chars.len();
+            push_chars(&mut chars, line);
+            lines.push(start..chars.len());
+        }
         // A final LF ends the last line; it does not start an empty one.
         if text.is_empty() || text.ends_with('\n') {
             lines.pop();
         }
         Lexer {
+            chars,
             lines,
             next: 0,
             in_directives: true,
@@ -240,6 +277,11 @@ impl Lexer {
     }
 
     /// The next physical line and its 1-based number.
+    /// The characters of physical line `idx`.
+    fn line(&self, idx: usize) -> &[char] {
+        &self.chars[self.lines[idx].clone()]
+    }
+
     fn physical(&mut self) -> Option<(usize, usize)> {
         let i = self.next;
         if i < self.lines.len() {
@@ -252,7 +294,7 @@ impl Lexer {
 
     /// Handle a parser directive; `Ok(false)` if the line is none.
     fn directive(&mut self, idx: usize, line_no: usize) -> Result<bool, Diagnostic> {
-        let Some(d) = match_directive(&self.lines[idx]) else {
+        let Some(d) = match_directive(self.line(idx)) else {
             return Ok(false);
         };
         match d.key.as_str() {
@@ -303,7 +345,7 @@ impl Lexer {
                 // ends directive processing.
                 self.in_directives = false;
             }
-            let line = &self.lines[idx];
+            let line = self.line(idx);
             if !is_blank(line) && !is_comment(line) {
                 break (idx, line_no);
             }
@@ -311,11 +353,12 @@ impl Lexer {
         let first = self.lines[idx].len();
         let mut ll = LogicalLine {
             chars: Vec::with_capacity(first),
-            pos: Vec::with_capacity(first),
+            first_line: line_no,
+            parts: Vec::new(),
             end: (line_no, 1),
         };
         loop {
-            let line = &self.lines[idx];
+            let line = self.line(idx);
             let Some(backslash) = continuation(line) else {
                 ll.push_line(line_no, line);
                 break;
@@ -331,7 +374,7 @@ impl Lexer {
                         "line continuation at end of file",
                     ));
                 };
-                let next = &self.lines[next_idx];
+                let next = self.line(next_idx);
                 if is_blank(next) {
                     return Err(Diagnostic::error(
                         next_no,

@@ -2,6 +2,8 @@
 //! snapshot (RUNFILE.md §5), and the verification items of RUNFILE-1.1 §5
 //! ([`Input`], [`Output`], [`Metric`], [`Expect`]).
 
+use std::borrow::Cow;
+
 use super::image_ref::ImageRef;
 use super::number::Number;
 use super::re1::Re1;
@@ -151,12 +153,12 @@ pub enum Target {
 impl Target {
     /// The canonical spelling without quoting: `@stdout`, `@stderr`, the
     /// path, or `./` + the path if it begins with `@` or `-` (§1.1-6).
-    pub fn spelling(&self) -> String {
+    pub fn spelling(&self) -> Cow<'_, str> {
         match self {
-            Target::Stdout => "@stdout".to_owned(),
-            Target::Stderr => "@stderr".to_owned(),
-            Target::Path(p) if p.starts_with(['@', '-']) => format!("./{p}"),
-            Target::Path(p) => p.clone(),
+            Target::Stdout => Cow::Borrowed("@stdout"),
+            Target::Stderr => Cow::Borrowed("@stderr"),
+            Target::Path(p) if p.starts_with(['@', '-']) => Cow::Owned(format!("./{p}")),
+            Target::Path(p) => Cow::Borrowed(p),
         }
     }
 }
@@ -303,7 +305,8 @@ pub(crate) enum Instruction {
     Unsetenv(String),
     Passenv(String),
     Workdir(String),
-    Bind(String, String),
+    /// Index into [`Runfile::binds`].
+    Bind(usize),
     User(u32, Option<u32>),
     Shell(Vec<String>),
     Entrypoint(Vec<String>),

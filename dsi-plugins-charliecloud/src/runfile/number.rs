@@ -7,7 +7,7 @@
 //! text iff they denote the same decimal number.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// Most significant digits a number may have (E375).
@@ -185,8 +185,31 @@ fn canonical_text(s: &str) -> Result<String, NumberError> {
         out.push(char::from(c));
     }
     out.push('e');
-    let _ = write!(out, "{x}");
+    push_int(&mut out, x);
     Ok(out)
+}
+
+/// Append the decimal digits of `x` (with `-` if negative); `write!` costs
+/// more than the rest of a number's canonicalisation.
+fn push_int(out: &mut String, x: i64) {
+    if x < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut n = x.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // `n % 10` is below 10.
+        #[allow(clippy::cast_possible_truncation)]
+        let d = (n % 10) as u8;
+        digits[i] = b'0' + d;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&b| char::from(b)));
 }
 
 #[cfg(test)]

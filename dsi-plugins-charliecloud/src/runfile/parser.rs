@@ -389,7 +389,8 @@ impl Parser {
             }
             "OUTPUT" => {
                 let output = verify::output(ll, args, kw_pos, &self.output_lines)?;
-                self.output_lines.insert(output.target.spelling(), kw_pos.0);
+                self.output_lines
+                    .insert(output.target.spelling().into_owned(), kw_pos.0);
                 self.instructions
                     .push(Instruction::Output(self.outputs.len()));
                 self.outputs.push(output);
@@ -713,14 +714,14 @@ impl Parser {
             return Err(err(ll.at(rest), "E306", "BIND takes exactly one operand"));
         }
         let bind = Bind {
-            src: src_n.clone(),
-            dst: dst_n.clone(),
+            src: src_n,
+            dst: dst_n,
             line: kw_pos.0,
             col: kw_pos.1,
         };
-        self.binds.push(bind.clone());
-        self.state.binds.push(bind);
-        self.instructions.push(Instruction::Bind(src_n, dst_n));
+        self.state.binds.push(bind.clone());
+        self.instructions.push(Instruction::Bind(self.binds.len()));
+        self.binds.push(bind);
         Ok(())
     }
 

@@ -232,7 +232,7 @@ impl Report {
                 .map(|o| OutputReport {
                     line: o.line,
                     col: o.col,
-                    target: o.target.spelling(),
+                    target: o.target.spelling().into_owned(),
                     compare: o.compare.as_str(),
                     rtol: text(&o.rtol),
                     atol: text(&o.atol),
@@ -246,7 +246,7 @@ impl Report {
                     line: m.line,
                     col: m.col,
                     name: m.name.clone(),
-                    from: m.from.spelling(),
+                    from: m.from.spelling().into_owned(),
                     regex: m.regex.source().to_owned(),
                     match_mode: m.match_mode.as_str(),
                     rtol: text(&m.rtol),
@@ -268,7 +268,7 @@ impl Report {
                     ExpectReport {
                         line: e.line,
                         col: e.col,
-                        from: e.from.spelling(),
+                        from: e.from.spelling().into_owned(),
                         regex,
                         no_regex,
                     }

@@ -150,11 +150,63 @@ pub(super) fn section(plan: Plan) -> anyhow::Result<String> {
     if let (Some(parse), Some(full)) = (ratio("parse"), ratio("parse_canonical_digest")) {
         let _ = writeln!(
             s,
-            "\nPer line, a Runfile 1.1 line (W-1) costs {parse:.2}× a v1 line (V-2) to parse \
-             and {full:.2}× to parse, canonicalise and digest (goal: below 2×; RE1 expressions \
-             are validated when parsed, translated and compiled with the `regex` crate on first \
-             use)."
+            "\nPer line, from the medians above, a Runfile 1.1 line (W-1) costs {parse:.2}× a v1 \
+             line (V-2) to parse and {full:.2}× to parse, canonicalise and digest (goal: below \
+             2×; RE1 expressions are validated when parsed, translated and compiled with the \
+             `regex` crate on first use)."
         );
     }
+    match paired() {
+        Ok(rows) => {
+            let _ = writeln!(
+                s,
+                "\nThe same ratio measured paired (the two medians above were measured at \
+                 different times, which load on this machine moves by up to ±20%): rounds of \
+                 about 2 ms alternate V-2 and W-1, each pair of rounds gives one per-line ratio.\n"
+            );
+            s.push_str(&table(
+                &[
+                    "Work",
+                    "Per-line ratio W-1 / V-2 (median)",
+                    "Quartiles",
+                    "Rounds",
+                ],
+                1,
+                &rows,
+            ));
+        }
+        Err(e) => {
+            let _ = writeln!(s, "\nPaired ratio not measured: {e:#}.");
+        }
+    }
     Ok(s)
+}
+
+/// The bench's paired W-1/V-2 measurement (`runfile_parse/paired.json`).
+fn paired() -> anyhow::Result<Vec<Vec<String>>> {
+    let path = criterion_home().join("runfile_parse").join("paired.json");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let doc = json::parse(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (key, label) in [
+        ("parse", "`parse`"),
+        (
+            "parse_canonical_digest",
+            "`parse` + `.canonical()` + `.digest()`",
+        ),
+    ] {
+        let num = |field: &str| {
+            doc.get(key)
+                .and_then(|o| o.get(field))
+                .and_then(Json::as_f64)
+                .with_context(|| format!("{}: no {key}.{field}", path.display()))
+        };
+        rows.push(vec![
+            label.to_owned(),
+            format!("{:.2}", num("median")?),
+            format!("{:.2} – {:.2}", num("q1")?, num("q3")?),
+            format!("{:.0}", num("rounds")?),
+        ]);
+    }
+    Ok(rows)
 }
