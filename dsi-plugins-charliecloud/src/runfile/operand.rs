@@ -28,21 +28,21 @@ pub(crate) fn normalise_path(p: &str) -> Result<String, ()> {
     if is_normal_path(p) {
         return Ok(p.to_owned());
     }
-    let comps: Vec<&str> = p
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    if comps.contains(&"..") {
-        return Err(());
+    let absolute = p.starts_with('/');
+    let mut out = String::with_capacity(p.len());
+    for c in p.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".." {
+            return Err(());
+        }
+        if absolute || !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(c);
     }
-    let joined = comps.join("/");
-    Ok(if p.starts_with('/') {
-        format!("/{joined}")
-    } else if joined.is_empty() {
-        ".".to_owned()
-    } else {
-        joined
-    })
+    if out.is_empty() {
+        out.push_str(if absolute { "/" } else { "." });
+    }
+    Ok(out)
 }
 
 /// Whether `p` is already normal (most paths are): no empty, `.` or `..`
@@ -217,6 +217,7 @@ mod tests {
         assert_eq!(normalise_path("./a//b/."), Ok("a/b".to_owned()));
         assert_eq!(normalise_path("/./"), Ok("/".to_owned()));
         assert_eq!(normalise_path("./"), Ok(".".to_owned()));
+        assert_eq!(normalise_path("//a/./b//"), Ok("/a/b".to_owned()));
         assert_eq!(normalise_path("a/../b"), Err(()));
     }
 }

@@ -777,19 +777,22 @@ impl Parser {
                 argv.push(text.clone());
             }
         }
-        let st = &self.state;
+        // CMD is the last instruction (any other after it is E353), so
+        // its step takes the state instead of copying it.
+        let last = kind == StepKind::Cmd;
+        let st = &mut self.state;
         self.steps.push(Step {
             line: kw_pos.0,
             col: kw_pos.1,
             kind,
             argv,
-            workdir: st.workdir.clone(),
-            binds: st.binds.clone(),
+            workdir: taken(&mut st.workdir, last),
+            binds: taken(&mut st.binds, last),
             uid: st.uid,
             gid: st.gid,
-            env_ops: st.env_ops.clone(),
-            passenv: st.passenv.clone(),
-            launch: st.launch.clone(),
+            env_ops: taken(&mut st.env_ops, last),
+            passenv: taken(&mut st.passenv, last),
+            launch: taken(&mut st.launch, last),
         });
         if kind == StepKind::Cmd {
             self.cmd_line = Some(kw_pos.0);
@@ -811,4 +814,9 @@ fn exec_only(ll: &LogicalLine, args: usize, kw: &str, code: &'static str) -> Res
         ));
     }
     exec_form(ll, args, kw)
+}
+
+/// `v` itself if `take` (leaving the default), else a copy.
+fn taken<T: Clone + Default>(v: &mut T, take: bool) -> T {
+    if take { std::mem::take(v) } else { v.clone() }
 }
