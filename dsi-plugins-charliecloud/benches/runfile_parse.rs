@@ -164,26 +164,20 @@ fn parse_canonical_digest(src: &[u8]) {
 /// The paired measurement, written where `cargo xtask bench` reads it.
 fn write_paired(budget: Duration) {
     let [_, (_, v2), (_, w1)] = runfiles();
-    let mut json = String::from("{");
-    for (i, (name, work)) in [
+    let mut json = serde_json::Map::new();
+    for (name, work) in [
         ("parse", parse_only as fn(&[u8])),
         ("parse_canonical_digest", parse_canonical_digest),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    ] {
         let (median, q1, q3, rounds) = paired(&v2, &w1, work, budget);
         println!(
             "paired per-line W-1/V-2 {name}: median {median:.3} (quartiles {q1:.3}–{q3:.3}, {rounds} rounds)"
         );
-        if i > 0 {
-            json.push(',');
-        }
-        json.push_str(&format!(
-            "\"{name}\":{{\"median\":{median},\"q1\":{q1},\"q3\":{q3},\"rounds\":{rounds}}}"
-        ));
+        json.insert(
+            name.to_owned(),
+            serde_json::json!({"median": median, "q1": q1, "q3": q3, "rounds": rounds}),
+        );
     }
-    json.push('}');
     // Where criterion writes: `CRITERION_HOME`, else `target/criterion`.
     let home = std::env::var_os("CRITERION_HOME").map_or_else(
         || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"),
@@ -191,7 +185,11 @@ fn write_paired(budget: Duration) {
     );
     let dir = home.join("runfile_parse");
     std::fs::create_dir_all(&dir).expect("criterion directory");
-    std::fs::write(dir.join("paired.json"), json).expect("writing paired.json");
+    std::fs::write(
+        dir.join("paired.json"),
+        serde_json::Value::Object(json).to_string(),
+    )
+    .expect("writing paired.json");
 }
 
 fn main() {

@@ -276,12 +276,12 @@ impl Lexer {
         }
     }
 
-    /// The next physical line and its 1-based number.
     /// The characters of physical line `idx`.
     fn line(&self, idx: usize) -> &[char] {
         &self.chars[self.lines[idx].clone()]
     }
 
+    /// The next physical line and its 1-based number.
     fn physical(&mut self) -> Option<(usize, usize)> {
         let i = self.next;
         if i < self.lines.len() {

@@ -185,31 +185,9 @@ fn canonical_text(s: &str) -> Result<String, NumberError> {
         out.push(char::from(c));
     }
     out.push('e');
-    push_int(&mut out, x);
+    // `write!` would cost more than the rest of the canonicalisation.
+    out.push_str(itoa::Buffer::new().format(x));
     Ok(out)
-}
-
-/// Append the decimal digits of `x` (with `-` if negative); `write!` costs
-/// more than the rest of a number's canonicalisation.
-fn push_int(out: &mut String, x: i64) {
-    if x < 0 {
-        out.push('-');
-    }
-    let mut digits = [0u8; 20];
-    let mut n = x.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        // `n % 10` is below 10.
-        #[allow(clippy::cast_possible_truncation)]
-        let d = (n % 10) as u8;
-        digits[i] = b'0' + d;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[i..].iter().map(|&b| char::from(b)));
 }
 
 #[cfg(test)]
