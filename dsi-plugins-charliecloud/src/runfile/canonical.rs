@@ -29,15 +29,14 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
 /// code units. Shared with the image module's State ID serialiser.
 pub(crate) fn push_python_json_string(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
-    // Most strings are printable ASCII without `"` or `\`: copied whole.
-    if s.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    for c in s.chars() {
+    // Runs of printable ASCII other than `"` and `\` are copied whole; the
+    // characters between them are looked at one by one.
+    let needs_look = |b: &u8| !(0x20..0x7f).contains(b) || *b == b'"' || *b == b'\\';
+    let mut rest = s;
+    while let Some(at) = rest.as_bytes().iter().position(needs_look) {
+        out.push_str(&rest[..at]);
+        let c = rest[at..].chars().next().expect("a character starts at `at`");
+        rest = &rest[at + c.len_utf8()..];
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -58,6 +57,7 @@ pub(crate) fn push_python_json_string(out: &mut String, s: &str, ensure_ascii: b
             c => out.push(c),
         }
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -92,11 +92,16 @@ fn push_json_array(out: &mut String, items: &[String]) {
 /// Whether `s` may be written bare: non-empty and made of
 /// `[A-Za-z0-9_./+,=@%~-]` (plus `:` if `colon`), §6 rule 4 and §1.1-6.
 pub(crate) fn is_bare(s: &str, colon: bool) -> bool {
+    // Every allowed character is ASCII, so a byte of a multi-byte character
+    // fails the test like the character would.
     !s.is_empty()
-        && s.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '.' | '/' | '+' | ',' | '=' | '@' | '%' | '~' | '-')
-                || (colon && c == ':')
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'.' | b'/' | b'+' | b',' | b'=' | b'@' | b'%' | b'~' | b'-'
+                )
+                || (colon && b == b':')
         })
 }
 

@@ -35,9 +35,20 @@ fn hex4(chars: &[char], at: usize) -> Option<u32> {
 /// the offset just after the closing quote.
 pub(crate) fn parse_string(chars: &[char], start: usize) -> Result<(String, usize), StrError> {
     debug_assert_eq!(chars.get(start), Some(&'"'));
+    let body = chars.get(start + 1..).unwrap_or_default();
+    // Most strings have no escape: their characters up to the closing quote
+    // are copied as they are.
+    let plain = body
+        .iter()
+        .position(|&c| c == '"' || c == '\\' || c < ' ')
+        .unwrap_or(body.len());
+    let mut i = start + 1 + plain;
+    if chars.get(i) == Some(&'"') {
+        return Ok((body[..plain].iter().collect(), i + 1));
+    }
     // Room for the characters up to the closing quote (escapes only shrink).
-    let mut len = 0;
-    let mut k = start + 1;
+    let mut len = plain;
+    let mut k = i;
     while let Some(&c) = chars.get(k) {
         match c {
             '"' => break,
@@ -47,7 +58,7 @@ pub(crate) fn parse_string(chars: &[char], start: usize) -> Result<(String, usiz
         len += 1;
     }
     let mut out = String::with_capacity(len);
-    let mut i = start + 1;
+    out.extend(&body[..plain]);
     loop {
         let Some(&c) = chars.get(i) else {
             return Err(StrError::Unterminated(start));

@@ -51,10 +51,10 @@
 //! §5), `operand` (values, paths, exec forms), `image_ref` (FROM references,
 //! `for_path`, path images), `launch` (LAUNCH, W304), `options` (option
 //! syntax and value types), `verify` (INPUT, OUTPUT, METRIC, EXPECT),
-//! `number` (numbers and their canonical text), `re1` (RE1 validator and
-//! translation), `precedence` (§1.1-8.1), `canonical` (§6), `argv` (§7,
-//! §1.1-4.1), `report`, `diagnostic` (§10), `json` (RFC 8259 reader with
-//! positions).
+//! `declared` (their duplicate check), `number` (numbers and their canonical
+//! text), `re1` (RE1 validator and translation), `precedence` (§1.1-8.1),
+//! `canonical` (§6), `argv` (§7, §1.1-4.1), `report`, `diagnostic` (§10),
+//! `json` (RFC 8259 reader with positions).
 //!
 //! Readings of the specification where it is not explicit (each is also a
 //! comment at the code that implements it; `docs/RUNFILE-1.1.md` lists them
@@ -78,6 +78,7 @@
 
 mod argv;
 mod canonical;
+mod declared;
 mod diagnostic;
 mod image_ref;
 mod json;

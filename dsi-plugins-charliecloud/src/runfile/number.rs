@@ -6,7 +6,6 @@
 //! round-trip digits of the binary64 value: two spellings share a canonical
 //! text iff they denote the same decimal number.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -14,6 +13,57 @@ use std::hash::{Hash, Hasher};
 const MAX_SIGNIFICANT: usize = 17;
 /// Most digits its written exponent may have (E375).
 const MAX_EXPONENT_DIGITS: usize = 3;
+/// Longest canonical text: a sign, the significant digits, the point, `e`
+/// and an `i64` exponent (leading zeros are not limited, so the exponent
+/// may need more than three digits).
+const MAX_TEXT: usize = 1 + MAX_SIGNIFICANT + 2 + 20;
+
+/// A canonical text, held inline: every tolerance and bound of a Runfile is
+/// a number, and reading one should not allocate.
+#[derive(Clone, Copy)]
+struct Text {
+    len: usize,
+    bytes: [u8; MAX_TEXT],
+}
+
+impl Text {
+    /// `s` (at most [`MAX_TEXT`] bytes).
+    const fn from_static(s: &'static str) -> Text {
+        let mut t = Text {
+            len: 0,
+            bytes: [0; MAX_TEXT],
+        };
+        while t.len < s.len() {
+            t.bytes[t.len] = s.as_bytes()[t.len];
+            t.len += 1;
+        }
+        t
+    }
+
+    /// Append ASCII `b`.
+    fn push(&mut self, b: &[u8]) {
+        let end = self.len + b.len();
+        self.bytes[self.len..end].copy_from_slice(b);
+        self.len = end;
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.bytes()).expect("canonical text is ASCII")
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// `0e0`.
+const ZERO: Text = Text::from_static("0e0");
 
 /// A `number` operand: its exact canonical text and its binary64 value.
 ///
@@ -21,7 +71,7 @@ const MAX_EXPONENT_DIGITS: usize = 3;
 /// an exact decimal, so it determines the value.
 #[derive(Clone, Debug)]
 pub struct Number {
-    canonical: Cow<'static, str>,
+    canonical: Text,
     value: f64,
 }
 
@@ -39,7 +89,7 @@ impl Number {
     /// Zero (`0e0`), the default of `--rtol` and `--atol`.
     pub fn zero() -> Number {
         Number {
-            canonical: Cow::Borrowed("0e0"),
+            canonical: ZERO,
             value: 0.0,
         }
     }
@@ -51,19 +101,19 @@ impl Number {
         let canonical = canonical_text(s)?;
         // The canonical text is the same decimal number, so it has the same
         // nearest binary64 (and `-0` becomes `0`, which compares equal).
-        let value: f64 = canonical.parse().map_err(|_| NumberError::Malformed)?;
+        let value: f64 = canonical
+            .as_str()
+            .parse()
+            .map_err(|_| NumberError::Malformed)?;
         if !value.is_finite() {
             return Err(NumberError::OutOfRange);
         }
-        Ok(Number {
-            canonical: Cow::Owned(canonical),
-            value,
-        })
+        Ok(Number { canonical, value })
     }
 
     /// The canonical text, e.g. `1.5e0`.
     pub fn canonical(&self) -> &str {
-        &self.canonical
+        self.canonical.as_str()
     }
 
     /// The nearest binary64 (ties to even).
@@ -73,13 +123,13 @@ impl Number {
 
     /// Whether the value is zero.
     pub fn is_zero(&self) -> bool {
-        self.canonical == "0e0"
+        self.canonical.bytes() == b"0e0"
     }
 }
 
 impl PartialEq for Number {
     fn eq(&self, other: &Self) -> bool {
-        self.canonical == other.canonical
+        self.canonical.bytes() == other.canonical.bytes()
     }
 }
 
@@ -87,20 +137,20 @@ impl Eq for Number {}
 
 impl Hash for Number {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.canonical.hash(state);
+        self.canonical.bytes().hash(state);
     }
 }
 
 /// Displays the canonical text.
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.canonical)
+        f.write_str(self.canonical())
     }
 }
 
 /// The canonical text of §1.1-6, after checking the grammar and the digit
 /// limits.
-fn canonical_text(s: &str) -> Result<String, NumberError> {
+fn canonical_text(s: &str) -> Result<Text, NumberError> {
     let b = s.as_bytes();
     let mut i = 0;
     let negative = match b.first() {
@@ -164,7 +214,7 @@ fn canonical_text(s: &str) -> Result<String, NumberError> {
     let z = all().take_while(|&c| c == b'0').count();
     let len = int.len() + frac.len();
     if z == len {
-        return Ok("0e0".to_owned());
+        return Ok(ZERO);
     }
     let trailing = all().rev().take_while(|&c| c == b'0').count();
     let n = len - z - trailing;
@@ -174,19 +224,20 @@ fn canonical_text(s: &str) -> Result<String, NumberError> {
     let int_len = i64::try_from(int.len()).map_err(|_| NumberError::Malformed)?;
     let z_len = i64::try_from(z).map_err(|_| NumberError::Malformed)?;
     let x = exponent + int_len - 1 - z_len;
-    let mut out = String::with_capacity(n + 8);
+    let mut out = ZERO;
+    out.len = 0;
     if negative {
-        out.push('-');
+        out.push(b"-");
     }
     for (k, c) in all().skip(z).take(n).enumerate() {
         if k == 1 {
-            out.push('.');
+            out.push(b".");
         }
-        out.push(char::from(c));
+        out.push(&[c]);
     }
-    out.push('e');
+    out.push(b"e");
     // `write!` would cost more than the rest of the canonicalisation.
-    out.push_str(itoa::Buffer::new().format(x));
+    out.push(itoa::Buffer::new().format(x).as_bytes());
     Ok(out)
 }
 
@@ -197,8 +248,8 @@ mod tests {
     fn canon(s: &str) -> String {
         Number::parse(s)
             .unwrap_or_else(|e| panic!("{s}: {e:?}"))
-            .canonical
-            .into_owned()
+            .canonical()
+            .to_owned()
     }
 
     #[test]
@@ -219,9 +270,13 @@ mod tests {
             ("-2.5E+02", "-2.5e2"),
             ("0.00012345678901234567", "1.2345678901234567e-4"),
             ("1e999", "1e999"),
+            ("-1.2345678901234567e-999", "-1.2345678901234567e-999"),
         ] {
             if written == "1e999" {
-                assert_eq!(canonical_text(written).as_deref(), Ok(want));
+                assert_eq!(
+                    canonical_text(written).map(|t| t.as_str().to_owned()),
+                    Ok(want.to_owned())
+                );
             } else {
                 assert_eq!(canon(written), want, "{written}");
                 // Idempotent.
@@ -270,6 +325,13 @@ mod tests {
         assert!(Number::parse("1.7976931348623157e308").is_ok());
         // Underflow is finite.
         assert_eq!(Number::parse("1e-999").expect("ok").value(), 0.0);
+        // Leading zeros are not limited: the canonical exponent may need
+        // more than three digits, and the inline text holds the longest.
+        let tiny = format!("-0.{}12345678901234567e-999", "0".repeat(100_000));
+        assert_eq!(
+            Number::parse(&tiny).expect("ok").canonical(),
+            "-1.2345678901234567e-101000"
+        );
     }
 
     #[test]

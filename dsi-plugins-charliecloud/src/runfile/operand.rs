@@ -2,6 +2,8 @@
 //! string, RUNFILE.md §4), HWS-separated words, path normalisation and the
 //! JSON exec form with its E341 messages.
 
+use std::borrow::Cow;
+
 use super::diagnostic::Diagnostic;
 use super::json::{self, JsonError, StrError, Value};
 use super::lexer::{LogicalLine, Pos, is_hws};
@@ -23,10 +25,11 @@ pub(crate) struct Operand {
 }
 
 /// Normalise a path (§4): drop empty and `.` components (`""` becomes `.`);
-/// `Err` if a component is `..`.
-pub(crate) fn normalise_path(p: &str) -> Result<String, ()> {
+/// `Err` if a component is `..`. A path that is already normal is returned
+/// as it is.
+pub(crate) fn normalise_path(p: &str) -> Result<Cow<'_, str>, ()> {
     if is_normal_path(p) {
-        return Ok(p.to_owned());
+        return Ok(Cow::Borrowed(p));
     }
     let absolute = p.starts_with('/');
     let mut out = String::with_capacity(p.len());
@@ -42,17 +45,17 @@ pub(crate) fn normalise_path(p: &str) -> Result<String, ()> {
     if out.is_empty() {
         out.push_str(if absolute { "/" } else { "." });
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Whether `p` is already normal (most paths are): no empty, `.` or `..`
 /// component, not `/` alone.
 pub(crate) fn is_normal_path(p: &str) -> bool {
-    let rest = p.strip_prefix('/').unwrap_or(p);
+    let rest = p.strip_prefix('/').unwrap_or(p).as_bytes();
     !rest.is_empty()
         && rest
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
+            .split(|&b| b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
 }
 
 /// The HWS-separated words starting at `i`, as `(start, end)` indices.
@@ -214,10 +217,10 @@ mod tests {
 
     #[test]
     fn normalisation() {
-        assert_eq!(normalise_path("./a//b/."), Ok("a/b".to_owned()));
-        assert_eq!(normalise_path("/./"), Ok("/".to_owned()));
-        assert_eq!(normalise_path("./"), Ok(".".to_owned()));
-        assert_eq!(normalise_path("//a/./b//"), Ok("/a/b".to_owned()));
+        assert_eq!(normalise_path("./a//b/."), Ok("a/b".into()));
+        assert_eq!(normalise_path("/./"), Ok("/".into()));
+        assert_eq!(normalise_path("./"), Ok(".".into()));
+        assert_eq!(normalise_path("//a/./b//"), Ok("/a/b".into()));
         assert_eq!(normalise_path("a/../b"), Err(()));
     }
 }

@@ -33,9 +33,11 @@ pub(crate) struct Opt<'a> {
 }
 
 impl Opt<'_> {
-    /// Whether the option is `name`.
+    /// Whether the option is `name` (an ASCII name: one character a byte,
+    /// so unequal lengths settle it without comparing characters).
     pub(crate) fn is(&self, name: &str) -> bool {
-        self.name.iter().copied().eq(name.chars())
+        debug_assert!(name.is_ascii());
+        self.name.len() == name.len() && self.name.iter().copied().eq(name.chars())
     }
 
     /// `--NAME` as written.
@@ -233,13 +235,15 @@ pub(crate) fn target(v: Operand, usage: TargetUse) -> Result<Target> {
     if is_normal_path(s) {
         return Ok(Target::Path(v.value));
     }
-    normalise_path(s).map(Target::Path).map_err(|()| {
-        err(
-            v.pos,
-            "E292",
-            format!("'..' not allowed in {}: '{s}'", what.1),
-        )
-    })
+    normalise_path(s)
+        .map(|p| Target::Path(p.into_owned()))
+        .map_err(|()| {
+            err(
+                v.pos,
+                "E292",
+                format!("'..' not allowed in {}: '{s}'", what.1),
+            )
+        })
 }
 
 /// A `number` value of option `name` (E375, E376); `non_negative` for

@@ -8,9 +8,11 @@
 //! operands in position order (a key before its value, a reference before
 //! the text after it, a path before an extra operand).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::Parsed;
+use super::declared::Declared;
 use super::diagnostic::Diagnostic;
 use super::image_ref::{is_tree_digest, parse_image_ref, unpinned_hint};
 use super::launch;
@@ -20,7 +22,7 @@ use super::model::{
     Runfile, Step, StepKind, Workdir,
 };
 use super::operand::{Operand, Result, err, exec_form, normalise_path, value_operand, words};
-use super::verify::{self, Seen};
+use super::verify;
 
 const KNOWN: &[&str] = &[
     "FROM",
@@ -141,12 +143,9 @@ struct Parser {
     binds: Vec<Bind>,
     passenv: Vec<PassEnv>,
     launches: Vec<Launch>,
-    inputs: Vec<Input>,
-    input_lines: Seen,
-    outputs: Vec<Output>,
-    output_lines: Seen,
-    metrics: Vec<Metric>,
-    metric_lines: Seen,
+    inputs: Declared<Input>,
+    outputs: Declared<Output>,
+    metrics: Declared<Metric>,
     expects: Vec<Expect>,
     warnings: Vec<Diagnostic>,
 }
@@ -184,12 +183,9 @@ pub(crate) fn parse(source: &[u8]) -> (Vec<Diagnostic>, Result<Parsed>) {
         binds: Vec::new(),
         passenv: Vec::new(),
         launches: Vec::new(),
-        inputs: Vec::new(),
-        input_lines: Seen::new(),
-        outputs: Vec::new(),
-        output_lines: Seen::new(),
-        metrics: Vec::new(),
-        metric_lines: Seen::new(),
+        inputs: Declared::new(),
+        outputs: Declared::new(),
+        metrics: Declared::new(),
         expects: Vec::new(),
         warnings: Vec::new(),
     };
@@ -264,9 +260,9 @@ impl Parser {
                 binds: self.binds,
                 passenv: self.passenv,
                 launches: self.launches,
-                inputs: self.inputs,
-                outputs: self.outputs,
-                metrics: self.metrics,
+                inputs: self.inputs.into_vec(),
+                outputs: self.outputs.into_vec(),
+                metrics: self.metrics.into_vec(),
                 expects: self.expects,
                 canonical: CanonicalText::default(),
             },
@@ -381,23 +377,19 @@ impl Parser {
             "CMD" => self.step(ll, args, kw_pos, StepKind::Cmd)?,
             "LAUNCH" => self.launch(ll, args, kw_pos)?,
             "INPUT" => {
-                let input = verify::input(ll, args, kw_pos, &self.input_lines)?;
-                self.input_lines.insert(input.path.clone(), kw_pos.0);
+                let input = verify::input(ll, args, kw_pos, &self.inputs)?;
                 self.instructions
                     .push(Instruction::Input(self.inputs.len()));
                 self.inputs.push(input);
             }
             "OUTPUT" => {
-                let output = verify::output(ll, args, kw_pos, &self.output_lines)?;
-                self.output_lines
-                    .insert(output.target.spelling().into_owned(), kw_pos.0);
+                let output = verify::output(ll, args, kw_pos, &self.outputs)?;
                 self.instructions
                     .push(Instruction::Output(self.outputs.len()));
                 self.outputs.push(output);
             }
             "METRIC" => {
-                let metric = verify::metric(ll, args, kw_pos, &self.metric_lines)?;
-                self.metric_lines.insert(metric.name.clone(), kw_pos.0);
+                let metric = verify::metric(ll, args, kw_pos, &self.metrics)?;
                 self.instructions
                     .push(Instruction::Metric(self.metrics.len()));
                 self.metrics.push(metric);
@@ -640,13 +632,15 @@ impl Parser {
                 format!("WORKDIR must be an absolute path: '{}'", op.value),
             ));
         }
-        let path = normalise_path(&op.value).map_err(|()| {
-            err(
-                op.pos,
-                "E292",
-                format!("'..' not allowed in WORKDIR: '{}'", op.value),
-            )
-        })?;
+        let path = normalise_path(&op.value)
+            .map_err(|()| {
+                err(
+                    op.pos,
+                    "E292",
+                    format!("'..' not allowed in WORKDIR: '{}'", op.value),
+                )
+            })?
+            .into_owned();
         if let Some(rest) = extra {
             return Err(err(
                 ll.at(rest),
@@ -667,7 +661,7 @@ impl Parser {
     }
 
     fn bind(&mut self, ll: &LogicalLine, args: usize, kw_pos: Pos) -> Result<()> {
-        let (op, extra) = Self::path_operand(ll, args)?;
+        let (mut op, extra) = Self::path_operand(ll, args)?;
         let at = op.pos;
         let (src, dst) = match op.value.matches(':').count() {
             0 => {
@@ -713,6 +707,16 @@ impl Parser {
         if let Some(rest) = extra {
             return Err(err(ll.at(rest), "E306", "BIND takes exactly one operand"));
         }
+        let dst_n = dst_n.into_owned();
+        // A normal source is the operand's own text up to the ':'.
+        let src_n = match src_n {
+            Cow::Borrowed(_) => {
+                let colon = src.len();
+                op.value.truncate(colon);
+                op.value
+            }
+            Cow::Owned(s) => s,
+        };
         let bind = Bind {
             src: src_n,
             dst: dst_n,

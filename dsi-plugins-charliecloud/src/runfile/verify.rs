@@ -16,8 +16,7 @@
 //! * E374 looks at the text of `--compare` (an invalid value also lacks
 //!   `numbers`); E377 compares the binary64 values.
 
-use std::collections::HashMap;
-
+use super::declared::{Declared, Keyed};
 use super::lexer::{LogicalLine, Pos};
 use super::model::{Compare, Expect, ExpectTest, Input, MatchMode, Metric, Output, Target};
 use super::number::Number;
@@ -42,12 +41,9 @@ const METRIC_OPTIONS: &[&str] = &[
 ];
 const EXPECT_OPTIONS: &[&str] = &["--from", "--regex", "--no-regex"];
 
-/// Items already declared: normalised key → line of the first (E385).
-pub(crate) type Seen = HashMap<String, usize>;
-
 /// E385 at the keyword if `key` was declared before.
-fn duplicate(c: &mut Candidates, seen: &Seen, kw_pos: Pos, what: &str, key: &str) {
-    if let Some(first) = seen.get(key) {
+fn duplicate<T: Keyed>(c: &mut Candidates, seen: &Declared<T>, kw_pos: Pos, what: &str, key: &str) {
+    if let Some(first) = seen.first_line(key) {
         c.add(
             Rank::Duplicate,
             err(
@@ -60,7 +56,12 @@ fn duplicate(c: &mut Candidates, seen: &Seen, kw_pos: Pos, what: &str, key: &str
 }
 
 /// `INPUT P` (§1.1-5.1).
-pub(crate) fn input(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) -> Result<Input> {
+pub(crate) fn input(
+    ll: &LogicalLine,
+    args: usize,
+    kw_pos: Pos,
+    seen: &Declared<Input>,
+) -> Result<Input> {
     let mut c = Candidates::default();
     let mut cur = Cursor::new(ll, args);
     let op = cur.word()?;
@@ -69,7 +70,7 @@ pub(crate) fn input(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) -> 
         None
     } else {
         match normalise_path(&op.value) {
-            Ok(p) => Some(p),
+            Ok(p) => Some(p.into_owned()),
             Err(()) => {
                 c.add(
                     Rank::Operand,
@@ -123,7 +124,12 @@ fn read_option<'a>(cur: &mut Cursor<'a>, c: &mut Candidates) -> Option<Opt<'a>> 
 }
 
 /// `OUTPUT [opts] T` (§1.1-5.2).
-pub(crate) fn output(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) -> Result<Output> {
+pub(crate) fn output(
+    ll: &LogicalLine,
+    args: usize,
+    kw_pos: Pos,
+    seen: &Declared<Output>,
+) -> Result<Output> {
     let mut c = Candidates::default();
     let mut cur = Cursor::new(ll, args);
     let mut opts = OptionSet::new("OUTPUT", OUTPUT_OPTIONS);
@@ -242,7 +248,12 @@ fn is_metric_name(s: &str) -> bool {
 }
 
 /// `METRIC NAME opts` (§1.1-5.2).
-pub(crate) fn metric(ll: &LogicalLine, args: usize, kw_pos: Pos, seen: &Seen) -> Result<Metric> {
+pub(crate) fn metric(
+    ll: &LogicalLine,
+    args: usize,
+    kw_pos: Pos,
+    seen: &Declared<Metric>,
+) -> Result<Metric> {
     let mut c = Candidates::default();
     let mut cur = Cursor::new(ll, args);
     let mut opts = OptionSet::new("METRIC", METRIC_OPTIONS);
