@@ -35,7 +35,10 @@ pub(crate) fn push_python_json_string(out: &mut String, s: &str, ensure_ascii: b
     let mut rest = s;
     while let Some(at) = rest.as_bytes().iter().position(needs_look) {
         out.push_str(&rest[..at]);
-        let c = rest[at..].chars().next().expect("a character starts at `at`");
+        let c = rest[at..]
+            .chars()
+            .next()
+            .expect("a character starts at `at`");
         rest = &rest[at + c.len_utf8()..];
         match c {
             '"' => out.push_str("\\\""),
