@@ -4,12 +4,16 @@
 //!
 //! # One table
 //!
-//! The put's data file is written first (invisible until committed), then
-//! one commit adds it, together with the table's new schema when the put
-//! adds columns and an application transaction `txn { appId: <put ULID>,
-//! version: 1 }`. Before every attempt the writer reads the latest
-//! snapshot: if the put's id is already there (a lost reply, a retry) the
-//! put is done and nothing is applied twice. delta-rs itself retries a lost
+//! The put's data file `<put ULID>.parquet` is written first (invisible
+//! until committed), then one commit adds it, together with the table's new
+//! schema when the put adds columns. Before every retry the writer reads the
+//! commits it has not seen: if one adds a file named after the put (its own,
+//! or a compaction's whose first put it is) the put is done (a lost reply)
+//! and nothing is applied twice. The file name is the put's identity in the
+//! log, so a put leaves nothing in the table state besides its file: no
+//! application transaction (`txn`) per put, which Delta keeps in every
+//! checkpoint for good and which would make every read grow with the number
+//! of puts ever made. delta-rs itself retries a lost
 //! race immediately and 15 times; here it is told to try once
 //! (`max_retries = 0`) and dsi retries with full-jitter exponential
 //! back-off ([`Backoff`]: 10 ms doubling to 2 s, for up to 10 minutes), re-reading
@@ -21,16 +25,18 @@
 //! A put that spans tables writes a put record `_dsi/puts/<ULID>.json`
 //! (its tables in commit order), then commits the tables in that order,
 //! each file tagged `dsi.put = <ULID>` and `dsi.last = <last table>`, then
-//! deletes the record. **The put is complete exactly when its last table
-//! holds `txn(<ULID>) = 1`**; dsi readers show a tagged file of an earlier
+//! deletes the record. The commit to the last table also holds the
+//! application transaction `txn { appId: <ULID>, version: 1 }`, which
+//! survives the compaction of the file. **The put is complete exactly when
+//! its last table holds `txn(<ULID>) = 1`**; dsi readers show a tagged file of an earlier
 //! table only then (the last table's own files are visible from their
 //! commit, which is the completing one). So dsi readers see all of a put
 //! or none of it, at any moment and after any failure.
 //!
 //! A put that fails between its commits aborts ([`Dataset::abort_put`]):
-//! it *fences* every table that does not hold its id yet, by committing
+//! it *fences* every table that does not hold its file yet, by committing
 //! `txn(<ULID>) = 0` there (a later attempt of the same put then finds the
-//! id and gives up: the put can never complete), and removes its files
+//! fence and gives up: the put can never complete), and removes its files
 //! from the tables that had committed them, so that other engines do not
 //! see half of it either; then the record is deleted. If the fence finds
 //! the last table already committed (a reply lost on the way), the put is
@@ -427,8 +433,10 @@ impl Dataset {
             .insert(table.to_owned(), head.clone());
     }
 
-    /// Reads commits `first..=last`: the newest metadata among them, and the
-    /// version of the `watch` transaction if one holds it.
+    /// Reads commits `first..=last`: the newest metadata among them, and
+    /// what they say of put `watch`: [`COMMITTED`] if one adds a file named
+    /// after it (see the module documentation) or holds its transaction,
+    /// [`FENCED`] if one fences it.
     #[allow(clippy::too_many_arguments, reason = "one scan fills both answers")]
     async fn scan_commits(
         &self,
@@ -451,7 +459,10 @@ impl Dataset {
             };
             for line in String::from_utf8_lossy(&bytes).lines() {
                 let interesting = line.starts_with("{\"metaData\"")
-                    || watch.is_some_and(|w| line.starts_with("{\"txn\"") && line.contains(w));
+                    || watch.is_some_and(|w| {
+                        (line.starts_with("{\"txn\"") || line.starts_with("{\"add\""))
+                            && line.contains(w)
+                    });
                 if !interesting {
                     continue;
                 }
@@ -466,6 +477,10 @@ impl Dataset {
                     && t["appId"].as_str() == Some(w)
                 {
                     *seen = t["version"].as_i64();
+                } else if let (Some(w), Some(path)) = (watch, j["add"]["path"].as_str())
+                    && layout::file_of_put(path, w)
+                {
+                    *seen = Some(COMMITTED);
                 }
             }
         }
@@ -473,15 +488,18 @@ impl Dataset {
     }
 
     /// Commits a put's files to one table: see the module documentation.
-    /// `columns` are the put's columns for the table. Writes the commit
-    /// itself (delta-rs's commit builder would replay the log after every
-    /// commit) and a checkpoint at every checkpoint interval.
+    /// `columns` are the put's columns for the table; `completing` for the
+    /// last table of a multi-table put, whose commit also holds the put's
+    /// transaction. Writes the commit itself (delta-rs's commit builder
+    /// would replay the log after every commit) and a checkpoint at every
+    /// checkpoint interval.
     pub(crate) async fn commit_put(
         &self,
         table: &str,
         put: &str,
         columns: &Columns,
         adds: &[Add],
+        completing: bool,
     ) -> Result<Outcome> {
         let log = self.log_store(table)?;
         let mut backoff = Backoff::new();
@@ -510,11 +528,13 @@ impl Dataset {
                 actions.push(Action::Metadata(m.clone()));
             }
             actions.extend(adds.iter().cloned().map(Action::Add));
-            actions.push(Action::Txn(Transaction::new_with_last_update(
-                put,
-                COMMITTED,
-                Some(now_ms()),
-            )));
+            if completing {
+                actions.push(Action::Txn(Transaction::new_with_last_update(
+                    put,
+                    COMMITTED,
+                    Some(now_ms()),
+                )));
+            }
             let version = head.as_ref().map_or(0, |h| h.version + 1);
             let body = commit_body(&actions, version == 0)?;
             match log
@@ -578,7 +598,9 @@ impl Dataset {
     }
 
     /// Fences a put in a table (if it has not committed there) and tells
-    /// whether it had committed.
+    /// whether it had committed: the table holds its transaction (the last
+    /// table) or a file of it (an earlier table, whose files of an
+    /// incomplete put are never compacted).
     async fn fence(&self, table: &str, put: &str) -> Result<Outcome> {
         let mut backoff = Backoff::new();
         loop {
@@ -594,6 +616,13 @@ impl Dataset {
                 Some(COMMITTED) => return Ok(Outcome::Committed),
                 Some(_) => return Ok(Outcome::Fenced),
                 None => {}
+            }
+            if state
+                .log_data()
+                .iter()
+                .any(|f| layout::file_of_put(&f.path(), put))
+            {
+                return Ok(Outcome::Committed);
             }
             let actions = vec![Action::Txn(Transaction::new_with_last_update(
                 put,

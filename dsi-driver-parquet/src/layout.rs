@@ -135,6 +135,15 @@ pub(crate) fn data_file_name(id: &str, multi: bool) -> String {
     }
 }
 
+/// Whether a data file (its path relative to the table) is named after put
+/// `id`: the put's own file, or a compacted file whose first put it is
+/// (either way, the put committed to the table).
+pub(crate) fn file_of_put(relative: &str, id: &str) -> bool {
+    relative
+        .strip_prefix(id)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// Whether a data file (its path relative to the table) belongs to a
 /// multi-table put.
 pub(crate) fn is_multi_put_file(relative: &str) -> bool {
@@ -269,6 +278,23 @@ pub(crate) fn id_millis(id: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_named_after_a_put() {
+        let id = "01JD0000000000000000000000";
+        assert!(file_of_put(&data_file_name(id, false), id));
+        assert!(file_of_put(&data_file_name(id, true), id));
+        assert!(file_of_put(
+            &compacted_file_name(id, "01JD0000000000000000000001"),
+            id
+        ));
+        assert!(!file_of_put(
+            &compacted_file_name("01JD0000000000000000000001", id),
+            id
+        ));
+        assert!(!file_of_put("01JD00000000000000000000001.parquet", id));
+        assert!(!file_of_put("x.parquet", id));
+    }
 
     #[test]
     fn table_names_round_trip() {

@@ -51,9 +51,11 @@
 //! ## Puts and their guarantees
 //!
 //! * **One commit per table per put**, written with the store's atomic
-//!   create-if-absent (`PutMode::Create`), carrying the put's ULID as the
-//!   application transaction `txn { appId: <ULID>, version: 1 }`. A retry
-//!   after a lost reply finds its id in the log and is not applied twice.
+//!   create-if-absent (`PutMode::Create`), adding the put's data file, named
+//!   after the put's ULID. A retry after a lost reply finds that file in the
+//!   log and is not applied twice. Nothing else of a put stays in the table
+//!   state (no application transaction per put, which every checkpoint
+//!   would carry for good), so reads do not grow with the puts ever made.
 //!   The writer reads only the commits it has not seen (the log's length
 //!   does not slow puts down) and writes a checkpoint every 100 commits.
 //! * **Contention.** A lost race is retried with full-jitter exponential
@@ -62,7 +64,8 @@
 //! * **All or nothing across tables, for dsi readers, always.** A put that
 //!   spans tables records itself in `_dsi/puts/`, commits the tables in
 //!   order with its files tagged `dsi.put`/`dsi.last`, and is complete
-//!   exactly when its **last** table holds its id; dsi readers show an
+//!   exactly when its **last** table holds its id as the application
+//!   transaction `txn { appId: <ULID>, version: 1 }`; dsi readers show an
 //!   earlier table's tagged files only then. A put that fails between its
 //!   commits aborts: it fences its id in every table (`txn` version 0, so a
 //!   late attempt of it gives up) and removes the files it had committed,
@@ -685,8 +688,9 @@ impl Dataset {
             self.write_put_record(&record).await?;
         }
         for (table, columns, add) in &staged {
+            let completing = multi && *table == last;
             let failure = match self
-                .commit_put(table, &id, columns, std::slice::from_ref(add))
+                .commit_put(table, &id, columns, std::slice::from_ref(add), completing)
                 .await
             {
                 Ok(Outcome::Committed) => continue,
@@ -734,16 +738,14 @@ impl Dataset {
             .is_some_and(|h| h.version > 0 && h.version % h.checkpoint_interval == 0)
     }
 
-    /// Whether a put whose commit reported an error is in the table after
-    /// all (its reply was lost).
+    /// Whether a single-table put whose commit reported an error is in the
+    /// table after all (its reply was lost): a commit this writer has not
+    /// seen adds its file.
     async fn committed_after_all(&self, table: &str, id: &str) -> bool {
-        match self.snapshot(table).await {
-            Ok(Some(s)) => matches!(
-                self.txn_version(table, &s, id).await,
-                Ok(Some(commit::COMMITTED))
-            ),
-            _ => false,
-        }
+        matches!(
+            self.log_head(table, Some(id)).await,
+            Ok((_, Some(commit::COMMITTED)))
+        )
     }
 
     async fn get_async(&self, query: &Query) -> Result<Table> {

@@ -140,7 +140,8 @@ fn one_delta_table_per_table_one_file_and_one_commit_per_put() {
     assert!(others.contains(&"_dsi/dataset.json".to_owned()));
 
     // Version 0: reader 1 / writer 2 (no table features), no partition
-    // columns, dsi types in the field metadata, the put's id as txn.
+    // columns, dsi types in the field metadata; the put's id is its file's
+    // name, and no application transaction stays behind per put.
     let v0 = commit(dir.path(), "runs", 0);
     let protocol = v0.iter().find_map(|a| a.get("protocol")).unwrap();
     assert_eq!(protocol["minReaderVersion"], 1);
@@ -165,10 +166,15 @@ fn one_delta_table_per_table_one_file_and_one_commit_per_put() {
     );
     for v in [0, 1] {
         let c = commit(dir.path(), "runs", v);
-        let txn = c.iter().find_map(|a| a.get("txn")).expect("txn");
-        assert_eq!(txn["version"], 1);
-        assert_eq!(txn["appId"].as_str().unwrap().len(), 26, "the put's ULID");
+        assert!(c.iter().all(|a| a.get("txn").is_none()), "no txn: {c:?}");
         let add = c.iter().find_map(|a| a.get("add")).expect("add");
+        assert_eq!(
+            add["path"].as_str().unwrap(),
+            data[usize::try_from(v).unwrap()]
+                .strip_prefix("runs/")
+                .unwrap(),
+            "the put's file"
+        );
         let stats: serde_json::Value =
             serde_json::from_str(add["stats"].as_str().unwrap()).unwrap();
         assert_eq!(stats["numRecords"], 1);
@@ -338,7 +344,8 @@ fn a_failed_multi_table_put_leaves_nothing_for_any_reader() {
         common::files(&dir.path().join("_dsi/puts")).is_empty(),
         "no record left"
     );
-    // The next multi-table put works.
+    // The next multi-table put works; only its commit to the last table
+    // holds its transaction.
     d.put(&c).unwrap();
     for t in ["a", "b"] {
         assert_eq!(
@@ -347,6 +354,19 @@ fn a_failed_multi_table_put_leaves_nothing_for_any_reader() {
             "{t}"
         );
     }
+    let newest = |t: &str| {
+        let log = common::files(&dir.path().join(t).join("_delta_log"));
+        let last = log.iter().filter(|f| f.ends_with(".json")).max().unwrap();
+        let version: u64 = last.trim_end_matches(".json").parse().unwrap();
+        commit(dir.path(), t, version)
+    };
+    let (a, b) = (newest("a"), newest("b"));
+    assert!(a.iter().all(|x| x.get("txn").is_none()), "{a:?}");
+    let txn = b.iter().find_map(|x| x.get("txn")).expect("txn in b");
+    assert_eq!(txn["version"], 1);
+    let add = b.iter().find_map(|x| x.get("add")).expect("add in b");
+    let id = txn["appId"].as_str().unwrap();
+    assert_eq!(add["path"].as_str().unwrap(), format!("{id}.m.parquet"));
 }
 
 #[test]
@@ -401,6 +421,27 @@ fn a_writer_dying_between_commits_is_invisible_to_dsi_and_settled_later() {
             "{t}"
         );
     }
+}
+
+#[test]
+fn a_lost_reply_to_the_creating_commit_is_not_applied_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, store) = common::faulty(dir.path());
+    let once = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = once.clone();
+    store.after_put_when(move |p| {
+        p.as_ref().starts_with("t/_delta_log/") && !flag.swap(true, Ordering::SeqCst)
+    });
+    d.put(&Collection::of(ints("t", "n", [0]))).unwrap();
+    store.heal();
+    assert!(once.load(Ordering::SeqCst));
+    let fresh = Dataset::open_local(dir.path()).unwrap();
+    assert_eq!(column_ints(&read(&fresh, TableQuery::new("t")), "n"), [0]);
+    assert_eq!(active_files(dir.path(), "t").len(), 1);
+    assert_eq!(
+        common::files(&dir.path().join("t/_delta_log")),
+        ["00000000000000000000.json"]
+    );
 }
 
 #[test]
