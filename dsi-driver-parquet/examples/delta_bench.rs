@@ -301,18 +301,11 @@ fn local_opener() -> Opener {
     // As `Dataset::open_local`, with automatic compaction off (the
     // benchmark compacts).
     Arc::new(|loc: &str| {
-        let root = std::fs::canonicalize(loc).expect("canonical");
-        let prefix =
-            dsi_driver_parquet::object_store::path::Path::from_absolute_path(&root).expect("path");
-        DatasetBuilder::new(
-            Arc::new(dsi_driver_parquet::object_store::local::LocalFileSystem::new()),
-            url::Url::parse("file:///").expect("url"),
-            prefix,
-        )
-        .with_location(loc)
-        .with_auto_compact(None)
-        .open()
-        .expect("open")
+        Dataset::local_builder(Path::new(loc), dsi_core::Access::ReadWrite)
+            .expect("builder")
+            .with_auto_compact(None)
+            .open()
+            .expect("open")
     })
 }
 

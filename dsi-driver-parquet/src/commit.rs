@@ -76,10 +76,15 @@ pub(crate) const TAG_PUT: &str = "dsi.put";
 /// Tag naming the table whose commit completes that put.
 pub(crate) const TAG_LAST: &str = "dsi.last";
 /// Table properties of every table dsi creates: statistics for every
-/// column (dsi writes them itself), checkpoints every 100 commits.
+/// column (dsi writes them itself), checkpoints every 100 commits, and the
+/// tombstones of removed files kept in checkpoints for as long as dsi's
+/// vacuum keeps the files (24 hours, not Delta's 7 days): every open reads
+/// them, and a compaction leaves one per merged file. Other engines' vacuum
+/// takes this as its default retention, so it is no shorter than dsi's.
 const TABLE_PROPERTIES: &[(&str, &str)] = &[
     ("delta.dataSkippingNumIndexedCols", "-1"),
     ("delta.checkpointInterval", "100"),
+    ("delta.deletedFileRetentionDuration", "interval 1 days"),
 ];
 
 /// Full-jitter exponential back-off for commit races.

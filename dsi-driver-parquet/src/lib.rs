@@ -32,6 +32,16 @@
 //!   column named `date` is an ordinary column.
 //! * **No table features** that older readers reject: protocol reader 1 /
 //!   writer 2, no deletion vectors, no column mapping, classic checkpoints.
+//!   Table properties: statistics on every column, a checkpoint every 100
+//!   commits, and `delta.deletedFileRetentionDuration` of one day (dsi's
+//!   vacuum retention), so that the tombstones a compaction leaves drop out
+//!   of checkpoints after a day instead of Delta's seven.
+//! * **Opening a table** reads `_last_checkpoint`, the checkpoint and the
+//!   commits after it. On a local disk the `_delta_log` directory is listed
+//!   from the checkpoint on by comparing file names, without looking at
+//!   the earlier entries (object_store's `LocalFileSystem` turns each into
+//!   a path first: 40 ms at 10,000 commits); S3 lists after an offset
+//!   itself.
 //!   Timestamps are Delta `timestamp` (UTC, microseconds); every field
 //!   carries dsi's type as the metadata `dsi.type`; a blob is
 //!   `struct<sha256: string, len: long>`.
@@ -156,6 +166,7 @@ mod compact;
 mod delta;
 mod error;
 mod layout;
+mod local_list;
 mod migrate;
 mod prune;
 mod read;
@@ -415,9 +426,11 @@ impl Dataset {
         Self::local_builder(root.as_ref(), access)?.open()
     }
 
-    /// The builder of a local dataset (creating the directory when
-    /// writable; a missing one is [`Error::NotFound`] read-only).
-    fn local_builder(root: &FsPath, access: Access) -> Result<DatasetBuilder> {
+    /// The builder of a local dataset, as [`Dataset::open_local_with`]
+    /// opens it (creating the directory when writable; a missing one is
+    /// [`Error::NotFound`] read-only), for options such as
+    /// [`DatasetBuilder::with_auto_compact`].
+    pub fn local_builder(root: &FsPath, access: Access) -> Result<DatasetBuilder> {
         if root.exists() && !root.is_dir() {
             return Err(Error::config(
                 "parquet",
@@ -445,7 +458,7 @@ impl Dataset {
         })?;
         let root_url =
             url::Url::parse("file:///").map_err(|e| Error::config("parquet", e.to_string()))?;
-        let fs = object_store::local::LocalFileSystem::new();
+        let fs = local_list::LocalListing::new();
         Ok(DatasetBuilder::new(Arc::new(fs), root_url, prefix)
             .with_location(root.display().to_string())
             .with_structured_location(Location::Directory {
