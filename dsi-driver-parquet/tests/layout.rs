@@ -427,15 +427,23 @@ fn a_writer_dying_between_commits_is_invisible_to_dsi_and_settled_later() {
     }
 }
 
-#[test]
-fn a_lost_reply_to_the_creating_commit_is_not_applied_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let (d, store) = common::faulty(dir.path());
+/// Makes the next commit to table `t` be stored while its writer hears
+/// "already exists" (as when a retried conditional PUT finds its own first
+/// attempt); the flag tells that it happened.
+fn lose_next_log_reply(store: &common::Faulty) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let once = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = once.clone();
     store.after_put_when(move |p| {
         p.as_ref().starts_with("t/_delta_log/") && !flag.swap(true, Ordering::SeqCst)
     });
+    once
+}
+
+#[test]
+fn a_lost_reply_to_the_creating_commit_is_not_applied_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, store) = common::faulty(dir.path());
+    let once = lose_next_log_reply(&store);
     d.put(&Collection::of(ints("t", "n", [0]))).unwrap();
     store.heal();
     assert!(once.load(Ordering::SeqCst));
@@ -453,13 +461,7 @@ fn a_lost_reply_is_not_applied_twice() {
     let dir = tempfile::tempdir().unwrap();
     let (d, store) = common::faulty(dir.path());
     d.put(&Collection::of(ints("t", "n", [0]))).unwrap();
-    // The commit is stored but its writer hears "already exists" (as when a
-    // retried conditional PUT finds its own first attempt).
-    let once = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = once.clone();
-    store.after_put_when(move |p| {
-        p.as_ref().starts_with("t/_delta_log/") && !flag.swap(true, Ordering::SeqCst)
-    });
+    let once = lose_next_log_reply(&store);
     d.put(&Collection::of(ints("t", "n", [1]))).unwrap();
     store.heal();
     assert!(once.load(Ordering::SeqCst));
