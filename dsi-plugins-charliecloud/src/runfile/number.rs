@@ -224,8 +224,7 @@ fn canonical_text(s: &str) -> Result<Text, NumberError> {
     let int_len = i64::try_from(int.len()).map_err(|_| NumberError::Malformed)?;
     let z_len = i64::try_from(z).map_err(|_| NumberError::Malformed)?;
     let x = exponent + int_len - 1 - z_len;
-    let mut out = ZERO;
-    out.len = 0;
+    let mut out = Text::from_static("");
     if negative {
         out.push(b"-");
     }
