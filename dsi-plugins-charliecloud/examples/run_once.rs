@@ -81,6 +81,7 @@ fn run(a: &Args) -> Result<u8, String> {
         image::resolve(
             rf.image(),
             rf.from_line(),
+            context,
             &storage,
             &ChImage::locate(&user),
             offline,

@@ -207,12 +207,14 @@ impl Consumer {
         })
     }
 
-    fn resolve(&self, file: &str, parsed: &Parsed) -> Result<ResolvedImage> {
+    /// Resolves the Runfile's image; `context` is the Runfile's directory.
+    fn resolve(&self, file: &str, parsed: &Parsed, context: &Path) -> Result<ResolvedImage> {
         let rf = &parsed.runfile;
         let images = &self.config.images;
         let resolved = image::resolve(
             rf.image(),
             rf.from_line(),
+            context,
             &images.storage,
             &images.ch_image,
             images.resolve,
@@ -228,7 +230,11 @@ impl Consumer {
             resolved.acquisition
         );
         // What a replay would find missing in the image, refused now.
-        runtime::image_checks(rf, &resolved.image_dir).map_err(|d| {
+        let squash = resolved
+            .squashfs_for_checks(rf)
+            .map_err(|d| RunfileError::new(file, d).into_error(NAME))?;
+        let view = resolved.view(squash.as_ref());
+        runtime::image_checks(rf, view).map_err(|d| {
             let hint = "bind to a directory the image has (Charliecloud images have /mnt/0 to /mnt/9), or set WORKDIR to one";
             RunfileError::new(file, d.with_hint(hint)).into_error(NAME)
         })?;
@@ -305,7 +311,11 @@ impl Consumer {
                 )));
             }
         }
-        let resolved = self.resolve(&file, &parsed)?;
+        let context = runfile
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let resolved = self.resolve(&file, &parsed, context)?;
         let r = repo::open_or_init(&dir).map_err(fail)?;
         let head_holds_it = r
             .head()
@@ -431,7 +441,10 @@ impl Consumer {
                 ))
             })?;
         let parsed = parse(&file, &bytes)?;
-        let resolved = self.resolve(&file, &parsed)?;
+        // A relative path image would be in the clone (it is not checked
+        // out: such an image is not found, E412).
+        let context = dir.join(path.parent().unwrap_or(Path::new("")));
+        let resolved = self.resolve(&file, &parsed, &context)?;
         check_gitmodules(&r, head)?;
         Ok(Prepared {
             dir,
@@ -501,13 +514,7 @@ impl Plugin for Consumer {
         );
         let resolved = &prepared.resolved;
         let mut record = RunRecord::new(Function::Consumer);
-        record.image.reference = Some(resolved.name.clone());
-        record.image.digest = resolved.pinned_digest.clone();
-        record.image.manifest_digest = resolved.manifest_digest.clone();
-        record.image.config_digest = resolved.config_digest.clone();
-        record.image.tree_digest = resolved.tree_digest.clone();
-        record.image.checks = resolved.checks.iter().map(|c| (*c).to_owned()).collect();
-        record.image.storage = Some(self.config.images.storage.root().display().to_string());
+        record.image = resolved.identity(&self.config.images.storage);
         record.commit = Some(prepared.commit);
         record.commit_tree = Some(prepared.tree);
         record.runfile.path = Some(prepared.path.display().to_string());

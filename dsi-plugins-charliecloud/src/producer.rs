@@ -40,9 +40,9 @@ use crate::compat::{self, Policy};
 use crate::diagnostic_error::RunfileError;
 use crate::image;
 use crate::records::{self, Compat, Function, Outcome, RunRecord, StepRecord, System};
-use crate::runfile::{self, Diagnostic, Runfile};
+use crate::runfile::{self, Diagnostic, PathImageKind, Runfile};
 use crate::runfile_source::MAX_RUNFILE_BYTES;
-use crate::runtime::{self, RunOptions, Sink, environment, outputs};
+use crate::runtime::{self, PathImageRun, RunOptions, Sink, environment, outputs};
 use crate::settings::{IMAGE_OPTIONS, ImageSettings, parse_bool};
 
 /// Registered name.
@@ -397,6 +397,7 @@ impl Plugin for Producer {
         let (resolved, _lease) = image::resolve_for_run(
             rf.image(),
             rf.from_line(),
+            &context,
             &images.storage,
             &images.ch_image,
             images.resolve,
@@ -439,15 +440,36 @@ impl Plugin for Producer {
         }
 
         let (stdout, stderr) = self.sinks();
+        let path_image = match resolved.path_kind {
+            Some(kind) => Some(PathImageRun {
+                kind,
+                path: resolved.image_dir.clone(),
+                mount: match kind {
+                    // A fresh empty mount point per replay (ch-run would
+                    // otherwise use /var/tmp/$USER.ch/mnt, shared by all).
+                    PathImageKind::SquashFs => Some(fresh_mount(work.path())?),
+                    PathImageKind::Directory => None,
+                },
+            }),
+            None => None,
+        };
         let opts = RunOptions {
             context_dir: context.clone(),
-            storage: Some(images.storage.root().to_path_buf()),
+            storage: resolved
+                .path_kind
+                .is_none()
+                .then(|| images.storage.root().to_path_buf()),
             ch_run: "ch-run".into(),
             user: images.user.clone(),
             stdout,
             stderr,
+            path_image,
         };
-        runtime::preflight(rf, &resolved.image_dir, &opts)
+        let squash = resolved
+            .squashfs_for_checks(rf)
+            .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
+        let view = resolved.view(squash.as_ref());
+        runtime::preflight(rf, view, &opts)
             .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
         let outcome = runtime::execute(rf, &opts)
             .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
@@ -477,13 +499,7 @@ impl Plugin for Producer {
         };
         let mut record = RunRecord::new(Function::Producer);
         record.parent_run_id = opened.parent.as_ref().map(|p| p.run_id.clone());
-        record.image.reference = Some(resolved.name.clone());
-        record.image.digest = resolved.pinned_digest.clone();
-        record.image.manifest_digest = resolved.manifest_digest.clone();
-        record.image.config_digest = resolved.config_digest.clone();
-        record.image.tree_digest = resolved.tree_digest.clone();
-        record.image.checks = resolved.checks.iter().map(|c| (*c).to_owned()).collect();
-        record.image.storage = Some(images.storage.root().display().to_string());
+        record.image = resolved.identity(&images.storage);
         record.commit = Some(commit.to_string());
         record.commit_tree = opened
             .repo
@@ -515,6 +531,14 @@ impl Plugin for Producer {
         }
         Ok(c)
     }
+}
+
+/// A fresh empty directory for `ch-run --mount=M` below the replay's work
+/// directory.
+fn fresh_mount(work: &Path) -> Result<PathBuf> {
+    let m = work.join("mnt");
+    std::fs::create_dir(&m).map_err(|e| Error::io("creating the SquashFS mount point", e))?;
+    Ok(m)
 }
 
 /// The E501 diagnostic for a failed replay, from its steps.

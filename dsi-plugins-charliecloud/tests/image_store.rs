@@ -8,7 +8,8 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -488,4 +489,148 @@ fn rftree_of_a_pulled_image_matches_an_independent_computation() {
     // The image has busybox links, /opt/app, /mnt/0-9 and ch/ metadata.
     assert!(count.parse::<usize>().unwrap() > 50, "{out}");
     assert_eq!(rftree(&dir).unwrap(), digest);
+}
+
+// ------------------------------------------------ path images (RUNFILE-1.1 §3)
+
+/// The services' SquashFS conversion of `dsi-test` (`ch-convert -o squash`).
+fn test_squashfs() -> PathBuf {
+    PathBuf::from(required_env("DSI_TEST_SQUASHFS"))
+}
+
+/// The services' directory conversion of `dsi-test` (`ch-convert -o dir`).
+fn test_image_dir() -> PathBuf {
+    PathBuf::from(required_env("DSI_TEST_IMAGE_DIR"))
+}
+
+/// `sha256:<hex>` of a file, as `sha256sum` computes it.
+fn sha256sum(p: &Path) -> String {
+    let out = run_ok(Command::new("sha256sum").arg(p));
+    format!("sha256:{}", out.split_whitespace().next().unwrap())
+}
+
+#[test]
+fn a_squashfs_tree_digest_equals_storage_and_the_directory_conversion() {
+    let storage = Path::new(&required_env("DSI_TEST_BUILD_STORAGE")).join("img/dsi-test");
+    let in_storage = rftree(&storage).unwrap();
+    let fs = dsi_plugins_charliecloud::image::SquashFs::open(&test_squashfs()).unwrap();
+    assert!(fs.len() > 10, "{} entries", fs.len());
+    assert_eq!(fs.tree_digest().unwrap(), in_storage);
+    assert_eq!(rftree(&test_image_dir()).unwrap(), in_storage);
+    // unsquashfs agrees too (the reference tool, unpacking to a directory).
+    let s = Scratch::new();
+    let out = s.path().join("unsquashed");
+    run_ok(
+        Command::new("unsquashfs")
+            .args(["-quiet", "-no-progress", "-d"])
+            .arg(&out)
+            .arg(test_squashfs()),
+    );
+    assert_eq!(rftree(&out).unwrap(), in_storage);
+}
+
+#[test]
+fn squashfs_path_images_are_checked_by_file_and_tree_digest_then_cached() {
+    let s = Scratch::new();
+    fs::create_dir(s.ctx.join("img")).unwrap();
+    let sqfs = s.ctx.join("img/tiny.sqfs");
+    fs::copy(test_squashfs(), &sqfs).unwrap();
+    let sha = sha256sum(&sqfs);
+    let tree = rftree(&test_image_dir()).unwrap();
+    let cache =
+        dsi_plugins_charliecloud::image::digest_cache::DigestCache::new(s.path().join("cache"));
+    let resolve = |text: &str, cache: Option<&_>| {
+        let rf = s.runfile(text);
+        dsi_plugins_charliecloud::image::path::resolve_with_cache(
+            rf.image(),
+            rf.from_line(),
+            &s.ctx,
+            &s.storage,
+            cache,
+        )
+    };
+    let both = format!("FROM --tree={tree} ./img/tiny.sqfs@{sha}\nCMD true\n");
+    let r = ok(resolve(&both, Some(&cache)));
+    assert_eq!(r.checks, ["V6", "V5"]);
+    assert_eq!(
+        r.name,
+        fs::canonicalize(&sqfs).unwrap().display().to_string()
+    );
+    assert_eq!(r.file_digest.as_deref(), Some(sha.as_str()));
+    assert_eq!(r.tree_digest.as_deref(), Some(tree.as_str()));
+    // Both digests are now cached, one entry each.
+    assert_eq!(fs::read_dir(cache.dir()).unwrap().count(), 2);
+    assert_eq!(ok(resolve(&both, Some(&cache))), r);
+
+    // One byte appended: V6 fails (ch-run would still run it), before V5,
+    // with or without the cache (the file's key changed).
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&sqfs)
+        .unwrap()
+        .write_all(b"x")
+        .unwrap();
+    let have = sha256sum(&sqfs);
+    for c in [Some(&cache), None] {
+        assert_eq!(
+            err(resolve(&both, c)),
+            format!(
+                "1:1: error: E413: file digest mismatch for {}: have {have}",
+                sqfs.display()
+            )
+        );
+    }
+    // The tree alone still matches: the appended byte is past the filesystem.
+    let tree_only = format!("FROM --tree={tree} ./img/tiny.sqfs\nCMD true\n");
+    assert_eq!(ok(resolve(&tree_only, None)).checks, ["V5"]);
+}
+
+#[test]
+fn directory_path_images_are_checked_by_tree_and_refused_from_storage() {
+    let s = Scratch::new();
+    let dir = s.ctx.join("tiny.dir");
+    run_ok(Command::new("cp").arg("-a").arg(test_image_dir()).arg(&dir));
+    let tree = rftree(&test_image_dir()).unwrap();
+    let resolve = |text: &str| {
+        let rf = s.runfile(text);
+        dsi_plugins_charliecloud::image::path::resolve_with_cache(
+            rf.image(),
+            rf.from_line(),
+            &s.ctx,
+            &s.storage,
+            None,
+        )
+    };
+    let from = format!("FROM --tree={tree} ./tiny.dir\nCMD true\n");
+    let r = ok(resolve(&from));
+    assert_eq!(r.checks, ["V5"]);
+    assert_eq!(r.image_dir, fs::canonicalize(&dir).unwrap());
+    // chmod changes the tree digest: E404 naming the digest found.
+    let bin = dir.join("bin");
+    let mode = fs::metadata(&bin).unwrap().mode();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o700)).unwrap();
+    let have = rftree(&dir).unwrap();
+    assert_ne!(have, tree);
+    assert_eq!(
+        err(resolve(&from)),
+        format!(
+            "1:1: error: E404: tree digest mismatch for {}: have {have}",
+            dir.display()
+        )
+    );
+    fs::set_permissions(&bin, fs::Permissions::from_mode(mode & 0o7777)).unwrap();
+    assert_eq!(ok(resolve(&from)).checks, ["V5"]);
+
+    // A directory in storage is run by name, not by path (E415).
+    let stored = s.copy_local_image("dsi-test");
+    let e = resolve(&format!(
+        "FROM --tree={tree} {}\nCMD true\n",
+        stored.display()
+    ))
+    .unwrap_err();
+    assert_eq!(e.code, "E415");
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("run it by name: FROM --tree=… NAME")
+    );
 }

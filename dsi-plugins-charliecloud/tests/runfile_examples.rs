@@ -1538,11 +1538,13 @@ fn path_image_codes() {
     let e = at(format!("FROM ./a/../b@sha256:{h}"), "E292", 6);
     assert_eq!(e.message, "'..' not allowed in image path: './a/../b'");
     at(format!("FROM {S1} AS x"), "E232", 97);
-    // The run-time stub of the image module: a clear E412 at FROM.
+    // At run time, a path image that is not there: E412 at FROM, naming
+    // the path joined to the context directory.
     let rf = ok(&x("FROM {S1}\nCMD x\n"));
     let e = dsi_plugins_charliecloud::image::resolve(
         rf.image(),
         rf.from_line(),
+        std::path::Path::new("/nonexistent-context"),
         &dsi_plugins_charliecloud::image::Storage::new("/nonexistent"),
         &dsi_plugins_charliecloud::image::ChImage::locate("u"),
         dsi_plugins_charliecloud::image::ResolveOptions::default(),
@@ -1550,7 +1552,7 @@ fn path_image_codes() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "1:1: error: E412: path images are resolved by the HPC runtime, not yet here"
+        "1:1: error: E412: image path not found: /nonexistent-context/img/rf-tiny.sqfs"
     );
 }
 

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Buffer, Scratch, buffer, sha256_hex, test_image, text, user};
+use dsi_plugins_charliecloud::image::ImageView;
 use dsi_plugins_charliecloud::runfile::Runfile;
 use dsi_plugins_charliecloud::runtime::{RunOptions, RunOutcome, execute, preflight};
 
@@ -52,7 +53,7 @@ struct Ran {
 fn run(s: &Scratch, src: &str) -> Ran {
     let (rf, dir) = prepare(s, src);
     let (opts, out, err) = options(s);
-    preflight(&rf, &dir, &opts).unwrap_or_else(|e| panic!("preflight: {e}"));
+    preflight(&rf, ImageView::Dir(&dir), &opts).unwrap_or_else(|e| panic!("preflight: {e}"));
     let outcome = execute(&rf, &opts).unwrap_or_else(|e| panic!("execute: {e}"));
     Ran {
         outcome,
@@ -234,7 +235,7 @@ fn host_environment_enters_only_through_passenv() {
         "FROM {D}\nPASSENV SECRET_* NOTHING_MATCHES_?\nCMD [\"/bin/env\"]\n",
     );
     let (opts, out, err) = options(&s);
-    preflight(&rf, &dir, &opts).unwrap();
+    preflight(&rf, ImageView::Dir(&dir), &opts).unwrap();
     let o = execute(&rf, &opts).unwrap();
     let out = text(&out);
     assert_eq!(o.exit_code, 0, "{}", text(&err));
@@ -308,7 +309,7 @@ fn preflight_errors_e406_e407_e408_e411() {
     std::fs::create_dir(s.ctx.join("data")).unwrap();
     let check = |src: &str| {
         let rf = s.runfile(&d(src));
-        preflight(&rf, &dir, &opts).map_err(|e| e.to_string())
+        preflight(&rf, ImageView::Dir(&dir), &opts).map_err(|e| e.to_string())
     };
     let ctx = s.ctx.display();
     assert_eq!(
@@ -343,7 +344,7 @@ fn preflight_errors_e406_e407_e408_e411() {
     no_extglob.ch_run = "/bin/false".to_owned();
     let rf = s.runfile(&d("FROM {D}\nPASSENV SLURM_*\nCMD true\n"));
     assert_eq!(
-        preflight(&rf, &dir, &no_extglob).map_err(|e| e.to_string()),
+        preflight(&rf, ImageView::Dir(&dir), &no_extglob).map_err(|e| e.to_string()),
         Err(
             "2:1: error: E411: PASSENV needs ch-run --feature=extglob, which /bin/false lacks"
                 .to_owned()
@@ -396,7 +397,7 @@ fn sigint_to_dsi_is_forwarded_to_the_container() {
         "FROM {D}\nRUN echo ready; sleep 30; echo not reached\nCMD echo never\n",
     );
     let (opts, out, _) = options(&s);
-    preflight(&rf, &dir, &opts).unwrap();
+    preflight(&rf, ImageView::Dir(&dir), &opts).unwrap();
     let t0 = Instant::now();
     let run = std::thread::spawn(move || execute(&rf, &opts));
     while text(&out) != "ready\n" {

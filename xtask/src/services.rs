@@ -1,5 +1,7 @@
-//! Test services and fixtures: the example image, a real OCI registry on
-//! loopback, and a real S3 server (s3s-fs, see `s3`).
+//! Test services and fixtures: the example image (in storage, and converted
+//! to a SquashFS file and a directory with `ch-convert`), a real OCI
+//! registry on loopback, and real S3 servers (s3s-fs, see `s3`; moto, see
+//! `moto`).
 //!
 //! `cargo xtask services start` builds the image with `ch-image` (from
 //! Debian's `busybox-static`), starts Debian's `docker-registry` on a free
@@ -59,6 +61,24 @@ pub(crate) fn ch_image() -> Command {
     };
     c.env("USER", user());
     c
+}
+
+/// `ch-convert -i ch-image -o FORMAT NAME OUT` from `storage`. ch-convert
+/// runs `ch-image` by name, so Debian's `/usr/bin` comes first on PATH (see
+/// [`ch_image`]).
+pub(crate) fn ch_convert(
+    storage: &Path,
+    format: &str,
+    name: &str,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    sh(Command::new("ch-convert")
+        .env("USER", user())
+        .env("CH_IMAGE_STORAGE", storage)
+        .env("PATH", format!("/usr/bin:/bin:{path}"))
+        .args(["-i", "ch-image", "-o", format, name])
+        .arg(out))
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -315,6 +335,17 @@ pub(crate) fn start() -> anyhow::Result<BTreeMap<String, String>> {
 
     let storage = dir.join("ch-build");
     build_image(&storage, &dir.join("image-work"), "dsi-test")?;
+
+    // The same image as a SquashFS file and as a directory (RUNFILE-1.1
+    // §3 path images).
+    let images = dir.join("images");
+    fs::create_dir_all(&images)?;
+    let squashfs = images.join("dsi-test.sqfs");
+    let image_dir = images.join("dsi-test.dir");
+    ch_convert(&storage, "squash", "dsi-test", &squashfs)?;
+    ch_convert(&storage, "dir", "dsi-test", &image_dir)?;
+    env.insert("DSI_TEST_SQUASHFS".into(), squashfs.display().to_string());
+    env.insert("DSI_TEST_IMAGE_DIR".into(), image_dir.display().to_string());
 
     let reg = start_registry(&dir.join("registry"))?;
     sh(ch_image()

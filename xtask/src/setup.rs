@@ -20,6 +20,10 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
         "ch-image, which pulls and builds images",
     ),
     ("python3-lark", "ch-image's parser"),
+    (
+        "squashfs-tools",
+        "mksquashfs and unsquashfs: ch-convert's SquashFS images (path images)",
+    ),
     ("python3-requests", "ch-image's registry client"),
     (
         "docker-registry",

@@ -37,18 +37,24 @@
 
 mod ch_image;
 mod checks;
+pub mod digest_cache;
 mod lock;
+pub mod path;
 pub mod pin;
 mod py_json;
+pub mod squashfs;
 mod tree;
+mod view;
 
 use std::path::{Path, PathBuf};
 
 pub use ch_image::{ChImage, ChImageOutput};
 pub use lock::{DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT, ImageLease};
+pub use squashfs::SquashFs;
 pub use tree::{TREE_PREFIX, rftree};
+pub use view::{Found, ImageView};
 
-use crate::runfile::{Diagnostic, ImageRef};
+use crate::runfile::{Diagnostic, ImageRef, PathImageKind};
 use checks::{CheckFailure, Evidence};
 
 /// A `ch-image` storage directory.
@@ -157,15 +163,73 @@ pub struct ResolvedImage {
     pub config_digest: Option<String>,
     /// The tree digest, when computed (V5).
     pub tree_digest: Option<String>,
+    /// A SquashFS path image's file digest `sha256:<hex>`, when pinned (V6).
+    pub file_digest: Option<String>,
+    /// What a path image is (`None`: an image in storage).
+    pub path_kind: Option<PathImageKind>,
     /// The checks that passed, e.g. `["V0", "V1", "V2", "V4"]`.
     pub checks: Vec<&'static str>,
     /// How it was acquired.
     pub acquisition: Acquisition,
-    /// The unpacked image directory.
+    /// The unpacked image directory; for a path image, its resolved path
+    /// (a SquashFS file or a directory).
     pub image_dir: PathBuf,
     /// Warnings (W401 when the tree could not be verified).
     #[serde(skip)]
     pub warnings: Vec<Diagnostic>,
+}
+
+impl ResolvedImage {
+    /// A SquashFS path image opened for the pre-flight look-ups, when the
+    /// Runfile has any (WORKDIR, BIND); `None` otherwise. A file that
+    /// passed its checks but cannot be read as SquashFS is E414 at FROM.
+    pub fn squashfs_for_checks(
+        &self,
+        runfile: &crate::runfile::Runfile,
+    ) -> Result<Option<SquashFs>, Diagnostic> {
+        if self.path_kind != Some(PathImageKind::SquashFs)
+            || !crate::runtime::image_lookups_needed(runfile)
+        {
+            return Ok(None);
+        }
+        SquashFs::open(&self.image_dir).map(Some).map_err(|e| {
+            Diagnostic::error(
+                runfile.from_line(),
+                1,
+                "E414",
+                format!("not a SquashFS image: {e}"),
+            )
+        })
+    }
+
+    /// The image's tree for the pre-flight checks: `squash` (from
+    /// [`ResolvedImage::squashfs_for_checks`]) when opened, else the
+    /// directory.
+    pub fn view<'a>(&'a self, squash: Option<&'a SquashFs>) -> ImageView<'a> {
+        match squash {
+            Some(fs) => ImageView::SquashFs(fs),
+            None => ImageView::Dir(&self.image_dir),
+        }
+    }
+
+    /// What a record keeps of this image; `storage` is recorded for images
+    /// in storage only.
+    pub fn identity(&self, storage: &Storage) -> crate::records::ImageIdentity {
+        crate::records::ImageIdentity {
+            reference: Some(self.name.clone()),
+            digest: self.pinned_digest.clone(),
+            manifest_digest: self.manifest_digest.clone(),
+            config_digest: self.config_digest.clone(),
+            tree_digest: self.tree_digest.clone(),
+            checks: self.checks.iter().map(|c| (*c).to_owned()).collect(),
+            storage: self
+                .path_kind
+                .is_none()
+                .then(|| storage.root().display().to_string()),
+            file_digest: self.file_digest.clone(),
+            kind: self.path_kind.map(|k| k.name().to_owned()),
+        }
+    }
 }
 
 /// Where the diagnostics of one FROM point.
@@ -301,6 +365,8 @@ fn resolved(
         manifest_digest: ev.manifest_digest,
         config_digest: ev.config_digest,
         tree_digest: ev.tree_digest,
+        file_digest: None,
+        path_kind: None,
         checks: ev.checks,
         acquisition,
         image_dir: storage.img_dir(&image.for_path()),
@@ -328,44 +394,47 @@ fn failure_diagnostic(at: At, name: &str, f: CheckFailure, online: bool) -> Diag
     }
 }
 
-/// Makes sure the pinned image is in storage and verified (RUNFILE.md §8.3).
-/// `from_line` positions the diagnostics at the Runfile's FROM.
+/// Makes sure the pinned image is usable and verified (RUNFILE.md §8.3,
+/// RUNFILE-1.1 §3). `from_line` positions the diagnostics at the Runfile's
+/// FROM; `context_dir` (the Runfile's directory) is where a relative path
+/// image is.
 ///
-/// Safe for many processes on one storage (see [`lock`](self)): the image
-/// is checked under a shared lock, acquired or repaired under an exclusive
-/// one (checking again first, so one process acquires and the others find
-/// it done). The lock is released on return; to run the image, use
-/// [`resolve_for_run`].
+/// An image in storage is safe for many processes on one storage (see
+/// [`lock`](self)): it is checked under a shared lock, acquired or
+/// repaired under an exclusive one (checking again first, so one process
+/// acquires and the others find it done). The lock is released on return;
+/// to run the image, use [`resolve_for_run`]. A path image is only read
+/// ([`path`]).
 pub fn resolve(
     image: &ImageRef,
     from_line: usize,
+    context_dir: &Path,
     storage: &Storage,
     ch: &ChImage,
     opts: ResolveOptions,
 ) -> Result<ResolvedImage, Diagnostic> {
-    resolve_for_run(image, from_line, storage, ch, opts).map(|(r, _)| r)
+    resolve_for_run(image, from_line, context_dir, storage, ch, opts).map(|(r, _)| r)
 }
 
-/// [`resolve`], returning also dsi's shared lock on the image: while it
-/// is held no dsi process repairs (deletes) the image, so hold it until
-/// the container has ended — and drop it before resolving the same image
-/// again in this process (a repair would wait for it).
+/// [`resolve`], returning also dsi's shared lock on an image in storage:
+/// while it is held no dsi process repairs (deletes) the image, so hold it
+/// until the container has ended — and drop it before resolving the same
+/// image again in this process (a repair would wait for it). A path image
+/// has no lock (dsi never modifies one).
 pub fn resolve_for_run(
     image: &ImageRef,
     from_line: usize,
+    context_dir: &Path,
     storage: &Storage,
     ch: &ChImage,
     opts: ResolveOptions,
-) -> Result<(ResolvedImage, ImageLease), Diagnostic> {
+) -> Result<(ResolvedImage, Option<ImageLease>), Diagnostic> {
     let at = At { line: from_line };
     let name = image.name();
-    if image.is_path() {
-        return Err(at.error(
-            "E412",
-            "path images are resolved by the HPC runtime, not yet here",
-        ));
-    }
     let _span = tracing::info_span!("verifying image", image = %name).entered();
+    if image.is_path() {
+        return path::resolve_path(image, from_line, context_dir, storage, opts).map(|r| (r, None));
+    }
     let for_path = image.for_path();
     let timeout = lock::timeout();
     let take = |mode| {
@@ -378,7 +447,7 @@ pub fn resolve_for_run(
     {
         return Ok((
             resolved(image, storage, ev, Acquisition::Present, at),
-            shared,
+            Some(shared),
         ));
     }
     drop(shared);
@@ -387,7 +456,7 @@ pub fn resolve_for_run(
     exclusive
         .downgrade()
         .map_err(|e| at.error("E409", format!("image lock: {e}")))?;
-    Ok((r, exclusive))
+    Ok((r, Some(exclusive)))
 }
 
 /// [`resolve`] under the exclusive lock: acquire when absent, verify,

@@ -23,30 +23,55 @@ use sha2::{Digest, Sha256};
 /// Prefix of every tree digest.
 pub const TREE_PREFIX: &str = "rftree1+sha256:";
 
-/// Computes `rftree1+sha256:<hex>` of `root`.
+/// Computes `rftree1+sha256:<hex>` of the directory `root`.
 pub fn rftree(root: &Path) -> io::Result<String> {
-    let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut records = TreeRecords::default();
     let mut buf = vec![0u8; 256 * 1024];
     walk(root, &mut Vec::new(), &mut records, &mut buf)?;
-    records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut h = Sha256::new();
-    for (_, record) in &records {
-        h.update(record);
+    Ok(records.digest())
+}
+
+/// The §8.4 records of a tree, collected in any order and hashed sorted by
+/// path: shared by the directory walk and the SquashFS reader (`squashfs`).
+#[derive(Debug, Default)]
+pub(crate) struct TreeRecords {
+    records: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl TreeRecords {
+    /// Whether the entry at `rel` (relative to the root, `/`-separated) is
+    /// left out: top-level names starting with `.git`, and `ch/git.pickle`.
+    pub(crate) fn skipped(rel: &[u8]) -> bool {
+        let top_level = !rel.contains(&b'/');
+        (top_level && rel.starts_with(b".git")) || rel == b"ch/git.pickle"
     }
-    Ok(format!("{TREE_PREFIX}{}", hex::encode(h.finalize())))
+
+    /// Adds `TYPE SP MODE SP PAYLOAD SP PATH NUL`; `mode` counts for `f`
+    /// and `d` only (`0000` otherwise), `payload` is `-` when there is none.
+    pub(crate) fn push(&mut self, kind: char, mode: u32, payload: &str, rel: &[u8]) {
+        let mode = if matches!(kind, 'f' | 'd') {
+            mode & 0o7777
+        } else {
+            0
+        };
+        let mut record = format!("{kind} {mode:04o} {payload} ").into_bytes();
+        record.extend_from_slice(rel);
+        record.push(0);
+        self.records.push((rel.to_vec(), record));
+    }
+
+    /// `rftree1+sha256:<hex>` of the records sorted by path.
+    pub(crate) fn digest(mut self) -> String {
+        self.records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut h = Sha256::new();
+        for (_, record) in &self.records {
+            h.update(record);
+        }
+        format!("{TREE_PREFIX}{}", hex::encode(h.finalize()))
+    }
 }
 
-fn skipped(rel: &[u8]) -> bool {
-    let top_level = !rel.contains(&b'/');
-    (top_level && rel.starts_with(b".git")) || rel == b"ch/git.pickle"
-}
-
-fn walk(
-    dir: &Path,
-    rel: &mut Vec<u8>,
-    out: &mut Vec<(Vec<u8>, Vec<u8>)>,
-    buf: &mut [u8],
-) -> io::Result<()> {
+fn walk(dir: &Path, rel: &mut Vec<u8>, out: &mut TreeRecords, buf: &mut [u8]) -> io::Result<()> {
     let entries = fs::read_dir(dir).map_err(|e| with_path(e, dir))?;
     for entry in entries {
         let entry = entry.map_err(|e| with_path(e, dir))?;
@@ -56,37 +81,31 @@ fn walk(
             rel.push(b'/');
         }
         rel.extend_from_slice(name.as_bytes());
-        if !skipped(rel) {
+        if !TreeRecords::skipped(rel) {
             let path = entry.path();
             let meta = fs::symlink_metadata(&path).map_err(|e| with_path(e, &path))?;
             let ft = meta.file_type();
-            let perm = meta.mode() & 0o7777;
-            let (kind, mode, payload) = if ft.is_file() {
-                ('f', perm, file_digest(&path, buf)?)
+            let perm = meta.mode();
+            if ft.is_file() {
+                out.push('f', perm, &file_digest(&path, buf)?, rel);
             } else if ft.is_dir() {
-                ('d', perm, "-".to_owned())
+                out.push('d', perm, "-", rel);
+                walk(&path, rel, out, buf)?;
             } else if ft.is_symlink() {
                 let target = fs::read_link(&path).map_err(|e| with_path(e, &path))?;
-                (
-                    'l',
-                    0,
-                    hex::encode(Sha256::digest(target.as_os_str().as_bytes())),
-                )
-            } else if ft.is_char_device() {
-                ('c', 0, "-".to_owned())
-            } else if ft.is_block_device() {
-                ('b', 0, "-".to_owned())
-            } else if ft.is_fifo() {
-                ('p', 0, "-".to_owned())
+                let payload = hex::encode(Sha256::digest(target.as_os_str().as_bytes()));
+                out.push('l', 0, &payload, rel);
             } else {
-                ('s', 0, "-".to_owned())
-            };
-            let mut record = format!("{kind} {mode:04o} {payload} ").into_bytes();
-            record.extend_from_slice(rel);
-            record.push(0);
-            out.push((rel.clone(), record));
-            if ft.is_dir() {
-                walk(&path, rel, out, buf)?;
+                let kind = if ft.is_char_device() {
+                    'c'
+                } else if ft.is_block_device() {
+                    'b'
+                } else if ft.is_fifo() {
+                    'p'
+                } else {
+                    's'
+                };
+                out.push(kind, 0, "-", rel);
             }
         }
         rel.truncate(base);

@@ -62,4 +62,8 @@ pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
     // Added after the first release: appended, so older stores gain it
     // as a new column (null in their rows).
     (COMMIT_TREE, DataType::Text),
+    // Path images (RUNFILE-1.1 §3): the SquashFS file's sha256 and what
+    // the image is (`squashfs`, `directory`; null for storage images).
+    ("image_file_digest", DataType::Text),
+    ("image_kind", DataType::Text),
 ];

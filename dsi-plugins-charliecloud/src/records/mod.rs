@@ -92,8 +92,15 @@ pub struct ImageIdentity {
     pub tree_digest: Option<String>,
     /// The checks that passed (`V0`, `V1`, …).
     pub checks: Vec<String>,
-    /// The ch-image storage directory used.
+    /// The ch-image storage directory used (images in storage only).
     pub storage: Option<String>,
+    /// A SquashFS path image's `sha256:` file digest, when pinned (V6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_digest: Option<String>,
+    /// What a path image is: `squashfs` or `directory` (`None`: an image
+    /// in storage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// The Runfile a run ran.

@@ -105,6 +105,8 @@ impl RunRecord {
                 None => Value::Null,
             },
             text(&self.commit_tree),
+            text(&self.image.file_digest),
+            text(&self.image.kind),
         ]
     }
 
@@ -195,6 +197,8 @@ impl RunRecord {
                 tree_digest: r.text("image_tree_digest")?,
                 checks,
                 storage: r.text("ch_storage")?,
+                file_digest: r.text("image_file_digest")?,
+                kind: r.text("image_kind")?,
             },
             commit: r.text("commit")?,
             commit_tree: r.text("commit_tree")?,

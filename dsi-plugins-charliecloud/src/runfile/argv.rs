@@ -34,12 +34,23 @@ pub struct ArgvContext {
 }
 
 /// What a path image names (RUNFILE-1.1 §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PathImageKind {
     /// A SquashFS file: `ch-run` needs `--mount=M`.
     SquashFs,
     /// An image directory.
     Directory,
+}
+
+impl PathImageKind {
+    /// `squashfs` or `directory`, as records name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PathImageKind::SquashFs => "squashfs",
+            PathImageKind::Directory => "directory",
+        }
+    }
 }
 
 /// The placeholder for `M` in `--mount=M` when the context names none.

@@ -34,12 +34,14 @@ use dsi_core::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::runfile::{ArgvContext, Diagnostic, Runfile, Step, StepKind};
+use crate::runfile::{ArgvContext, Diagnostic, PathImageKind, Runfile, Step, StepKind};
 use capture::pump;
 use signals::Armed;
 
 pub use environment::{RECORDED_VALUES, passed_environment, value_recorded};
-pub use preflight::{ch_run_has_extglob, host_checks, image_checks, preflight};
+pub use preflight::{
+    ch_run_has_extglob, host_checks, image_checks, image_lookups_needed, preflight,
+};
 
 /// A shared output sink (the terminal, a file, a buffer in tests).
 pub type Sink = Arc<Mutex<dyn Write + Send>>;
@@ -59,6 +61,21 @@ pub struct RunOptions {
     pub stdout: Sink,
     /// Where the containers' standard error goes.
     pub stderr: Sink,
+    /// A path image (RUNFILE-1.1 §3), as resolved: `None` for an image in
+    /// storage.
+    pub path_image: Option<PathImageRun>,
+}
+
+/// How a path image is given to `ch-run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathImageRun {
+    /// SquashFS file or directory.
+    pub kind: PathImageKind,
+    /// The resolved (realpath) image argument `N`.
+    pub path: PathBuf,
+    /// The empty directory of `--mount=M` (SquashFS only), created for this
+    /// run.
+    pub mount: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -81,6 +98,7 @@ impl RunOptions {
             user: user.into(),
             stdout: Arc::new(Mutex::new(io::stdout())),
             stderr: Arc::new(Mutex::new(io::stderr())),
+            path_image: None,
         }
     }
 
@@ -88,6 +106,12 @@ impl RunOptions {
         let mut c = ArgvContext::new(&self.context_dir).with_program(self.ch_run.clone());
         if let Some(s) = &self.storage {
             c = c.with_storage(s);
+        }
+        if let Some(p) = &self.path_image {
+            c = c.with_image_kind(p.kind).with_image_path(&p.path);
+            if let Some(m) = &p.mount {
+                c = c.with_mount(m);
+            }
         }
         c
     }

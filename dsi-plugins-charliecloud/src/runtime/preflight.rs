@@ -5,8 +5,8 @@
 //! * [`host_checks`] — needs no image, so `dsi record` runs it too: a BIND
 //!   source missing on the host (E406), or a relative one that leaves the
 //!   context directory through a symlink (E406, naming the link).
-//! * [`image_checks`] — against the unpacked image, which `dsi record` has
-//!   too: WORKDIR missing in the image (E408), a bind destination missing
+//! * [`image_checks`] — against the image's tree ([`ImageView`]: a directory
+//!   or a SquashFS file), which `dsi record` has too: WORKDIR missing in the image (E408), a bind destination missing
 //!   in it (E407).
 //! * [`preflight()`] — all of these before a replay, and PASSENV without
 //!   `ch-run --feature=extglob` (E411).
@@ -14,62 +14,11 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::image::{Found, ImageView};
 use crate::runfile::{Diagnostic, Runfile};
 
 use super::RunOptions;
 use super::beneath::{Beneath, resolve_beneath};
-
-/// Looks `path` (absolute) up in the image rooted at `root` as the container
-/// sees it: symbolic links are followed with `root` as `/` (an absolute
-/// target, or `..` above the top, never leaves the image). `None` if it does
-/// not exist or a link loop exceeds 40 links.
-pub(crate) fn image_lookup(root: &Path, path: &str) -> Option<std::fs::Metadata> {
-    use std::collections::VecDeque;
-    use std::ffi::OsString;
-    use std::path::Component;
-
-    let mut todo: VecDeque<OsString> = VecDeque::new();
-    let push_front = |todo: &mut VecDeque<OsString>, p: &Path| {
-        for c in p.components().rev() {
-            match c {
-                Component::Normal(n) => todo.push_front(n.to_owned()),
-                Component::ParentDir => todo.push_front("..".into()),
-                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            }
-        }
-    };
-    push_front(&mut todo, Path::new(path));
-    let mut here = root.to_path_buf();
-    let mut depth = 0usize;
-    let mut links = 0;
-    while let Some(c) = todo.pop_front() {
-        if c == ".." {
-            if depth > 0 {
-                here.pop();
-                depth -= 1;
-            }
-            continue;
-        }
-        let next = here.join(&c);
-        let meta = std::fs::symlink_metadata(&next).ok()?;
-        if meta.file_type().is_symlink() {
-            links += 1;
-            if links > 40 {
-                return None;
-            }
-            let target = std::fs::read_link(&next).ok()?;
-            if target.is_absolute() {
-                here = root.to_path_buf();
-                depth = 0;
-            }
-            push_front(&mut todo, &target);
-        } else {
-            here = next;
-            depth += 1;
-        }
-    }
-    std::fs::metadata(&here).ok()
-}
 
 /// Whether `ch-run` supports `--feature=extglob` (needed by PASSENV).
 pub fn ch_run_has_extglob(ch_run: &str, user: &str) -> bool {
@@ -118,16 +67,22 @@ pub fn host_checks(runfile: &Runfile, context_dir: &Path) -> Result<(), Diagnost
     Ok(())
 }
 
-/// The checks against the unpacked image: every WORKDIR (E408) and every
-/// bind destination (E407) exists in it.
-pub fn image_checks(runfile: &Runfile, image_dir: &Path) -> Result<(), Diagnostic> {
-    workdirs_exist(runfile, image_dir)?;
-    bind_destinations_exist(runfile, image_dir)
+/// Whether [`image_checks`] has anything to look up in the image (a
+/// WORKDIR or a BIND): a SquashFS image is opened only then.
+pub fn image_lookups_needed(runfile: &Runfile) -> bool {
+    !runfile.workdirs().is_empty() || !runfile.binds().is_empty()
 }
 
-fn workdirs_exist(runfile: &Runfile, image_dir: &Path) -> Result<(), Diagnostic> {
+/// The checks against the unpacked image: every WORKDIR (E408) and every
+/// bind destination (E407) exists in it.
+pub fn image_checks(runfile: &Runfile, image: ImageView<'_>) -> Result<(), Diagnostic> {
+    workdirs_exist(runfile, image)?;
+    bind_destinations_exist(runfile, image)
+}
+
+fn workdirs_exist(runfile: &Runfile, image: ImageView<'_>) -> Result<(), Diagnostic> {
     for w in runfile.workdirs() {
-        if !image_lookup(image_dir, &w.path).is_some_and(|m| m.is_dir()) {
+        if image.lookup(&w.path) != Some(Found::Dir) {
             return Err(Diagnostic::error(
                 w.line,
                 w.col,
@@ -139,9 +94,9 @@ fn workdirs_exist(runfile: &Runfile, image_dir: &Path) -> Result<(), Diagnostic>
     Ok(())
 }
 
-fn bind_destinations_exist(runfile: &Runfile, image_dir: &Path) -> Result<(), Diagnostic> {
+fn bind_destinations_exist(runfile: &Runfile, image: ImageView<'_>) -> Result<(), Diagnostic> {
     for b in runfile.binds() {
-        if image_lookup(image_dir, &b.dst).is_none() {
+        if image.lookup(&b.dst).is_none() {
             return Err(Diagnostic::error(
                 b.line,
                 b.col,
@@ -155,10 +110,14 @@ fn bind_destinations_exist(runfile: &Runfile, image_dir: &Path) -> Result<(), Di
 
 /// Pre-flight checks (RUNFILE.md §9 step 4) against the unpacked image, in
 /// the order E408, E406, E407, E411.
-pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Result<(), Diagnostic> {
-    workdirs_exist(runfile, image_dir)?;
+pub fn preflight(
+    runfile: &Runfile,
+    image: ImageView<'_>,
+    opts: &RunOptions,
+) -> Result<(), Diagnostic> {
+    workdirs_exist(runfile, image)?;
     host_checks(runfile, &opts.context_dir)?;
-    bind_destinations_exist(runfile, image_dir)?;
+    bind_destinations_exist(runfile, image)?;
     if let Some(p) = runfile.passenv().first()
         && !ch_run_has_extglob(&opts.ch_run, &opts.user)
     {
@@ -178,27 +137,6 @@ pub fn preflight(runfile: &Runfile, image_dir: &Path, opts: &RunOptions) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn image_lookup_follows_links_inside_the_image() {
-        let d = tempfile::tempdir().unwrap();
-        let r = d.path();
-        std::fs::create_dir_all(r.join("usr/share")).unwrap();
-        std::fs::write(r.join("usr/share/f"), "x").unwrap();
-        // Absolute and escaping links resolve inside the image, not on the host.
-        std::os::unix::fs::symlink("/usr/share", r.join("abs")).unwrap();
-        std::os::unix::fs::symlink("../../../../usr", r.join("up")).unwrap();
-        std::os::unix::fs::symlink("/etc", r.join("hostetc")).unwrap();
-        std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
-        assert!(image_lookup(r, "/abs").unwrap().is_dir());
-        assert!(image_lookup(r, "/abs/f").unwrap().is_file());
-        assert!(image_lookup(r, "/up/share/f").unwrap().is_file());
-        assert!(image_lookup(r, "/usr/../usr/share").unwrap().is_dir());
-        assert!(image_lookup(r, "/hostetc").is_none());
-        assert!(image_lookup(r, "/loop").is_none());
-        assert!(image_lookup(r, "/nonexistent").is_none());
-        assert!(image_lookup(r, "/").unwrap().is_dir());
-    }
 
     #[test]
     fn bind_sources_that_leave_through_a_link_are_refused() {

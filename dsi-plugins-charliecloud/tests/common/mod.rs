@@ -93,6 +93,7 @@ impl Scratch {
         image::resolve(
             rf.image(),
             rf.from_line(),
+            &self.ctx,
             &self.storage,
             &ch(),
             ResolveOptions { online, full },
