@@ -438,7 +438,8 @@ pub enum RunfileCommand {
 /// Arguments of `dsi runfile pin`.
 #[derive(Debug, Args)]
 pub struct RunfilePinArgs {
-    /// Image name as `ch-image list` shows it, or a registry tag (HOST/NAME:TAG).
+    /// Image name as `ch-image list` shows it, a registry tag (HOST/NAME:TAG),
+    /// or a path image: a SquashFS file or an image directory (absolute or `./…`).
     #[arg(value_name = "IMAGE")]
     pub image: String,
 

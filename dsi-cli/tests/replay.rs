@@ -754,3 +754,119 @@ fn a_missing_ch_run_is_e420_with_a_hint() {
     assert!(err.contains("hint: install Charliecloud"), "{err}");
     assert_eq!(store_counts(d), before, "nothing stored");
 }
+
+/// `dsi runfile pin PATH`'s FROM line.
+fn pin_path(dir: &Path, path: &str) -> String {
+    let out = run(dir, &["runfile", "pin", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+#[test]
+fn path_images_record_and_replay_from_a_fresh_mount_point_and_a_changed_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    let sqfs = dir.path().join("tiny.sqfs");
+    std::fs::copy(required_env("DSI_TEST_SQUASHFS"), &sqfs).unwrap();
+    let image_dir = dir.path().join("tiny.dir");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(required_env("DSI_TEST_IMAGE_DIR"))
+        .arg(&image_dir)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let from_sqfs = pin_path(dir.path(), &sqfs.display().to_string());
+    assert!(
+        from_sqfs.starts_with("FROM --tree=rftree1+sha256:")
+            && from_sqfs.contains(&format!("{}@sha256:", sqfs.display())),
+        "{from_sqfs}"
+    );
+    // The SquashFS tree is the directory's tree.
+    let from_dir = pin_path(dir.path(), &image_dir.display().to_string());
+    let tree = |from: &str| from.split_whitespace().nth(1).unwrap().to_owned();
+    assert_eq!(tree(&from_sqfs), tree(&from_dir));
+
+    let body = "WORKDIR /opt/app\nCMD [\"cat\", \"VERSION\"]\n";
+    for (from, kind) in [(&from_sqfs, "squashfs"), (&from_dir, "directory")] {
+        std::fs::write(dir.path().join("Runfile"), format!("{from}\n{body}")).unwrap();
+        let out = run(dir.path(), &["run", "Runfile", "--repo", "proj", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v = json(&out);
+        let rec = &v["record"];
+        assert_eq!(rec["outcome"]["exit_code"], 0, "{v}");
+        assert_eq!(rec["image"]["kind"], kind, "{v}");
+        assert!(rec["image"]["storage"].is_null(), "{v}");
+        let argv: Vec<String> = rec["steps"][0]["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        let image_arg = if kind == "squashfs" {
+            &sqfs
+        } else {
+            &image_dir
+        };
+        let real = std::fs::canonicalize(image_arg).unwrap();
+        assert!(argv.contains(&real.display().to_string()), "{argv:?}");
+        assert!(!argv.iter().any(|a| a.starts_with("--storage")), "{argv:?}");
+        let mounts: Vec<&String> = argv.iter().filter(|a| a.starts_with("--mount=")).collect();
+        if kind == "squashfs" {
+            assert_eq!(rec["image"]["checks"], serde_json::json!(["V6", "V5"]));
+            assert!(
+                rec["image"]["file_digest"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("sha256:")
+            );
+            // A fresh mount point of its own, not /var/tmp/$USER.ch/mnt, gone afterwards.
+            assert_eq!(mounts.len(), 1, "{argv:?}");
+            let m = Path::new(mounts[0].trim_start_matches("--mount="));
+            assert!(!m.starts_with("/var/tmp"), "{}", m.display());
+            assert!(!m.exists(), "{} was left behind", m.display());
+        } else {
+            assert_eq!(rec["image"]["checks"], serde_json::json!(["V5"]));
+            assert!(mounts.is_empty(), "{argv:?}");
+        }
+    }
+
+    // One byte appended to the SquashFS file: refused before anything runs.
+    std::fs::write(dir.path().join("Runfile"), format!("{from_sqfs}\n{body}")).unwrap();
+    let runs_before = store_counts(dir.path());
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&sqfs)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"x"))
+        .unwrap();
+    let out = run(dir.path(), &["run", "Runfile", "--repo", "proj"]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: E413: file digest mismatch for ")
+            && err.contains("tiny.sqfs: have sha256:"),
+        "{err}"
+    );
+    assert!(
+        !stdout(&out).contains("v1"),
+        "nothing ran: {}",
+        stdout(&out)
+    );
+    assert_eq!(store_counts(dir.path()), runs_before);
+
+    // A directory image after chmod: E404.
+    std::fs::write(dir.path().join("Runfile"), format!("{from_dir}\n{body}")).unwrap();
+    std::process::Command::new("chmod")
+        .arg("700")
+        .arg(image_dir.join("opt/app"))
+        .status()
+        .unwrap();
+    let out = run(dir.path(), &["run", "Runfile", "--repo", "proj"]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: E404: tree digest mismatch for "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(store_counts(dir.path()), runs_before);
+}

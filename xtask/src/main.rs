@@ -25,11 +25,13 @@ mod features;
 mod fuzz;
 mod json;
 mod moto;
+mod mpi_image;
 mod python;
 mod reliability;
 mod s3;
 mod services;
 mod setup;
+mod slurm;
 mod tidy;
 mod util;
 

@@ -1,7 +1,8 @@
 //! Test services and fixtures: the example image (in storage, and converted
 //! to a SquashFS file and a directory with `ch-convert`), a real OCI
 //! registry on loopback, and real S3 servers (s3s-fs, see `s3`; moto, see
-//! `moto`).
+//! `moto`), a Slurm cluster of two virtual nodes (see `slurm`) and an Open
+//! MPI image as SquashFS (see `mpi_image`).
 //!
 //! `cargo xtask services start` builds the image with `ch-image` (from
 //! Debian's `busybox-static`), starts Debian's `docker-registry` on a free
@@ -298,7 +299,7 @@ fn manifest_digest(reg: &Registry, repo: &str, tag: &str) -> anyhow::Result<Stri
         .with_context(|| format!("no Docker-Content-Digest for {repo}:{tag}: {headers}"))
 }
 
-fn stop_pid(pidfile: &Path) {
+pub(crate) fn stop_pid(pidfile: &Path) {
     if let Ok(pid) = fs::read_to_string(pidfile) {
         let pid = pid.trim();
         let _ = Command::new("kill").arg(pid).status();
@@ -319,6 +320,7 @@ pub(crate) fn stop() -> anyhow::Result<()> {
     stop_pid(&dir.join("registry").join("pid"));
     crate::s3::stop(&dir.join("s3"));
     crate::moto::stop(&dir.join("moto"));
+    crate::slurm::stop(&dir.join("slurm"));
     Ok(())
 }
 
@@ -369,6 +371,11 @@ pub(crate) fn start() -> anyhow::Result<BTreeMap<String, String>> {
         "DSI_TEST_BUILD_STORAGE".into(),
         storage.display().to_string(),
     );
+
+    // Open MPI under Slurm (RUNFILE-1.1 §4): the cluster and the MPI image.
+    env.extend(crate::slurm::start(&dir.join("slurm"))?);
+    let mpi = crate::mpi_image::ensure()?;
+    env.insert("DSI_TEST_MPI_SQUASHFS".into(), mpi.display().to_string());
 
     env.extend(crate::s3::start(&dir.join("s3"))?);
     env.extend(crate::moto::start(&dir.join("moto"))?);

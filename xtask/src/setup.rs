@@ -21,6 +21,20 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ),
     ("python3-lark", "ch-image's parser"),
     (
+        "slurm-wlm",
+        "the test Slurm cluster (slurmctld, slurmd, srun)",
+    ),
+    ("munge", "Slurm's authentication"),
+    (
+        "openmpi-bin",
+        "mpirun, and Open MPI's PMIx for srun --mpi=pmix",
+    ),
+    ("libpmix-dev", "Slurm's PMIx plugin (srun --mpi=pmix)"),
+    (
+        "debootstrap",
+        "the Open MPI test image, from the Debian mirror",
+    ),
+    (
         "squashfs-tools",
         "mksquashfs and unsquashfs: ch-convert's SquashFS images (path images)",
     ),

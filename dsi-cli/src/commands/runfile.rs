@@ -51,6 +51,15 @@ pub(crate) fn check(global: &GlobalArgs, args: &RunfileCheckArgs) -> anyhow::Res
     Ok(ExitStatus::Ok)
 }
 
+/// A pin's diagnostic as one error line (and its hint), with `status`.
+fn diagnosed(d: &dsi_plugins_charliecloud::runfile::Diagnostic, status: ExitStatus) -> Diagnosed {
+    let mut text = format!("error: {}: {}", d.code, d.message);
+    if let Some(h) = &d.hint {
+        text.push_str(&format!("\nhint: {h}"));
+    }
+    Diagnosed::new(text, status)
+}
+
 /// `dsi runfile pin IMAGE`: the tree digest of an image in storage, as the
 /// FROM line of a Runfile (the local form needs it; the registry form may add it).
 pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<ExitStatus> {
@@ -60,6 +69,30 @@ pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<
         Some(s) => Storage::new(s),
         None => Storage::from_env(&user_name()),
     };
+    if args.image.starts_with('/') || args.image.starts_with('.') {
+        let cwd = std::env::current_dir().context("the current directory")?;
+        let pinned = image::path::pin_path(&args.image, &cwd, &storage).map_err(|d| {
+            // A path no Runfile can name is invalid input (E2xx);
+            // one that is not there, or not an image, is unavailable.
+            let status = if d.code.starts_with("E2") {
+                ExitStatus::DataErr
+            } else {
+                ExitStatus::Unavailable
+            };
+            diagnosed(&d, status)
+        })?;
+        if global.json {
+            print_json(&crate::json::Pinned {
+                image: args.image.clone(),
+                tree: Some(pinned.tree),
+                digest: pinned.file_digest,
+                from: pinned.from,
+            })?;
+        } else {
+            outln!("{}", pinned.from)?;
+        }
+        return Ok(ExitStatus::Ok);
+    }
     if image::pin::is_registry_tag(&args.image) {
         let pinned = image::pin::pin_tag(
             &args.image,
@@ -67,13 +100,7 @@ pub(crate) fn pin(global: &GlobalArgs, args: &RunfilePinArgs) -> anyhow::Result<
             &image::ChImage::locate(&user_name()),
             args.arch.as_deref(),
         )
-        .map_err(|d| {
-            let mut text = format!("error: {}: {}", d.code, d.message);
-            if let Some(h) = &d.hint {
-                text.push_str(&format!("\nhint: {h}"));
-            }
-            Diagnosed::new(text, ExitStatus::Unavailable)
-        })?;
+        .map_err(|d| diagnosed(&d, ExitStatus::Unavailable))?;
         if global.json {
             print_json(&crate::json::Pinned {
                 image: args.image.clone(),

@@ -153,6 +153,90 @@ pub fn resolve_with_cache(
     })
 }
 
+/// A path image pinned: its digests and the `FROM` line naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedPath {
+    /// SquashFS file or directory.
+    pub kind: PathImageKind,
+    /// `sha256:<hex>` of a SquashFS file's bytes.
+    pub file_digest: Option<String>,
+    /// `rftree1+sha256:<hex>` of the tree.
+    pub tree: String,
+    /// `FROM --tree=T P@sha256:H` (SquashFS) or `FROM --tree=T P`
+    /// (directory), with P as given.
+    pub from: String,
+}
+
+/// `dsi runfile pin P`: both digests of the SquashFS file (or the tree
+/// digest of the directory) at `path`, relative paths against `cwd`, as a
+/// `FROM` line; the digests go to the cache, so recording next reads the
+/// file no more. Errors as at a FROM (line 1): E412, E414, E415, and the
+/// static errors of an image path P cannot be (E249, E292).
+pub fn pin_path(path: &str, cwd: &Path, storage: &Storage) -> Result<PinnedPath, Diagnostic> {
+    let err = |code, message: String| Diagnostic::error(1, 1, code, message);
+    // P must be what a Runfile accepts (absolute or `./…`, no `..`, no odd
+    // characters): the parser says why not, before anything is read.
+    let zeros = "0".repeat(64);
+    crate::runfile::Runfile::parse_str(&format!(
+        "FROM --tree=rftree1+sha256:{zeros} {path}\nCMD [\"true\"]\n"
+    ))?;
+    let shown = shown_path(path, cwd);
+    let p = shown.display();
+    let resolved = fs::canonicalize(&shown).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => err("E412", format!("image path not found: {p}")),
+        _ => err("E412", format!("image path cannot be resolved: {p}: {e}")),
+    })?;
+    let meta = fs::metadata(&resolved)
+        .map_err(|e| err("E412", format!("image path cannot be read: {p}: {e}")))?;
+    let cache = DigestCache::from_env();
+    let key = FileKey::of(&meta);
+    let pinned = if meta.is_file() {
+        if !has_magic(&resolved).unwrap_or(false) {
+            return Err(err("E414", format!("not a SquashFS image: {p}")));
+        }
+        let sha = cached(cache.as_ref(), &resolved, key, DigestKind::File, || {
+            sha256_file(&resolved)
+        })
+        .map_err(|e| err("E412", format!("cannot read {p}: {e}")))?;
+        let tree = cached(cache.as_ref(), &resolved, key, DigestKind::Tree, || {
+            SquashFs::open(&resolved)?.tree_digest()
+        })
+        .map_err(|e| err("E414", format!("not a SquashFS image: {p}: {e}")))?;
+        PinnedPath {
+            kind: PathImageKind::SquashFs,
+            from: format!("FROM --tree={tree} {path}@{sha}"),
+            file_digest: Some(sha),
+            tree,
+        }
+    } else if meta.is_dir() {
+        if inside_storage(&resolved, storage) {
+            return Err(err(
+                "E415",
+                format!("image directory is inside ch-image storage: {p}"),
+            )
+            .with_hint("run it by name: dsi runfile pin NAME"));
+        }
+        let tree = rftree(&resolved).map_err(|e| {
+            err(
+                "E404",
+                format!("cannot compute the tree digest of {p}: {e}"),
+            )
+        })?;
+        PinnedPath {
+            kind: PathImageKind::Directory,
+            from: format!("FROM --tree={tree} {path}"),
+            file_digest: None,
+            tree,
+        }
+    } else {
+        return Err(err(
+            "E412",
+            format!("image path is not a directory or regular file: {p}"),
+        ));
+    };
+    Ok(pinned)
+}
+
 /// P as the diagnostics show it: absolute as written, else joined to the
 /// context directory (`./img/x.sqfs` → `C/img/x.sqfs`).
 fn shown_path(path: &str, context_dir: &Path) -> PathBuf {
