@@ -870,3 +870,154 @@ fn path_images_record_and_replay_from_a_fresh_mount_point_and_a_changed_file_is_
     );
     assert_eq!(store_counts(dir.path()), runs_before);
 }
+
+/// `salloc SALLOC_ARGS dsi DSI_ARGS` in `dir`, hermetic, on the test cluster.
+fn in_allocation(dir: &Path, salloc: &[&str], args: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new("salloc");
+    c.args(salloc)
+        .arg(assert_cmd::cargo::cargo_bin("dsi"))
+        .args(args)
+        .current_dir(dir);
+    hermetic(&mut c, dir);
+    c.env("SLURM_CONF", required_env("SLURM_CONF"));
+    c.env_remove("SLURM_JOB_ID");
+    c.output().expect("salloc runs")
+}
+
+/// The MPI test image pinned by its file digest: `FROM P@sha256:H`.
+fn mpi_from() -> String {
+    let p = required_env("DSI_TEST_MPI_SQUASHFS");
+    let out = std::process::Command::new("sha256sum")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let hex = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    format!("FROM {p}@sha256:{hex}")
+}
+
+/// The steps of the newest replay in `dir`'s store.
+fn replay_steps(dir: &Path) -> serde_json::Value {
+    let c = rusqlite::Connection::open(dir.join("dsi.db")).unwrap();
+    let steps: String = c
+        .query_row(
+            "SELECT steps FROM runs WHERE function = 'producer' ORDER BY recorded_at DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&steps).unwrap()
+}
+
+#[test]
+fn mpi_under_slurm_through_launch_l1_l2_exit_status_e416_e417() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    let from = mpi_from();
+    let write = |body: &str| {
+        std::fs::write(dir.path().join("Runfile"), format!("{from}\n{body}")).unwrap();
+    };
+    // L-1: two ranks in one user namespace (--join), PMIx through srun.
+    write(
+        "LAUNCH --join [\"srun\", \"-n\", \"2\", \"--mpi=pmix\"]\nPASSENV SLURM_* PMIX_*\nCMD [\"/opt/hello/mpi_hello\"]\n",
+    );
+    let out = in_allocation(
+        dir.path(),
+        &["-n", "2"],
+        &["run", "Runfile", "--repo", "proj"],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}\n{text}", stderr(&out));
+    // Rank counts checked: singletons would print 0/1 and exit 0.
+    assert!(text.contains("rank 0/2 on "), "{text}");
+    assert!(text.contains("rank 1/2 on "), "{text}");
+    assert_eq!(text.matches(" allreduce 2\n").count(), 2, "{text}");
+    let steps = replay_steps(dir.path());
+    let l = &steps[0]["launcher"];
+    assert_eq!(
+        l["argv"],
+        serde_json::json!(["srun", "-n", "2", "--mpi=pmix"]),
+        "{steps}"
+    );
+    assert!(l["path"].as_str().unwrap().ends_with("/srun"), "{l}");
+    assert!(l["version"].as_str().unwrap().starts_with("slurm"), "{l}");
+    assert_eq!(l["tasks"], 2);
+    assert_eq!(l["join"], true);
+    assert!(
+        l["slurm_job_id"].as_str().is_some_and(|j| !j.is_empty()),
+        "{l}"
+    );
+    let argv = steps[0]["argv"].as_array().unwrap();
+    assert_eq!(argv[..5], ["srun", "-n", "2", "--mpi=pmix", "ch-run"]);
+    assert_eq!(argv[5], "--join");
+
+    // L-2: a launched RUN, then LAUNCH [] and an unlaunched CMD.
+    write(
+        "PASSENV SLURM_*\nLAUNCH [\"srun\", \"-n\", \"2\"]\nRUN [\"sh\", \"-c\", \"echo task $SLURM_PROCID\"]\nLAUNCH []\nCMD [\"sh\", \"-c\", \"echo ntasks=$SLURM_NTASKS procid=${SLURM_PROCID:-unset}\"]\n",
+    );
+    let out = in_allocation(
+        dir.path(),
+        &["-n", "2"],
+        &["run", "Runfile", "--repo", "proj"],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}\n{text}", stderr(&out));
+    assert!(
+        text.contains("task 0\n") && text.contains("task 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("ntasks=2 procid=unset\n"), "{text}");
+    let steps = replay_steps(dir.path());
+    assert_eq!(steps[0]["argv"][0], "srun");
+    assert_eq!(steps[1]["argv"][0], "ch-run");
+    assert!(steps[1]["launcher"].is_null(), "{steps}");
+
+    // A rank that exits non-zero: srun's status (the highest task status).
+    write(
+        "LAUNCH --join [\"srun\", \"-n\", \"2\", \"--mpi=pmix\"]\nPASSENV SLURM_* PMIX_*\nCMD [\"/opt/hello/mpi_hello\", \"3\", \"1\"]\n",
+    );
+    let out = in_allocation(
+        dir.path(),
+        &["-n", "2"],
+        &["run", "Runfile", "--repo", "proj"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Runfile:4:1: error: E501: step 1/1 exited with status 3"),
+        "{}",
+        stderr(&out)
+    );
+
+    // E417 outside an allocation, E416 for a launcher that is not installed.
+    write(
+        "LAUNCH --join [\"srun\", \"-n\", \"2\", \"--mpi=pmix\"]\nPASSENV SLURM_* PMIX_*\nCMD [\"/opt/hello/mpi_hello\"]\n",
+    );
+    let mut c = dsi(dir.path());
+    c.env("SLURM_CONF", required_env("SLURM_CONF"))
+        .env_remove("SLURM_JOB_ID");
+    let out = c
+        .args(["run", "Runfile", "--repo", "proj"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "Runfile:2:1: error: E417: srun needs a Slurm allocation (SLURM_JOB_ID is not set)"
+        ) && err.contains("hint: run inside salloc/sbatch, or use dsi replay --slurm"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("rank"), "nothing ran");
+    write("PASSENV SLURM_*\nLAUNCH [\"mpiexec.hydra\"]\nCMD [\"true\"]\n");
+    let out = run(dir.path(), &["run", "Runfile", "--repo", "proj"]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("Runfile:3:1: error: E416: launcher not found on PATH: mpiexec.hydra"),
+        "{}",
+        stderr(&out)
+    );
+}

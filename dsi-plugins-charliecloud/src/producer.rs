@@ -350,6 +350,7 @@ fn step_records(outcome: &runtime::RunOutcome, total: usize) -> Vec<StepRecord> 
             stdout_sha256: Some(s.stdout_sha256.clone()),
             stderr_sha256: Some(s.stderr_sha256.clone()),
             ch_run_error: s.ch_run_error.clone(),
+            launcher: s.launcher.clone(),
         })
         .collect()
 }

@@ -5,8 +5,9 @@
 //!
 //! Settings measured on this kind of machine (DESIGN.md "Test services
 //! (second wave)"): `ProctrackType=proctrack/linuxproc` and
-//! `TaskPlugin=task/none` (no cgroups needed), `TmpFS=DIR/%n` (PMIx across
-//! two virtual nodes of one host fails without a tmpfs per node),
+//! `TaskPlugin=task/none` (no cgroups needed), `TmpFS=/tmp/dsi-slurm-PID/%n`
+//! (PMIx across two virtual nodes of one host fails without a tmpfs per
+//! node, and Open MPI in a container needs it below /tmp, see [`start`]),
 //! `JobCompType=jobcomp/filetxt` (`sacct -c` without slurmdbd) and
 //! `SlurmdParameters=config_overrides` (the nodes claim more CPUs than the
 //! host has). Clients find the cluster through `SLURM_CONF`, which [`start`]
@@ -32,8 +33,9 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn conf(dir: &Path, ctld: u16, n1: u16, n2: u16) -> String {
+fn conf(dir: &Path, tmpfs: &Path, ctld: u16, n1: u16, n2: u16) -> String {
     let d = dir.display();
+    let tmpfs = tmpfs.display();
     format!(
         "ClusterName={CLUSTER}
 SlurmctldHost=localhost(127.0.0.1)
@@ -51,7 +53,7 @@ SlurmctldLogFile={d}/log/slurmctld.log
 SlurmdLogFile={d}/log/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-TmpFS={d}/tmp/%n
+TmpFS={tmpfs}/%n
 JobCompType=jobcomp/filetxt
 JobCompLoc={d}/jobcomp.txt
 ReturnToService=2
@@ -70,9 +72,18 @@ PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
 /// `DSI_TEST_SLURM_CLUSTER`.
 pub(crate) fn start(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     stop(dir);
-    for d in ["munge", "state", "spool", "tmp/n1", "tmp/n2", "log"] {
+    for d in ["munge", "state", "spool", "log"] {
         fs::create_dir_all(dir.join(d))?;
     }
+    // The per-node TmpFS must be below /tmp: Open MPI creates its session
+    // directory below the PMIx tmpdir, which inside `ch-run --private-tmp`
+    // exists only if it is below /tmp (anywhere else the image is
+    // read-only and MPI_Init fails in `session_dir.c`).
+    let tmpfs = Path::new("/tmp").join(format!("dsi-slurm-{}", std::process::id()));
+    for n in ["n1", "n2"] {
+        fs::create_dir_all(tmpfs.join(n))?;
+    }
+    fs::write(dir.join("tmpfs"), tmpfs.display().to_string())?;
     let munge = dir.join("munge");
     fs::set_permissions(&munge, fs::Permissions::from_mode(0o700))?;
     let key = munge.join("munge.key");
@@ -93,7 +104,7 @@ pub(crate) fn start(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
 
     let (ctld, n1, n2) = (free_port()?, free_port()?, free_port()?);
     let conf_file = dir.join("slurm.conf");
-    fs::write(&conf_file, conf(dir, ctld, n1, n2))?;
+    fs::write(&conf_file, conf(dir, &tmpfs, ctld, n1, n2))?;
     let started = Instant::now();
     let slurm = |program: &str, args: &[&str]| -> anyhow::Result<()> {
         run(Command::new(program)

@@ -162,6 +162,9 @@ pub struct StepRecord {
     pub stderr_sha256: Option<String>,
     /// ch-run's own error line, when it printed one.
     pub ch_run_error: Option<String>,
+    /// The step's launcher (RUNFILE-1.1 §4), when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launcher: Option<crate::runtime::LauncherRecord>,
 }
 
 impl StepRecord {

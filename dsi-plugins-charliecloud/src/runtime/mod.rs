@@ -19,6 +19,7 @@
 pub mod beneath;
 mod capture;
 pub mod environment;
+mod launcher;
 pub mod outputs;
 pub mod preflight;
 mod signals;
@@ -39,8 +40,9 @@ use capture::pump;
 use signals::Armed;
 
 pub use environment::{RECORDED_VALUES, passed_environment, value_recorded};
+pub use launcher::LauncherRecord;
 pub use preflight::{
-    ch_run_has_extglob, host_checks, image_checks, image_lookups_needed, preflight,
+    ch_run_has_extglob, host_checks, image_checks, image_lookups_needed, launch_checks, preflight,
 };
 
 /// A shared output sink (the terminal, a file, a buffer in tests).
@@ -142,6 +144,8 @@ pub struct StepResult {
     /// ch-run's own error line (`ch-run[PID]: error: …`), which ch-run exits
     /// 1 with, indistinguishable by status from the command exiting 1.
     pub ch_run_error: Option<String>,
+    /// The launcher of a launched step (RUNFILE-1.1 §4).
+    pub launcher: Option<LauncherRecord>,
 }
 
 fn ser_ts<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -199,6 +203,7 @@ fn run_steps(
     let mut outcome_signal = None;
     let mut exit_code = 0;
     let mut failure = None;
+    let mut launchers = launcher::Launchers::default();
     for (i, step) in runfile.steps().iter().enumerate() {
         if let Some(sig) = armed.pending() {
             // Interrupted between steps: record it, run nothing more.
@@ -220,6 +225,10 @@ fn run_steps(
         );
         let argv = runfile.to_ch_run_argv(i, ctx);
         let program = find_program(&argv[0]).ok_or_else(|| not_found(step, &argv[0]))?;
+        let launched = step
+            .launch
+            .as_ref()
+            .map(|l| launchers.record(l, |k| std::env::var(k).ok()));
         let started_at = Timestamp::now();
         let t0 = Instant::now();
         let mut child = Command::new(program)
@@ -279,6 +288,7 @@ fn run_steps(
             stdout_sha256: out.digest,
             stderr_sha256: err.digest,
             ch_run_error: err.ch_run_error,
+            launcher: launched,
         };
         let failed = !status.success();
         tracing::info!(

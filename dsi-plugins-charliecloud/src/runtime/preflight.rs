@@ -108,8 +108,42 @@ fn bind_destinations_exist(runfile: &Runfile, image: ImageView<'_>) -> Result<()
     Ok(())
 }
 
-/// Pre-flight checks (RUNFILE.md §9 step 4) against the unpacked image, in
-/// the order E408, E406, E407, E411.
+/// The launchers of the Runfile's `LAUNCH` lines (RUNFILE-1.1 §4.3): L0
+/// not on `PATH` is E416; `srun` with `SLURM_JOB_ID` unset (`slurm_job_id`
+/// is its value here) is E417, because every step of a replay must run in
+/// one allocation. Checked at each LAUNCH a step uses, in file order.
+pub fn launch_checks(runfile: &Runfile, slurm_job_id: Option<&str>) -> Result<(), Diagnostic> {
+    let mut seen = std::collections::BTreeSet::new();
+    for l in runfile.steps().iter().filter_map(|s| s.launch.as_ref()) {
+        if !seen.insert(l.line) {
+            continue;
+        }
+        let l0 = &l.argv[0];
+        if super::find_program(l0).is_none() {
+            return Err(Diagnostic::error(
+                l.line,
+                l.col,
+                "E416",
+                format!("launcher not found on PATH: {l0}"),
+            ));
+        }
+        let base = l0.rsplit('/').next().unwrap_or(l0);
+        if base == "srun" && slurm_job_id.is_none_or(str::is_empty) {
+            return Err(Diagnostic::error(
+                l.line,
+                l.col,
+                "E417",
+                "srun needs a Slurm allocation (SLURM_JOB_ID is not set)",
+            )
+            .with_hint("run inside salloc/sbatch, or use dsi replay --slurm"));
+        }
+    }
+    Ok(())
+}
+
+/// Pre-flight checks (RUNFILE.md §9 step 4, RUNFILE-1.1 §4.3) against the
+/// image, in the order E408, E406, E407, E411, then the launchers (E416,
+/// E417).
 pub fn preflight(
     runfile: &Runfile,
     image: ImageView<'_>,
@@ -131,12 +165,44 @@ pub fn preflight(
             ),
         ));
     }
-    Ok(())
+    launch_checks(runfile, std::env::var("SLURM_JOB_ID").ok().as_deref())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn launchers_are_found_on_path_and_srun_needs_an_allocation() {
+        let rf = |launch: &str| {
+            Runfile::parse_str(&format!(
+                "FROM /img.sqfs@sha256:24cf73d045ac311b323a08e59cf91e083f4d08041ee636c72581a2398a2acee6\nPASSENV SLURM_*\n{launch}\nCMD true\n"
+            ))
+            .unwrap()
+        };
+        let e = launch_checks(&rf(r#"LAUNCH ["mpiexec.hydra-not-here"]"#), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "3:1: error: E416: launcher not found on PATH: mpiexec.hydra-not-here"
+        );
+        let e = launch_checks(&rf(r#"LAUNCH ["/bin/true"]"#), None);
+        assert!(e.is_ok(), "{e:?}");
+        // srun as an absolute path, to test E417 wherever srun is installed.
+        let dir = tempfile::tempdir().unwrap();
+        let srun = dir.path().join("srun");
+        std::fs::write(&srun, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&srun, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let l = format!(r#"LAUNCH ["{}", "-n", "2"]"#, srun.display());
+        let e = launch_checks(&rf(&l), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "3:1: error: E417: srun needs a Slurm allocation (SLURM_JOB_ID is not set)"
+        );
+        assert!(launch_checks(&rf(&l), Some("42")).is_ok());
+        // LAUNCH [] clears it: nothing to check.
+        assert!(launch_checks(&rf(r#"LAUNCH []"#), None).is_ok());
+    }
 
     #[test]
     fn bind_sources_that_leave_through_a_link_are_refused() {
