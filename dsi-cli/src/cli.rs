@@ -231,6 +231,16 @@ pub struct ReplayArgs {
     #[arg(value_parser = Utf8PathParser, long, value_name = "DIR")]
     pub into: Option<PathBuf>,
 
+    /// Run the whole replay in one Slurm allocation (`salloc SALLOC_ARGS… dsi
+    /// replay …`), so that every srun step is a step of one job; inside an
+    /// allocation already, the replay runs in it.
+    #[arg(long)]
+    pub slurm: bool,
+
+    /// salloc's options for --slurm, after `--` (e.g. `-- -n 2 -t 10`).
+    #[arg(last = true, value_name = "SALLOC_ARGS", requires = "slurm")]
+    pub salloc_args: Vec<String>,
+
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,

@@ -954,6 +954,35 @@ fn mpi_under_slurm_through_launch_l1_l2_exit_status_e416_e417() {
     assert_eq!(argv[..5], ["srun", "-n", "2", "--mpi=pmix", "ch-run"]);
     assert_eq!(argv[5], "--join");
 
+    // The same record replayed with --slurm from outside any allocation:
+    // dsi runs itself under salloc, and the step is a step of that job.
+    let commit = git(&dir.path().join("proj"), &["rev-parse", "HEAD"])
+        .trim()
+        .to_owned();
+    let mut c = dsi(dir.path());
+    c.env("SLURM_CONF", required_env("SLURM_CONF"))
+        .env_remove("SLURM_JOB_ID");
+    let out = c
+        .args(["replay", &commit[..12], "--slurm", "--", "-n", "2"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}\n{text}", stderr(&out));
+    assert!(
+        text.contains("rank 0/2 on ") && text.contains("rank 1/2 on "),
+        "{text}"
+    );
+    let steps = replay_steps(dir.path());
+    let job = steps[0]["launcher"]["slurm_job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        Some(job.as_str()),
+        l["slurm_job_id"].as_str(),
+        "a job of its own"
+    );
+
     // L-2: a launched RUN, then LAUNCH [] and an unlaunched CMD.
     write(
         "PASSENV SLURM_*\nLAUNCH [\"srun\", \"-n\", \"2\"]\nRUN [\"sh\", \"-c\", \"echo task $SLURM_PROCID\"]\nLAUNCH []\nCMD [\"sh\", \"-c\", \"echo ntasks=$SLURM_NTASKS procid=${SLURM_PROCID:-unset}\"]\n",

@@ -39,6 +39,7 @@ pub mod runfile;
 pub mod runfile_source;
 pub mod runtime;
 pub mod settings;
+pub mod slurm;
 pub mod verify;
 
 pub use diagnostic_error::RunfileError;

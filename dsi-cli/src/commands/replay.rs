@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 use dsi_core::Access;
 use dsi_core::text::Shown;
 use dsi_plugins_charliecloud::compat::Policy;
@@ -159,6 +161,9 @@ fn report(global: &GlobalArgs, r: &Replayed) -> anyhow::Result<ExitStatus> {
 
 /// `dsi replay REF`.
 pub(crate) fn replay(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<ExitStatus> {
+    if args.slurm && !dsi_plugins_charliecloud::slurm::in_allocation() && !args.dry_run {
+        return replay_in_allocation(&args.salloc_args);
+    }
     let from = match (&args.repo, &args.remote) {
         (Some(dir), None) => ReplayFrom::Repository {
             dir: dir.clone(),
@@ -213,4 +218,32 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<ExitSta
     req.verify = args.verify;
     let drivers = stores::open(global, Access::ReadWrite)?;
     report(global, &replaying::replay(drivers, req)?)
+}
+
+/// `dsi replay --slurm`: this same command line, without `--slurm` and the
+/// salloc options, under `salloc SALLOC_ARGS…`; its exit status is the
+/// replay's.
+fn replay_in_allocation(salloc_args: &[String]) -> anyhow::Result<ExitStatus> {
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    for a in std::env::args_os().skip(1) {
+        if a == "--" {
+            break;
+        }
+        if a != "--slurm" {
+            args.push(a);
+        }
+    }
+    let exe = std::env::current_exe().context("locating the dsi executable")?;
+    let mut c = dsi_plugins_charliecloud::slurm::salloc_command(salloc_args, &exe, &args)
+        .map_err(|e| Diagnosed::new(format!("error: {e}"), ExitStatus::Unavailable))?;
+    tracing::info!(
+        "replaying in a Slurm allocation: salloc {}",
+        salloc_args.join(" ")
+    );
+    let status = c.status().context("running salloc")?;
+    Ok(match status.code() {
+        Some(0) => ExitStatus::Ok,
+        Some(n) => ExitStatus::Code(u8::try_from(n).unwrap_or(1)),
+        None => ExitStatus::Code(1),
+    })
 }
