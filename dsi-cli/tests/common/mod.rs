@@ -41,8 +41,12 @@ pub(crate) fn hermetic<C: EnvCommand>(c: &mut C, _dir: &Path) {
     // An empty home of the tests' own (outside every test's directory).
     let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hermetic-home");
     let _ = std::fs::create_dir_all(&home);
+    // No dsi settings, and no Slurm context of the environment the tests
+    // run in (the test cluster's SLURM_CONF included: the tests that use
+    // Slurm set it themselves).
     for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("DSI_") {
+        let k_text = k.to_string_lossy();
+        if k_text.starts_with("DSI_") || k_text.starts_with("SLURM_") {
             c.remove_var(&k);
         }
     }

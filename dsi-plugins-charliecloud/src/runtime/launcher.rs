@@ -38,21 +38,23 @@ pub struct LauncherRecord {
 
 /// The value of option `short`/`long` in `argv` (`-n 2`, `-n2`, `--ntasks=2`,
 /// `--ntasks 2`).
+/// A one-letter option's value may be attached (`-n2`) only when it starts
+/// with a digit, so `-np` is mpirun's option, not `-n p`.
 fn option<'a>(argv: &'a [String], short: &[&str], long: &[&str]) -> Option<&'a str> {
     let mut it = argv.iter().skip(1);
     while let Some(a) = it.next() {
-        for s in short {
-            if a == s {
-                return it.next().map(String::as_str);
-            }
-            if let Some(v) = a.strip_prefix(s).filter(|v| !v.is_empty() && s.len() == 2) {
+        if short.contains(&a.as_str()) || long.contains(&a.as_str()) {
+            return it.next().map(String::as_str);
+        }
+        for s in short.iter().filter(|s| s.len() == 2) {
+            if let Some(v) = a
+                .strip_prefix(s)
+                .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            {
                 return Some(v);
             }
         }
         for l in long {
-            if a == l {
-                return it.next().map(String::as_str);
-            }
             if let Some(v) = a.strip_prefix(l).and_then(|v| v.strip_prefix('=')) {
                 return Some(v);
             }
