@@ -60,14 +60,8 @@ pub fn resolve_with_cache(
     else {
         return Err(err("E412", format!("not a path image: {image}")));
     };
-    let shown = shown_path(path, context_dir);
+    let (shown, resolved, meta) = locate(path, context_dir, from_line)?;
     let p = shown.display();
-    let resolved = fs::canonicalize(&shown).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => err("E412", format!("image path not found: {p}")),
-        _ => err("E412", format!("image path cannot be resolved: {p}: {e}")),
-    })?;
-    let meta = fs::metadata(&resolved)
-        .map_err(|e| err("E412", format!("image path cannot be read: {p}: {e}")))?;
     if file_digest.is_some() && !meta.is_file() {
         return Err(err(
             "E412",
@@ -180,14 +174,8 @@ pub fn pin_path(path: &str, cwd: &Path, storage: &Storage) -> Result<PinnedPath,
     crate::runfile::Runfile::parse_str(&format!(
         "FROM --tree=rftree1+sha256:{zeros} {path}\nCMD [\"true\"]\n"
     ))?;
-    let shown = shown_path(path, cwd);
+    let (shown, resolved, meta) = locate(path, cwd, 1)?;
     let p = shown.display();
-    let resolved = fs::canonicalize(&shown).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => err("E412", format!("image path not found: {p}")),
-        _ => err("E412", format!("image path cannot be resolved: {p}: {e}")),
-    })?;
-    let meta = fs::metadata(&resolved)
-        .map_err(|e| err("E412", format!("image path cannot be read: {p}: {e}")))?;
     let cache = DigestCache::from_env();
     let key = FileKey::of(&meta);
     let pinned = if meta.is_file() {
@@ -235,6 +223,25 @@ pub fn pin_path(path: &str, cwd: &Path, storage: &Storage) -> Result<PinnedPath,
         ));
     };
     Ok(pinned)
+}
+
+/// P as shown, resolved with realpath, and its metadata; E412 (at `line`)
+/// when it is absent or cannot be resolved or read.
+fn locate(
+    path: &str,
+    context_dir: &Path,
+    line: usize,
+) -> Result<(PathBuf, PathBuf, fs::Metadata), Diagnostic> {
+    let err = |message: String| Diagnostic::error(line, 1, "E412", message);
+    let shown = shown_path(path, context_dir);
+    let p = shown.display();
+    let resolved = fs::canonicalize(&shown).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => err(format!("image path not found: {p}")),
+        _ => err(format!("image path cannot be resolved: {p}: {e}")),
+    })?;
+    let meta =
+        fs::metadata(&resolved).map_err(|e| err(format!("image path cannot be read: {p}: {e}")))?;
+    Ok((shown, resolved, meta))
 }
 
 /// P as the diagnostics show it: absolute as written, else joined to the
