@@ -321,6 +321,7 @@ impl Generator {
             kernel_release: Some(release.clone()),
             architecture: Some("x86_64".into()),
             kernel_info: Some(info.clone()),
+            ..System::default()
         };
         if producer {
             let exit = match rng.below(100) {

@@ -983,6 +983,77 @@ fn mpi_under_slurm_through_launch_l1_l2_exit_status_e416_e417() {
         "a job of its own"
     );
 
+    // The replay's row carries the job id and the scheduler context.
+    let (row_job, info) = newest_replay_scheduler(dir.path());
+    assert_eq!(row_job.map(|j| j.to_string()), Some(job.clone()));
+    assert_eq!(info["schema"], "dsi.scheduler_info/1");
+    let sections = &info["sections"];
+    assert_eq!(sections["job"]["job_id"].to_string(), job, "{info}");
+    assert_eq!(
+        sections["job"]["cluster"],
+        required_env("DSI_TEST_SLURM_CLUSTER")
+    );
+    assert!(sections["job"]["submit_time"].is_string(), "{info}");
+    assert_eq!(sections["scheduler"]["partition"], "debug", "{info}");
+    assert_eq!(sections["scheduler"]["num_tasks"], 2, "{info}");
+    assert!(
+        sections["scheduler"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("slurm"),
+        "{info}"
+    );
+    let plugins = sections["mpi"]["srun_plugins"].as_array().unwrap();
+    assert!(plugins.contains(&serde_json::json!("pmix")), "{info}");
+    assert_eq!(
+        sections["mpi"]["pmix_versions"],
+        serde_json::json!(["pmix_v4"])
+    );
+    assert_eq!(sections["step"], "unavailable: not in a job step");
+    let out = run(dir.path(), &["show", &commit[..12]]);
+    let shown = stdout(&out);
+    assert!(shown.contains("system.slurm_job_id"), "{shown}");
+    assert!(shown.contains("scheduler.partition"), "{shown}");
+    assert!(shown.contains("mpi.srun_plugins"), "{shown}");
+
+    // Replays on one and on two virtual nodes: `dsi diff` names the
+    // scheduler difference, and nothing in the kernel or MPI sections.
+    let mut on_nodes = Vec::new();
+    for nodes in ["1", "2"] {
+        let mut c = dsi(dir.path());
+        c.env("SLURM_CONF", required_env("SLURM_CONF"))
+            .env_remove("SLURM_JOB_ID");
+        let out = c
+            .args([
+                "replay",
+                &commit[..12],
+                "--slurm",
+                "--",
+                "-N",
+                nodes,
+                "-n",
+                "2",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        on_nodes.push(newest_replay_id(dir.path()));
+    }
+    let out = run(dir.path(), &["diff", &on_nodes[0], &on_nodes[1]]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("\nscheduler ("), "{text}");
+    assert!(text.contains("  ~ num_nodes: 1 → 2"), "{text}");
+    assert!(!text.contains("\nmpi ("), "{text}");
+    let out = run(dir.path(), &["--json", "diff", &on_nodes[0], &on_nodes[1]]);
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["blocking"], serde_json::json!([]), "{d}");
+    assert!(d["sections"]["scheduler"].is_object(), "{d}");
+    assert!(
+        d["sections"].get("job").is_none(),
+        "job identity is not compared: {d}"
+    );
+
     // L-2: a launched RUN, then LAUNCH [] and an unlaunched CMD.
     write(
         "PASSENV SLURM_*\nLAUNCH [\"srun\", \"-n\", \"2\"]\nRUN [\"sh\", \"-c\", \"echo task $SLURM_PROCID\"]\nLAUNCH []\nCMD [\"sh\", \"-c\", \"echo ntasks=$SLURM_NTASKS procid=${SLURM_PROCID:-unset}\"]\n",
@@ -1049,4 +1120,92 @@ fn mpi_under_slurm_through_launch_l1_l2_exit_status_e416_e417() {
         "{}",
         stderr(&out)
     );
+
+    // The --join leftover (in this test, since /dev/shm is shared by every
+    // job on the machine). A step whose peer group never completes (ch-run
+    // expects two peers, one starts) leaves its files: dsi removes them.
+    write("LAUNCH --join [\"srun\", \"-n\", \"1\"]\nCMD [\"true\"]\n");
+    let before = join_files();
+    let mut c = std::process::Command::new("salloc");
+    c.args(["-n", "1"])
+        .arg(assert_cmd::cargo::cargo_bin("dsi"))
+        .args(["run", "Runfile", "--repo", "proj"])
+        .current_dir(dir.path());
+    hermetic(&mut c, dir.path());
+    c.env("SLURM_CONF", required_env("SLURM_CONF"))
+        .env_remove("SLURM_JOB_ID")
+        .env("OMPI_COMM_WORLD_LOCAL_SIZE", "2");
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("step 1/1 left ch-run --join files; removed: /dev/shm/"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(join_files(), before, "dsi's own leftovers are gone");
+
+    // A stale group with a step id as tag (as a killed job leaves it):
+    // pre-flight refuses, naming the files, before anything runs.
+    let tag = format!("9{}", std::process::id());
+    let stale = [
+        format!("/dev/shm/ch-run_shm-{tag}"),
+        format!("/dev/shm/sem.ch-run_sem-{tag}"),
+    ];
+    for f in &stale {
+        std::fs::write(f, [0u8; 8]).unwrap();
+    }
+    let out = in_allocation(
+        dir.path(),
+        &["-n", "1"],
+        &["run", "Runfile", "--repo", "proj"],
+    );
+    for f in &stale {
+        std::fs::remove_file(f).unwrap();
+    }
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "Runfile:2:1: error: E420: ch-run --join leftovers would make a step of this job wait and fail: {} {}",
+            stale[0], stale[1]
+        )) && err.contains(&format!("hint: no process uses them; remove them: rm {} {}", stale[0], stale[1])),
+        "{err}"
+    );
+}
+
+/// This user's `ch-run --join` files in `/dev/shm`.
+fn join_files() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ch-run_shm-") || n.starts_with("sem.ch-run_sem-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The run id of the newest replay in `dir`'s store.
+fn newest_replay_id(dir: &Path) -> String {
+    let c = rusqlite::Connection::open(dir.join("dsi.db")).unwrap();
+    c.query_row(
+        "SELECT run_id FROM runs WHERE function = 'producer' ORDER BY recorded_at DESC LIMIT 1",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// `slurm_job_id` and `scheduler_info` of the newest replay in `dir`'s store.
+fn newest_replay_scheduler(dir: &Path) -> (Option<i64>, serde_json::Value) {
+    let c = rusqlite::Connection::open(dir.join("dsi.db")).unwrap();
+    let (job, info): (Option<i64>, String) = c
+        .query_row(
+            "SELECT slurm_job_id, scheduler_info FROM runs WHERE function = 'producer' \
+             ORDER BY recorded_at DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    (job, serde_json::from_str(&info).unwrap())
 }

@@ -1,18 +1,25 @@
 //! The replay compatibility check: today's system against the recorded one.
 //!
-//! The comparison is [`dsi_core::env::diff`] of the two `kernel_info`
-//! documents. Under `strict`, differences that make a replay meaningless
-//! refuse it: the kernel release, the architecture, the cgroup version, and
-//! CPU flags the recorded system had and this one lacks. Everything else is
-//! reported, never blocking.
+//! The comparison is [`dsi_core::env::diff_sections`] of the two systems'
+//! sections: every section of `kernel_info`, and, when both sides recorded
+//! a `scheduler_info`, its `scheduler` and `mpi` sections (the job and step
+//! are identity: a replay is always a new job). Under `strict`, differences
+//! that make a replay meaningless refuse it: the kernel release, the
+//! architecture, the cgroup version, CPU flags the recorded system had and
+//! this one lacks, and srun MPI plugin types or PMIx plugin versions the
+//! recorded system had and this one lacks. Everything else is reported,
+//! never blocking.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use dsi_core::env::{KernelDiff, KernelInfo, collect_kernel_info, diff};
+use dsi_core::env::{KernelDiff, Section, diff_sections};
 use dsi_core::{Error, Result, Stores};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::records::System;
 
 /// What to do about differences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -96,17 +103,18 @@ pub struct SystemComparison {
 }
 
 /// A run's system, as [`compare`] takes it: `run ID (HOST, WHEN)` and
-/// the kernel information recorded with it.
-fn recorded_system(stores: Stores<'_>, reference: &str) -> Result<(String, KernelInfo)> {
+/// the system recorded with it.
+fn recorded_system(stores: Stores<'_>, reference: &str) -> Result<(String, System)> {
     let r = crate::find::reference(stores, reference, crate::find::Want::Replay)?.record;
-    let info = r
-        .system
-        .kernel_info
-        .clone()
-        .ok_or_else(|| Error::InvalidData(format!("run {} has no kernel_info", r.run_id)))?;
+    if r.system.kernel_info.is_none() {
+        return Err(Error::InvalidData(format!(
+            "run {} has no kernel_info",
+            r.run_id
+        )));
+    }
     let when = r.recorded_at.map(|t| t.to_rfc3339()).unwrap_or_default();
     let host = r.hostname().unwrap_or_default().to_owned();
-    Ok((format!("run {} ({host}, {when})", r.run_id), info))
+    Ok((format!("run {} ({host}, {when})", r.run_id), r.system))
 }
 
 /// What differs between the systems the runs `from` and `to` were
@@ -118,15 +126,37 @@ pub fn compare_runs(stores: Stores<'_>, from: &str, to: Option<&str>) -> Result<
         Some(to) => recorded_system(stores, to)?,
         None => (
             format!("this system ({})", dsi_core::env::Hostname::current()),
-            collect_kernel_info(),
+            System::current(),
         ),
     };
     Ok(compare((a.0, &a.1), (b.0, &b.1)))
 }
 
-/// Compares two system descriptions, labelled for people.
-pub fn compare(from: (String, &KernelInfo), to: (String, &KernelInfo)) -> SystemComparison {
-    let d = diff(from.1, to.1);
+/// The sections of two systems that are compared: every `kernel_info`
+/// section, and the compared `scheduler_info` sections when both sides
+/// recorded one (rows made before the `slurm` plugin have none).
+fn compared_sections(a: &System, b: &System) -> [BTreeMap<String, Section>; 2] {
+    let with_scheduler = a.scheduler_info.is_some() && b.scheduler_info.is_some();
+    [a, b].map(|s| {
+        let mut sections = s
+            .kernel_info
+            .as_ref()
+            .map(|k| k.sections.clone())
+            .unwrap_or_default();
+        if with_scheduler && let Some(info) = &s.scheduler_info {
+            sections.extend(
+                info.compared_sections()
+                    .map(|(n, v)| (n.clone(), v.clone())),
+            );
+        }
+        sections
+    })
+}
+
+/// Compares two systems, labelled for people.
+pub fn compare(from: (String, &System), to: (String, &System)) -> SystemComparison {
+    let [a, b] = compared_sections(from.1, to.1);
+    let d = diff_sections(&a, &b);
     SystemComparison {
         from: from.0,
         to: to.0,
@@ -159,6 +189,25 @@ pub fn blocking(d: &KernelDiff) -> Vec<String> {
             out.push(format!("CPU flags: recorded {}, now {}", a.before, a.after));
         }
     }
+    for (key, what) in [
+        ("srun_plugins", "srun MPI plugin types"),
+        ("pmix_versions", "PMIx plugin versions"),
+    ] {
+        if let Some(c) = d.changed("mpi", key) {
+            let now: Vec<&serde_json::Value> = c.after.as_array().into_iter().flatten().collect();
+            let missing: Vec<String> = c
+                .before
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|v| !now.contains(v))
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect();
+            if !missing.is_empty() {
+                out.push(format!("{what} missing now: {}", missing.join(" ")));
+            }
+        }
+    }
     for section in ["kernel", "cgroup"] {
         if let Some(a) = d
             .sections
@@ -172,7 +221,8 @@ pub fn blocking(d: &KernelDiff) -> Vec<String> {
 }
 
 /// Compares the recorded system (if any) with today's under `policy`.
-pub fn check(recorded: Option<&KernelInfo>, now: &KernelInfo, policy: Policy) -> CompatResult {
+pub fn check(recorded: Option<&System>, now: &System, policy: Policy) -> CompatResult {
+    let recorded = recorded.filter(|r| r.kernel_info.is_some());
     let (Some(recorded), false) = (recorded, policy == Policy::Off) else {
         return CompatResult {
             policy,
@@ -182,7 +232,8 @@ pub fn check(recorded: Option<&KernelInfo>, now: &KernelInfo, policy: Policy) ->
             sections: Vec::new(),
         };
     };
-    let d = diff(recorded, now);
+    let [a, b] = compared_sections(recorded, now);
+    let d = diff_sections(&a, &b);
     let blocking = blocking(&d);
     CompatResult {
         policy,
@@ -206,10 +257,10 @@ pub fn check(recorded: Option<&KernelInfo>, now: &KernelInfo, policy: Policy) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dsi_core::env::Section;
+    use dsi_core::env::{KernelInfo, SchedulerInfo};
     use serde_json::json;
 
-    fn info(release: &str, flags: &[&str]) -> KernelInfo {
+    fn info(release: &str, flags: &[&str]) -> System {
         let mut k = KernelInfo::new();
         k.sections.insert(
             "kernel".into(),
@@ -230,7 +281,54 @@ mod tests {
                     .collect(),
             ),
         );
-        k
+        System {
+            kernel_info: Some(k),
+            ..System::default()
+        }
+    }
+
+    /// `info("6.1", [])` with a scheduler context of `nodes` nodes and the
+    /// given srun MPI plugin types.
+    fn under_slurm(nodes: i64, plugins: &[&str]) -> System {
+        let mut s = SchedulerInfo::new();
+        let values = |kv: &[(&str, serde_json::Value)]| {
+            Section::Values(
+                kv.iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            )
+        };
+        s.sections
+            .insert("job".into(), values(&[("job_id", json!(nodes * 100))]));
+        s.sections.insert(
+            "scheduler".into(),
+            values(&[("num_nodes", json!(nodes)), ("num_tasks", json!(2))]),
+        );
+        s.sections
+            .insert("mpi".into(), values(&[("srun_plugins", json!(plugins))]));
+        System {
+            scheduler_info: Some(s),
+            ..info("6.1", &[])
+        }
+    }
+
+    #[test]
+    fn scheduler_and_mpi_sections_are_compared_job_is_not() {
+        let a = under_slurm(1, &["pmi2", "pmix"]);
+        let b = under_slurm(2, &["pmi2", "pmix"]);
+        let c = compare(("a".into(), &a), ("b".into(), &b));
+        assert!(!c.identical);
+        assert_eq!(c.sections.keys().collect::<Vec<_>>(), ["scheduler"]);
+        assert_eq!(c.sections["scheduler"].changed[0].key, "num_nodes");
+        assert!(c.blocking.is_empty());
+
+        let r = check(Some(&a), &under_slurm(1, &["pmi2"]), Policy::Strict);
+        assert_eq!(r.blocking, ["srun MPI plugin types missing now: pmix"]);
+        assert_eq!(r.sections[0].section, "mpi");
+
+        // A record made before the slurm plugin: only the kernel is compared.
+        let old = info("6.1", &[]);
+        assert!(compare(("old".into(), &old), ("b".into(), &b)).identical);
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //!    tree), refusing tree symlinks that would leave it;
 //! 3. parses the Runfile and validates or acquires its image by digest
 //!    (§8.3);
-//! 4. compares the recorded `kernel_info` with today's ([`crate::compat`])
-//!    under `warn|strict|off`, and says so *before* running; `strict`
+//! 4. compares the recorded `kernel_info` and `scheduler_info` with
+//!    today's ([`crate::compat`]) under `warn|strict|off`, and says so *before* running; `strict`
 //!    refuses on a blocking difference. For a record made by another user
 //!    or on another host, the binds it will mount read-write are announced;
 //! 5. runs the pre-flight checks and the steps through `ch-run`, streaming
@@ -28,7 +28,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use dsi_core::env::collect_kernel_info;
 use dsi_core::{
     Collection, Context, Error, OptionSpec, Options, PendingBlob, Plugin, PluginEntry,
     PluginFunction, Result,
@@ -411,11 +410,8 @@ impl Plugin for Producer {
             resolved.acquisition
         );
 
-        let now = collect_kernel_info();
-        let recorded = opened
-            .parent
-            .as_ref()
-            .and_then(|p| p.system.kernel_info.as_ref());
+        let now = System::current();
+        let recorded = opened.parent.as_ref().map(|p| &p.system);
         let policy = self.config.policy;
         let compat = compat::check(recorded, &now, policy);
         if policy == Policy::Strict && !compat.compatible {
@@ -525,7 +521,7 @@ impl Plugin for Producer {
             policy: Some(policy.to_string()),
             result: Some(compat),
         });
-        record.system = System::from_kernel_info(now);
+        record.system = now;
         let mut c = Collection::of(record.to_table()?);
         for b in blobs {
             c.push_blob(b);

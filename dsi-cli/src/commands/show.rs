@@ -72,6 +72,24 @@ fn print_human(d: &RunDescription) -> std::io::Result<()> {
                 s.kind,
                 s.duration_ms
             )?;
+            if let Some(l) = &s.launcher {
+                let shape = match (l.tasks, &l.nodes) {
+                    (Some(t), Some(n)) => format!(", {t} tasks on {n}"),
+                    (Some(t), None) => format!(", {t} tasks"),
+                    (None, Some(n)) => format!(", nodes {n}"),
+                    (None, None) => String::new(),
+                };
+                let job = l
+                    .slurm_job_id
+                    .as_ref()
+                    .map(|j| format!(", job {j}"))
+                    .unwrap_or_default();
+                outln!(
+                    "      launched by {} ({}{shape}{job})",
+                    Shown(&l.argv.join(" ")),
+                    Shown(l.version.as_deref().unwrap_or("version unknown")),
+                )?;
+            }
         }
     }
     if let Some(runfile) = &d.runfile {

@@ -1,5 +1,6 @@
 //! [`diff`]: structured differences between two [`KernelInfo`] documents,
-//! per section — the input of the replay compatibility check.
+//! per section — the input of the replay compatibility check;
+//! [`diff_sections`] does the same for any two maps of sections.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -96,10 +97,16 @@ fn describe(s: Option<&Section>) -> String {
 
 /// Compares `a` (e.g. the recorded system) with `b` (e.g. today's).
 pub fn diff(a: &KernelInfo, b: &KernelInfo) -> KernelDiff {
-    let names: BTreeSet<&String> = a.sections.keys().chain(b.sections.keys()).collect();
+    diff_sections(&a.sections, &b.sections)
+}
+
+/// Compares two maps of sections (of one document, or of several merged,
+/// such as a [`KernelInfo`] and a [`SchedulerInfo`](super::SchedulerInfo)).
+pub fn diff_sections(a: &BTreeMap<String, Section>, b: &BTreeMap<String, Section>) -> KernelDiff {
+    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     let mut out = KernelDiff::default();
     for name in names {
-        let (sa, sb) = (a.sections.get(name), b.sections.get(name));
+        let (sa, sb) = (a.get(name), b.get(name));
         let d = match (sa, sb) {
             (Some(Section::Values(va)), Some(Section::Values(vb))) => diff_values(va, vb),
             _ if sa == sb => SectionDiff::default(),

@@ -69,16 +69,7 @@ impl KernelInfo {
     pub fn from_json(text: &str) -> Result<Self> {
         let info: KernelInfo = serde_json::from_str(text)
             .map_err(|e| Error::InvalidData(format!("kernel_info is not valid: {e}")))?;
-        let major = |s: &str| {
-            s.rsplit_once('/')
-                .map(|(name, v)| (name.to_owned(), v.to_owned()))
-        };
-        if major(&info.schema) != major(KERNEL_INFO_SCHEMA) {
-            return Err(Error::InvalidData(format!(
-                "kernel_info schema '{}' is not supported (this dsi reads '{KERNEL_INFO_SCHEMA}')",
-                info.schema
-            )));
-        }
+        check_schema("kernel_info", &info.schema, KERNEL_INFO_SCHEMA)?;
         Ok(info)
     }
 
@@ -96,6 +87,21 @@ impl KernelInfo {
     pub fn get_str(&self, section: &str, key: &str) -> Option<&str> {
         self.get(section, key)?.as_str()
     }
+}
+
+/// Refuses a document whose schema names another document or another major
+/// version than `supported`; `column` names the document in the error.
+pub(super) fn check_schema(column: &str, found: &str, supported: &str) -> Result<()> {
+    let major = |s: &str| {
+        s.rsplit_once('/')
+            .map(|(name, v)| (name.to_owned(), v.to_owned()))
+    };
+    if major(found) != major(supported) {
+        return Err(Error::InvalidData(format!(
+            "{column} schema '{found}' is not supported (this dsi reads '{supported}')"
+        )));
+    }
+    Ok(())
 }
 
 impl Default for KernelInfo {

@@ -66,4 +66,7 @@ pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
     // the image is (`squashfs`, `directory`; null for storage images).
     ("image_file_digest", DataType::Text),
     ("image_kind", DataType::Text),
+    // The scheduler context (the `slurm` environment plugin).
+    ("slurm_job_id", DataType::Int),
+    ("scheduler_info", DataType::Text),
 ];

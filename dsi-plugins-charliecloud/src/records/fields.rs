@@ -2,7 +2,10 @@
 //! joined with `.`, lists of plain values on one line. Steps, outputs,
 //! PASSENV, the compatibility check and the system have shapes of their own
 //! and are left to the caller (the system's kernel release and
-//! architecture are included).
+//! architecture, the Slurm job id and the `job`, `scheduler` and `mpi`
+//! sections of the scheduler context are included).
+
+use dsi_core::env::Section;
 
 use super::RunRecord;
 
@@ -55,6 +58,24 @@ impl RunRecord {
         ] {
             if let Some(v) = v {
                 out.push((k.to_owned(), v.clone()));
+            }
+        }
+        if let Some(id) = self.system.slurm_job_id {
+            out.push(("system.slurm_job_id".to_owned(), id.to_string()));
+        }
+        // The scheduler context: `job.*`, `scheduler.*`, `mpi.*`, or the
+        // reason a section is unavailable (`not under Slurm`).
+        if let Some(info) = &self.system.scheduler_info {
+            for name in ["job", "scheduler", "mpi"] {
+                match info.sections.get(name) {
+                    Some(Section::Values(m)) => {
+                        for (k, v) in m {
+                            flatten(&format!("{name}.{k}"), v, &mut out);
+                        }
+                    }
+                    Some(Section::Unavailable(why)) => out.push((name.to_owned(), why.clone())),
+                    None => {}
+                }
             }
         }
         out

@@ -21,7 +21,7 @@ mod row;
 
 use std::collections::BTreeMap;
 
-use dsi_core::env::KernelInfo;
+use dsi_core::env::{KernelInfo, SchedulerInfo};
 use dsi_core::{BlobRef, Timestamp, Value};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -256,20 +256,33 @@ pub struct System {
     /// The full description (`dsi.kernel_info/1`).
     #[schemars(with = "Option<serde_json::Value>")]
     pub kernel_info: Option<KernelInfo>,
+    /// The Slurm job the row was made in, if any.
+    pub slurm_job_id: Option<i64>,
+    /// The scheduler context (`dsi.scheduler_info/1`: job, step,
+    /// allocation, MPI plumbing); absent in rows made before it existed.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub scheduler_info: Option<SchedulerInfo>,
 }
 
 impl System {
-    /// This system, now.
+    /// This system and its scheduler context, now (read in parallel).
     pub fn current() -> Self {
-        Self::from_kernel_info(dsi_core::env::collect_kernel_info())
+        let (kernel, scheduler) = std::thread::scope(|s| {
+            let scheduler = s.spawn(dsi_core::env::collect_scheduler_info);
+            let kernel = dsi_core::env::collect_kernel_info();
+            (kernel, scheduler.join().unwrap_or_default())
+        });
+        Self::from_parts(kernel, scheduler)
     }
 
-    /// The summary columns of a description, and the description.
-    pub fn from_kernel_info(info: KernelInfo) -> Self {
+    /// The summary columns of the descriptions, and the descriptions.
+    pub fn from_parts(kernel: KernelInfo, scheduler: SchedulerInfo) -> Self {
         System {
-            kernel_release: info.get_str("kernel", "release").map(str::to_owned),
-            architecture: info.get_str("kernel", "architecture").map(str::to_owned),
-            kernel_info: Some(info),
+            kernel_release: kernel.get_str("kernel", "release").map(str::to_owned),
+            architecture: kernel.get_str("kernel", "architecture").map(str::to_owned),
+            kernel_info: Some(kernel),
+            slurm_job_id: scheduler.job_id(),
+            scheduler_info: Some(scheduler),
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use dsi_core::env::KernelInfo;
+use dsi_core::env::{KernelInfo, SchedulerInfo};
 use dsi_core::{Error, Result, Table, Value};
 use serde::de::DeserializeOwned;
 
@@ -107,6 +107,11 @@ impl RunRecord {
             text(&self.commit_tree),
             text(&self.image.file_digest),
             text(&self.image.kind),
+            int(self.system.slurm_job_id),
+            match &self.system.scheduler_info {
+                Some(s) => Value::Text(s.to_json()),
+                None => Value::Null,
+            },
         ]
     }
 
@@ -180,6 +185,12 @@ impl RunRecord {
             }
             None => None,
         };
+        let scheduler_info = match r.text("scheduler_info")? {
+            Some(s) => Some(
+                SchedulerInfo::from_json(&s).map_err(|e| r.bad("scheduler_info", e.to_string()))?,
+            ),
+            None => None,
+        };
         let compat_policy = r.text("compat_check")?;
         let compat_result = r.json("compat_result")?;
         Ok(RunRecord {
@@ -221,6 +232,8 @@ impl RunRecord {
                 kernel_release: r.text("kernel_release")?,
                 architecture: r.text("architecture")?,
                 kernel_info,
+                slurm_job_id: r.int("slurm_job_id")?,
+                scheduler_info,
             },
             extra: r.extra(),
         })

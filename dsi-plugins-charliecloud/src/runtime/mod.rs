@@ -19,6 +19,7 @@
 pub mod beneath;
 mod capture;
 pub mod environment;
+pub mod join_leftovers;
 mod launcher;
 pub mod outputs;
 pub mod preflight;
@@ -229,6 +230,11 @@ fn run_steps(
             .launch
             .as_ref()
             .map(|l| launchers.record(l, |k| std::env::var(k).ok()));
+        let join_files = step
+            .launch
+            .as_ref()
+            .filter(|l| l.join)
+            .map(|_| join_leftovers::Snapshot::take(Path::new(join_leftovers::SHM_DIR)));
         let started_at = Timestamp::now();
         let t0 = Instant::now();
         let mut child = Command::new(program)
@@ -264,6 +270,17 @@ fn run_steps(
         }
         let out = out_thread.join().expect("stdout pump does not panic");
         let err = err_thread.join().expect("stderr pump does not panic");
+        if let Some(snapshot) = &join_files {
+            let removed = snapshot.clean_new();
+            if !removed.is_empty() {
+                let names: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+                tracing::warn!(
+                    "step {}/{total} left ch-run --join files; removed: {}",
+                    i + 1,
+                    names.join(" ")
+                );
+            }
+        }
         all_out = out.total;
         all_err = err.total;
         let status = status.map_err(|e| {

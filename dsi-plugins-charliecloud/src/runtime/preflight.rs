@@ -8,8 +8,9 @@
 //! * [`image_checks`] — against the image's tree ([`ImageView`]: a directory
 //!   or a SquashFS file), which `dsi record` has too: WORKDIR missing in the image (E408), a bind destination missing
 //!   in it (E407).
-//! * [`preflight()`] — all of these before a replay, and PASSENV without
-//!   `ch-run --feature=extglob` (E411).
+//! * [`preflight()`] — all of these before a replay, PASSENV without
+//!   `ch-run --feature=extglob` (E411), the launchers (E416, E417) and
+//!   stale `ch-run --join` files (E420, [`super::join_leftovers`]).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -143,7 +144,7 @@ pub fn launch_checks(runfile: &Runfile, slurm_job_id: Option<&str>) -> Result<()
 
 /// Pre-flight checks (RUNFILE.md §9 step 4, RUNFILE-1.1 §4.3) against the
 /// image, in the order E408, E406, E407, E411, then the launchers (E416,
-/// E417).
+/// E417) and the `--join` leftovers in `/dev/shm` (E420).
 pub fn preflight(
     runfile: &Runfile,
     image: ImageView<'_>,
@@ -165,7 +166,8 @@ pub fn preflight(
             ),
         ));
     }
-    launch_checks(runfile, std::env::var("SLURM_JOB_ID").ok().as_deref())
+    launch_checks(runfile, std::env::var("SLURM_JOB_ID").ok().as_deref())?;
+    super::join_leftovers::check(runfile, Path::new(super::join_leftovers::SHM_DIR))
 }
 
 #[cfg(test)]
