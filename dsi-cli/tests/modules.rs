@@ -116,12 +116,45 @@ fn collect_stores_rows_in_the_default_sqlite_store() {
 }
 
 #[test]
+fn the_slurm_plugin_records_not_under_slurm_outside_a_job() {
+    let mut c = dsi();
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SLURM_") {
+            c.env_remove(&k);
+        }
+    }
+    let out = c
+        .args(["--json", "collect", "--print", "slurm"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = &v["tables"][0]["rows"][0];
+    assert_eq!(v["tables"][0]["name"], "slurm");
+    assert!(row["slurm_job_id"].is_null(), "{row}");
+    let info: serde_json::Value =
+        serde_json::from_str(row["scheduler_info"].as_str().unwrap()).unwrap();
+    assert_eq!(info["schema"], "dsi.scheduler_info/1");
+    for section in ["job", "step", "scheduler"] {
+        assert_eq!(
+            info["sections"][section], "unavailable: not under Slurm",
+            "{info}"
+        );
+    }
+    assert!(info["sections"].get("mpi").is_some(), "{info}");
+}
+
+#[test]
 fn collect_names_an_unknown_plugin() {
     let out = dsi().args(["collect", "--print", "nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.starts_with("error: unknown plugin 'nope'; available: charliecloud-consumer, charliecloud-producer, csv, git-info, hostname, system-kernel"),
+        err.starts_with("error: unknown plugin 'nope'; available: charliecloud-consumer, charliecloud-producer, csv, git-info, hostname, slurm, system-kernel"),
         "{err}"
     );
     assert!(err.contains("hint: `dsi plugins` lists"), "{err}");

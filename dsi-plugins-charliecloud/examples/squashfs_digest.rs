@@ -6,10 +6,11 @@
 //! squashfs_digest IMAGE.sqfs [RUNS]
 //! ```
 //!
-//! "warm" runs read the file from the page cache (it is read once before);
-//! dropping the page cache for cold reads needs root (`echo 3 >
-//! /proc/sys/vm/drop_caches`) and is the caller's choice. One JSON line per
-//! measure on standard output: seconds and GB/s of the file's size.
+//! By default the runs read the file from the page cache (the first run
+//! fills it). With `DSI_BENCH_DROP_CACHES=1` the page cache is dropped
+//! before every timed run (`sync`, then `1` into `/proc/sys/vm/drop_caches`,
+//! which needs root): cold reads from the disk. One JSON line per measure
+//! on standard output: seconds and GB/s of the file's size.
 
 use std::path::Path;
 use std::time::Instant;
@@ -24,10 +25,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Drops the page cache when `DSI_BENCH_DROP_CACHES=1`.
+fn maybe_drop_caches() {
+    if std::env::var("DSI_BENCH_DROP_CACHES").as_deref() == Ok("1") {
+        rustix::fs::sync();
+        std::fs::write("/proc/sys/vm/drop_caches", "1\n").expect("dropping the page cache (root)");
+    }
+}
+
 fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     let mut times = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs {
+        maybe_drop_caches();
         let t = Instant::now();
         last = Some(f());
         times.push(t.elapsed().as_secs_f64());
@@ -71,6 +81,7 @@ fn main() {
     let storage = Storage::new(dir.path().join("storage"));
     let resolve =
         || resolve_with_cache(&img, 1, Path::new("/"), &storage, Some(&cache)).expect("resolve");
+    maybe_drop_caches();
     let t = Instant::now();
     resolve();
     report("V6 + V5, cache empty (fills it)", t.elapsed().as_secs_f64());

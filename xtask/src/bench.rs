@@ -30,7 +30,10 @@
 //!   and a SQL count over 10k, 100k and 1M `runs` rows in every driver;
 //! * **Delta tables** ([`delta`]) — the parquet and s3 drivers' listing and
 //!   counts over 1k–100k separately recorded runs before and after
-//!   `compact`, and 64 concurrent writers.
+//!   `compact`, and 64 concurrent writers;
+//! * **HPC** ([`hpc`]) — SquashFS digest throughput (the `squashfs_digest`
+//!   example) and RUNFILE-1.1 L-1 replayed by `dsi replay` under Slurm next
+//!   to the identical `srun … ch-run …` argv.
 //!
 //! Peer comparisons alternate within one invocation so that drift (thermal,
 //! page cache, other load) hits every peer alike. Each section starts with a
@@ -47,6 +50,7 @@ mod capture;
 mod datalad;
 mod delta;
 mod fmt;
+mod hpc;
 mod measure;
 mod pydsi;
 mod record;
@@ -94,10 +98,12 @@ pub(crate) enum Section {
     Scaling,
     /// The Delta layout: listing and counts before/after compaction, 64 writers.
     Delta,
+    /// SquashFS digests; L-1 replayed under Slurm versus the raw srun argv.
+    Hpc,
 }
 
 impl Section {
-    const ALL: [Section; 11] = [
+    const ALL: [Section; 12] = [
         Section::Runfile,
         Section::Rftree,
         Section::Runtime,
@@ -109,6 +115,7 @@ impl Section {
         Section::Bulk,
         Section::Scaling,
         Section::Delta,
+        Section::Hpc,
     ];
 
     /// The section's heading in the report (after `## `).
@@ -125,6 +132,7 @@ impl Section {
             Section::Bulk => "Bulk CSV: ingest, filtered count, read back",
             Section::Scaling => "Scaling with store size",
             Section::Delta => "Delta tables: listing, counts, compaction, concurrent writers",
+            Section::Hpc => "HPC: SquashFS digests and MPI replays under Slurm",
         }
     }
 }
@@ -313,6 +321,10 @@ pub(crate) fn run(opts: &Options) -> anyhow::Result<()> {
                 delta::section(plan, &mut services)?,
             );
         }
+        if wanted(Section::Hpc) {
+            let (t0, load) = (Some(Instant::now()), loadavg());
+            stamped(Section::Hpc, t0, load, hpc::section(plan, &mut services)?);
+        }
         Ok(())
     })();
     let stopped = services.finish();
@@ -441,6 +453,7 @@ fn build(wanted: &dyn Fn(Section) -> bool) -> anyhow::Result<()> {
         (Section::Rftree, "rftree"),
         (Section::Runtime, "run_once"),
         (Section::Pack, "pack_unpack"),
+        (Section::Hpc, "squashfs_digest"),
     ]
     .into_iter()
     .filter(|(s, _)| wanted(*s))
@@ -453,6 +466,7 @@ fn build(wanted: &dyn Fn(Section) -> bool) -> anyhow::Result<()> {
         Section::Capture,
         Section::Bulk,
         Section::Scaling,
+        Section::Hpc,
     ]
     .into_iter()
     .any(wanted);

@@ -147,7 +147,13 @@ fn scheduler_info(env: &dyn Fn(&str) -> Option<String>, answers: &Answers) -> Sc
         Some(Err(e)) => Err(e.clone()),
         None => Err("scontrol was not asked".to_owned()),
     };
-    let from_job = |key: &str| job.as_ref().ok().and_then(|m| m.get(key).cloned());
+    // scontrol prints `(null)` for what is not set.
+    let from_job = |key: &str| {
+        job.as_ref()
+            .ok()
+            .and_then(|m| m.get(key).cloned())
+            .filter(|v| v != "(null)")
+    };
     // An environment value, else scontrol's, as a number when it is one.
     let value = |var: &str, scontrol: &str| -> Option<J> {
         env(var).or_else(|| from_job(scontrol)).map(|v| typed(&v))
@@ -411,7 +417,7 @@ mod tests {
             ("SLURM_JOB_CPUS_PER_NODE", "1(x2)"),
             ("SLURM_TASKS_PER_NODE", "1(x2)"),
         ]);
-        let scontrol = "JobId=42 JobName=interactive UserId=root(0) SubmitTime=2026-12-03T10:00:00 \
+        let scontrol = "JobId=42 JobName=interactive UserId=root(0) Account=(null) SubmitTime=2026-12-03T10:00:00 \
                         StartTime=2026-12-03T10:00:01 NumNodes=2 NumCPUs=2 NumTasks=2 CPUs/Task=1 BatchHost=n1";
         let info = scheduler_info(&env, &answers(Some(scontrol)));
         assert_eq!(info.job_id(), Some(42));
@@ -420,6 +426,7 @@ mod tests {
             Some(&json!("2026-12-03T10:00:00"))
         );
         assert_eq!(info.get("job", "batch_host"), Some(&json!("n1")));
+        assert_eq!(info.get("job", "account"), None, "(null) is not a value");
         assert_eq!(info.get("scheduler", "num_nodes"), Some(&json!(2)));
         assert_eq!(info.get("scheduler", "num_tasks"), Some(&json!(2)));
         assert_eq!(info.get("scheduler", "num_cpus"), Some(&json!(2)));
