@@ -1166,7 +1166,7 @@ fn mpi_under_slurm_through_launch_l1_l2_exit_status_e416_e417() {
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "Runfile:2:1: error: E420: ch-run --join leftovers would make a step of this job wait and fail: {} {}",
+            "Runfile:2:1: error: E421: ch-run --join leftovers would make a step of this job wait and fail: {} {}",
             stale[0], stale[1]
         )) && err.contains(&format!("hint: no process uses them; remove them: rm {} {}", stale[0], stale[1])),
         "{err}"

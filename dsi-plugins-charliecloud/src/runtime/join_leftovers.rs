@@ -10,7 +10,7 @@
 //! waiting for join lock`), or tries to join a process that is gone (`join:
 //! no PID …`).
 //!
-//! * [`check`] — pre-flight (E420): such files of this user that no process
+//! * [`check`] — pre-flight (E421): such files of this user that no process
 //!   maps, with a step id as tag, refuse a replay with a `LAUNCH --join`
 //!   before anything runs, naming the files; other stale tags are warned
 //!   about.
@@ -120,7 +120,7 @@ fn names(files: &[PathBuf]) -> String {
 }
 
 /// Pre-flight: with a `LAUNCH --join` in the Runfile, stale join files in
-/// `dir` whose tag is a step id are E420 at that LAUNCH; other stale ones
+/// `dir` whose tag is a step id are E421 at that LAUNCH; other stale ones
 /// are warned about.
 pub fn check(runfile: &Runfile, dir: &Path) -> Result<(), Diagnostic> {
     let Some(launch) = runfile
@@ -145,7 +145,7 @@ pub fn check(runfile: &Runfile, dir: &Path) -> Result<(), Diagnostic> {
     Err(Diagnostic::error(
         launch.line,
         launch.col,
-        "E420",
+        "E421",
         format!(
             "ch-run --join leftovers would make a step of this job wait and fail: {}",
             names(&blocking)
@@ -229,7 +229,7 @@ mod tests {
         let e = check(&joined, d.path()).unwrap_err().to_string();
         let p = |n: &str| d.path().join(n).display().to_string();
         assert!(
-            e.starts_with("2:1: error: E420: ch-run --join leftovers"),
+            e.starts_with("2:1: error: E421: ch-run --join leftovers"),
             "{e}"
         );
         assert!(

@@ -10,7 +10,7 @@
 //!   in it (E407).
 //! * [`preflight()`] — all of these before a replay, PASSENV without
 //!   `ch-run --feature=extglob` (E411), the launchers (E416, E417) and
-//!   stale `ch-run --join` files (E420, [`super::join_leftovers`]).
+//!   stale `ch-run --join` files (E421, [`super::join_leftovers`]).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -144,7 +144,7 @@ pub fn launch_checks(runfile: &Runfile, slurm_job_id: Option<&str>) -> Result<()
 
 /// Pre-flight checks (RUNFILE.md §9 step 4, RUNFILE-1.1 §4.3) against the
 /// image, in the order E408, E406, E407, E411, then the launchers (E416,
-/// E417) and the `--join` leftovers in `/dev/shm` (E420).
+/// E417) and the `--join` leftovers in `/dev/shm` (E421).
 pub fn preflight(
     runfile: &Runfile,
     image: ImageView<'_>,
