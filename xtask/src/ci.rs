@@ -8,40 +8,93 @@ use std::collections::BTreeMap;
 use crate::services;
 use crate::util::{cargo, have, run as sh};
 
+/// Wall time per phase, printed when CI ends (passed or not), so that what
+/// each phase costs (the services' start included) is in every CI log.
+#[derive(Default)]
+struct Phases(Vec<(&'static str, f64)>);
+
+impl Phases {
+    fn time<T>(
+        &mut self,
+        name: &'static str,
+        f: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let t0 = std::time::Instant::now();
+        let r = f();
+        self.0.push((name, t0.elapsed().as_secs_f64()));
+        r
+    }
+
+    fn print(&self) {
+        let total: f64 = self.0.iter().map(|(_, s)| s).sum();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(n, s)| format!("{n} {s:.0} s"))
+            .collect();
+        eprintln!(
+            "xtask: ci phases: {} (total {:.1} min)",
+            parts.join(", "),
+            total / 60.0
+        );
+    }
+}
+
 /// `cargo xtask ci`.
 pub(crate) fn run() -> anyhow::Result<()> {
-    crate::setup::run()?;
-    sh(cargo().args(["fmt", "--all", "--check"]))?;
-    crate::tidy::run()?;
-    sh(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--all-features",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    crate::features::run()?;
-    sh(cargo()
-        .args(["doc", "--workspace", "--no-deps", "--all-features"])
-        .env("RUSTDOCFLAGS", "-D warnings"))?;
-    // Build the tests before starting services, so a compile error fails fast.
-    sh(cargo().args(["test", "--workspace", "--all-features", "--no-run"]))?;
-    let mut env = services::start()?;
-    env.insert(
-        "DSI_TEST_PYTHON".into(),
-        crate::python::ensure()?.display().to_string(),
-    );
-    // The quick reliability suite reuses the running services; its fuzzing
-    // section builds every fuzz target and runs each for 10 s.
-    let result = test(&env)
-        .and_then(|()| embedding_example(&env))
-        .and_then(|()| crate::reliability::quick());
-    services::stop()?;
+    let mut phases = Phases::default();
+    let result = run_phases(&mut phases);
+    phases.print();
     result?;
     eprintln!("xtask: ci passed");
     Ok(())
+}
+
+fn run_phases(p: &mut Phases) -> anyhow::Result<()> {
+    p.time("setup", crate::setup::run)?;
+    p.time("fmt+tidy", || {
+        sh(cargo().args(["fmt", "--all", "--check"]))?;
+        crate::tidy::run()
+    })?;
+    p.time("clippy", || {
+        sh(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        crate::features::run()
+    })?;
+    p.time("doc", || {
+        sh(cargo()
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"))
+    })?;
+    // Build the tests before starting services, so a compile error fails fast.
+    p.time("build tests", || {
+        sh(cargo().args(["test", "--workspace", "--all-features", "--no-run"]))
+    })?;
+    let mut env = p.time("services start", services::start)?;
+    let python = p.time("python venv", crate::python::ensure);
+    let python = match python {
+        Ok(py) => py,
+        Err(e) => {
+            services::stop()?;
+            return Err(e);
+        }
+    };
+    env.insert("DSI_TEST_PYTHON".into(), python.display().to_string());
+    // The quick reliability suite reuses the running services; its fuzzing
+    // section builds every fuzz target and runs each for 10 s.
+    let result = p
+        .time("tests", || test(&env))
+        .and_then(|()| p.time("embedding example", || embedding_example(&env)))
+        .and_then(|()| p.time("reliability (quick)", crate::reliability::quick));
+    services::stop()?;
+    result
 }
 
 fn test(env: &BTreeMap<String, String>) -> anyhow::Result<()> {
