@@ -364,6 +364,9 @@ impl Plugin for Producer {
     }
 
     fn collect(&mut self, ctx: &Context<'_>) -> Result<Collection> {
+        // Today's system and scheduler context, read while the record is
+        // opened, materialised and its image verified.
+        let system = std::thread::spawn(System::current);
         let work = tmp()?;
         let opened = self.open_artifact(ctx, work.path())?;
         let limits = Limits::default();
@@ -410,7 +413,9 @@ impl Plugin for Producer {
             resolved.acquisition
         );
 
-        let now = System::current();
+        let now = system.join().map_err(|_| {
+            Error::InvalidData("collecting this system's description panicked".into())
+        })?;
         let recorded = opened.parent.as_ref().map(|p| &p.system);
         let policy = self.config.policy;
         let compat = compat::check(recorded, &now, policy);

@@ -63,13 +63,29 @@ fn option<'a>(argv: &'a [String], short: &[&str], long: &[&str]) -> Option<&'a s
     None
 }
 
-/// Resolves versions once per program.
+/// Resolves versions once per program: asked for in the background before
+/// the first step ([`Launchers::prefetch`]), so that `srun --version` is not
+/// on a step's critical path.
 #[derive(Debug, Default)]
 pub(crate) struct Launchers {
     versions: HashMap<String, Option<String>>,
+    pending: HashMap<String, std::thread::JoinHandle<Option<String>>>,
 }
 
 impl Launchers {
+    /// Starts `L0 --version` of every launcher of `launches` in the background.
+    pub(crate) fn prefetch<'a>(&mut self, launches: impl Iterator<Item = &'a Launch>) {
+        for l in launches {
+            if let Some(path) = super::find_program(&l.argv[0]) {
+                let key = path.display().to_string();
+                if !self.versions.contains_key(&key) && !self.pending.contains_key(&key) {
+                    self.pending
+                        .insert(key, std::thread::spawn(move || version_of(&path)));
+                }
+            }
+        }
+    }
+
     /// The record of `launch` in an environment where `env` reads a
     /// variable.
     pub(crate) fn record(
@@ -80,9 +96,14 @@ impl Launchers {
         let l0 = &launch.argv[0];
         let path = super::find_program(l0);
         let version = path.as_ref().and_then(|p| {
+            let key = p.display().to_string();
+            let pending = self.pending.remove(&key);
             self.versions
-                .entry(p.display().to_string())
-                .or_insert_with(|| version_of(p))
+                .entry(key)
+                .or_insert_with(|| match pending {
+                    Some(h) => h.join().ok().flatten(),
+                    None => version_of(p),
+                })
                 .clone()
         });
         let base = l0.rsplit('/').next().unwrap_or(l0);

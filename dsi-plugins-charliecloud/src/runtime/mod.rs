@@ -205,6 +205,7 @@ fn run_steps(
     let mut exit_code = 0;
     let mut failure = None;
     let mut launchers = launcher::Launchers::default();
+    launchers.prefetch(runfile.steps().iter().filter_map(|s| s.launch.as_ref()));
     for (i, step) in runfile.steps().iter().enumerate() {
         if let Some(sig) = armed.pending() {
             // Interrupted between steps: record it, run nothing more.
@@ -226,10 +227,6 @@ fn run_steps(
         );
         let argv = runfile.to_ch_run_argv(i, ctx);
         let program = find_program(&argv[0]).ok_or_else(|| not_found(step, &argv[0]))?;
-        let launched = step
-            .launch
-            .as_ref()
-            .map(|l| launchers.record(l, |k| std::env::var(k).ok()));
         let join_files = step
             .launch
             .as_ref()
@@ -291,6 +288,12 @@ fn run_steps(
                 format!("waiting for step {}/{total}: {e}", i + 1),
             )
         })?;
+        // After the step: the launcher's version was asked for in the
+        // background meanwhile.
+        let launched = step
+            .launch
+            .as_ref()
+            .map(|l| launchers.record(l, |k| std::env::var(k).ok()));
         let result = StepResult {
             line: step.line,
             kind: match step.kind {
