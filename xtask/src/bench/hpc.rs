@@ -106,7 +106,10 @@ fn digest_part(plan: Plan, services: &mut Services) -> anyhow::Result<String> {
         .open("/proc/sys/vm/drop_caches")
         .is_ok();
     let mut rows = Vec::new();
-    for (name, image) in [("MPI test image", &mpi), ("generated, 1 GiB of files", &big)] {
+    for (name, image) in [
+        ("MPI test image", &mpi),
+        ("generated, 1 GiB of files", &big),
+    ] {
         let size = fs::metadata(image)?.len();
         for cold in [false, true] {
             if cold && !can_drop {
