@@ -22,6 +22,15 @@ pub(super) fn fmt_secs(s: f64) -> String {
     }
 }
 
+/// `+1.23 ms` / `−1.23 ms`: `s` against `base`.
+pub(super) fn delta(s: f64, base: f64) -> String {
+    if s >= base {
+        format!("+{}", fmt_secs(s - base))
+    } else {
+        format!("−{}", fmt_secs(base - s))
+    }
+}
+
 pub(super) fn fmt_range(min: f64, max: f64) -> String {
     format!("{} – {}", fmt_secs(min), fmt_secs(max))
 }

@@ -16,7 +16,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use super::fmt::{fmt_kib, fmt_range, fmt_secs, table};
+use super::fmt::{delta, fmt_kib, fmt_range, fmt_secs, table};
 use super::measure::{alternate, measure, secs_stats};
 use super::{Plan, Services, bench_data, dsi_binary, example};
 use crate::json::{self, Json};
@@ -320,10 +320,8 @@ fn replay_part(plan: Plan, services: &mut Services) -> anyhow::Result<String> {
                 fmt_range(s.min, s.max),
                 if i == 0 {
                     "—".to_owned()
-                } else if s.median >= base {
-                    format!("+{}", fmt_secs(s.median - base))
                 } else {
-                    format!("−{}", fmt_secs(base - s.median))
+                    delta(s.median, base)
                 },
                 fmt_kib(*rss),
             ]
@@ -360,11 +358,7 @@ fn replay_part(plan: Plan, services: &mut Services) -> anyhow::Result<String> {
     let _ = writeln!(
         out,
         "\nOverhead of `dsi replay` above the raw srun argv: {} (goal: at most 30 ms: {}).",
-        if overhead >= 0.0 {
-            format!("+{}", fmt_secs(overhead))
-        } else {
-            format!("−{}", fmt_secs(-overhead))
-        },
+        delta(overhead, 0.0),
         if overhead <= 0.030 { "met" } else { "not met" }
     );
     let _ = writeln!(out, "\nsrun argv: `{}`", argv.join(" "));

@@ -25,7 +25,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 use super::datalad::{CALL_FMT, DataLad, git_identity};
-use super::fmt::{fmt_kib, fmt_range, fmt_secs, table};
+use super::fmt::{delta, fmt_kib, fmt_range, fmt_secs, table};
 use super::measure::{
     Prepared, Sample, Stats, alternate_prepared, copy_command, measure, measure_seq, secs_stats,
 };
@@ -106,15 +106,6 @@ fn rss_runs(peers: &mut [Prepared<'_>]) -> anyhow::Result<Vec<Option<u64>>> {
         .iter_mut()
         .map(|p| Ok(measure_seq(&p()?, true)?.rss_kib))
         .collect()
-}
-
-/// `+1.23 ms` / `−1.23 ms`.
-fn delta(s: f64, base: f64) -> String {
-    if s >= base {
-        format!("+{}", fmt_secs(s - base))
-    } else {
-        format!("−{}", fmt_secs(base - s))
-    }
 }
 
 fn met(ok: bool) -> &'static str {
