@@ -98,6 +98,9 @@ pub enum Command {
     Run(RunArgs),
     /// Show how the systems of two runs (or a run and this one) differ.
     Diff(DiffArgs),
+    /// Say why two runs differ: each layer (Runfile, image, inputs, environment,
+    /// launcher, system, outputs), the first that differs named as the likely cause.
+    Why(WhyArgs),
     /// List records and replays, newest first.
     List(ListArgs),
     /// A project's history: its commits, newest first, with their records and replays.
@@ -217,9 +220,26 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "POLICY", value_parser = ["warn", "strict", "off"])]
     pub check: Option<String>,
 
-    /// Compare the outputs and stdout with the recorded run; exit 1 unless all match.
+    /// Report the verification against the reference run (RUNFILE-1.1 §7) and
+    /// exit by its verdict: 0 reproduced (within tolerance), 1 not reproduced
+    /// or failed, 2 unverifiable.
     #[arg(long, conflicts_with_all = ["repo", "remote"])]
     pub verify: bool,
+
+    /// Verify against this run instead of the first successful replay of the
+    /// commit.
+    #[arg(long, value_name = "RUN", requires = "verify", add = ArgValueCompleter::new(complete::run_refs))]
+    pub against: Option<String>,
+
+    /// Replay N times on this system, each with its verdict; report the worst,
+    /// per-metric statistics and the items that changed between repeats.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+
+    /// Largest content of a compared output kept per item, in bytes (above it,
+    /// only its sha256 and size).
+    #[arg(long, value_name = "BYTES", default_value_t = dsi_plugins_charliecloud::verify::DEFAULT_CONTENT_LIMIT)]
+    pub content_limit: u64,
 
     /// Say what the replay would do (image check, each step's argv, every bind
     /// with its host path, PASSENV, outputs) and run nothing.
@@ -356,6 +376,9 @@ pub struct ListArgs {
     /// Only runs since a date (2026-11-29), a time (RFC 3339) or an age (90m, 12h, 7d).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
+    /// Only replays with this verdict (RUNFILE-1.1 §7).
+    #[arg(long, value_name = "VERDICT", value_parser = ["reproduced", "reproduced-within-tolerance", "unverifiable", "not-reproduced", "failed"])]
+    pub verdict: Option<String>,
     /// At most this many runs.
     #[arg(long, short = 'n', default_value_t = 20, value_name = "N")]
     pub limit: u64,
@@ -401,6 +424,18 @@ pub struct DiffArgs {
     /// Compare with this system (the default when no second run is given).
     #[arg(long)]
     pub now: bool,
+}
+
+/// Arguments of `dsi why`.
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// A run id or a commit (a commit names its newest replay).
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
+    pub a: String,
+
+    /// The run or commit to compare it with.
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
+    pub b: String,
 }
 
 /// Arguments of `dsi checkout`.

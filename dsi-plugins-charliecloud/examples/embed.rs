@@ -24,6 +24,7 @@ use dsi_plugins_charliecloud::producer::OutputTo;
 use dsi_plugins_charliecloud::recording::{self, RecordRequest};
 use dsi_plugins_charliecloud::replaying::{self, ReplayFrom, ReplayRequest};
 use dsi_plugins_charliecloud::settings::ImageSettings;
+use dsi_plugins_charliecloud::verify;
 
 struct Args {
     storage: PathBuf,
@@ -92,17 +93,14 @@ fn run(a: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             into: None,
             images,
             verify: true,
+            against: None,
+            content_limit: verify::DEFAULT_CONTENT_LIMIT,
         },
     )?;
     let verification = replayed.verification.ok_or("no verification")?;
     eprintln!(
         "replayed as run {}: {}",
-        replayed.record.run_id,
-        if verification.ok {
-            "verified"
-        } else {
-            "differs from the record"
-        }
+        replayed.record.run_id, verification.verdict
     );
 
     // 3. Export the replay, with its record, as PROV-JSON, reading the

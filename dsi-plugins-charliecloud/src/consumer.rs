@@ -522,6 +522,14 @@ impl Plugin for Consumer {
         record.runfile.digest = Some(prepared.parsed.runfile.digest());
         record.repository = Some(packed.blob);
         record.system = System::current();
+        let context = prepared
+            .dir
+            .join(prepared.path.parent().unwrap_or(Path::new("")));
+        let (inputs, warnings) = runtime::inputs::record(&prepared.parsed.runfile, &context);
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        record.inputs = inputs;
         let mut c = Collection::of(record.to_table()?);
         let path = packed.file.to_path_buf();
         c.push_blob(PendingBlob::from_file(

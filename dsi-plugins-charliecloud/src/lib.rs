@@ -41,6 +41,7 @@ pub mod runtime;
 pub mod settings;
 pub mod slurm;
 pub mod verify;
+pub mod why;
 
 pub use diagnostic_error::RunfileError;
 

@@ -29,6 +29,8 @@ pub struct RunSummary {
     pub exit_code: Option<i64>,
     /// A replay's wall time.
     pub duration_ms: Option<i64>,
+    /// A replay's verdict (RUNFILE-1.1 §7).
+    pub verdict: Option<crate::verify::Verdict>,
     /// The host it was made on.
     pub hostname: Option<String>,
     /// The user who made it.
@@ -46,6 +48,7 @@ impl From<&RunRecord> for RunSummary {
             image: r.image.clone(),
             exit_code: r.exit_code(),
             duration_ms: r.outcome.as_ref().and_then(|o| o.duration_ms),
+            verdict: r.verification.as_ref().map(|v| v.verdict),
             hostname: r.hostname().map(str::to_owned),
             moniker: r.user.as_ref().and_then(|u| u.moniker.clone()),
         }

@@ -43,6 +43,7 @@ use crate::runfile::{self, Diagnostic, PathImageKind, Runfile};
 use crate::runfile_source::MAX_RUNFILE_BYTES;
 use crate::runtime::{self, PathImageRun, RunOptions, Sink, environment, outputs};
 use crate::settings::{IMAGE_OPTIONS, ImageSettings, parse_bool};
+use crate::verify;
 
 /// Registered name.
 pub const NAME: &str = "charliecloud-producer";
@@ -89,6 +90,11 @@ pub struct ReplayConfig {
     pub images: ImageSettings,
     /// Announce the binds before running (a record someone else made).
     pub announce_binds: bool,
+    /// Verify against this run (`--against`) instead of the first
+    /// successful replay of the commit.
+    pub against: Option<String>,
+    /// Largest content of a compared target kept as a blob (bytes).
+    pub content_limit: u64,
 }
 
 /// The producer plugin.
@@ -136,6 +142,14 @@ const OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional(
         "announce_binds",
         "true: say which host paths the replay mounts before running (default false)",
+    ),
+    OptionSpec::optional(
+        "against",
+        "verify against this run (default: the first successful replay of the commit)",
+    ),
+    OptionSpec::optional(
+        "content_limit",
+        "largest content of a compared output kept, in bytes (default 16777216)",
     ),
     IMAGE_OPTIONS[0],
     IMAGE_OPTIONS[1],
@@ -229,6 +243,10 @@ impl Producer {
             into: options.get("into").map(PathBuf::from),
             images: ImageSettings::from_options(NAME, options)?,
             announce_binds: parse_bool(NAME, options, "announce_binds")?,
+            against: options.get("against").map(str::to_owned),
+            content_limit: options
+                .parse::<u64>(NAME, "content_limit")?
+                .unwrap_or(verify::DEFAULT_CONTENT_LIMIT),
         })
     }
 
@@ -389,6 +407,10 @@ impl Plugin for Producer {
         let parsed =
             runfile::parse(&bytes).map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
         let rf = &parsed.runfile;
+        if !rf.passenv().is_empty() {
+            // The pre-flight's PASSENV check asks ch-run; start it now.
+            runtime::prefetch_extglob("ch-run", &self.config.images.user);
+        }
         // Materialise the commit; the context directory is the Runfile's.
         let tree = self.context_root(work.path())?;
         bounded.materialize(commit, &tree).map_err(Error::from)?;
@@ -442,6 +464,10 @@ impl Plugin for Producer {
         }
 
         let (stdout, stderr) = self.sinks();
+        // The streams are kept too, for the verification (RUNFILE-1.1 §7).
+        let spool: Arc<tempfile::TempDir> = Arc::new(tmp()?);
+        let stdout = verify::texts::spooling(stdout, spool.path(), "@stdout")?;
+        let stderr = verify::texts::spooling(stderr, spool.path(), "@stderr")?;
         let path_image = match resolved.path_kind {
             Some(kind) => Some(PathImageRun {
                 kind,
@@ -473,6 +499,12 @@ impl Plugin for Producer {
         let view = resolved.view(squash.as_ref());
         runtime::preflight(rf, view, &opts)
             .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
+        let recorded_inputs = opened.parent.as_ref().map_or(&[][..], |p| &p.inputs[..]);
+        let (inputs, input_warnings) = runtime::inputs::check(rf, &context, recorded_inputs)
+            .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
+        for w in &input_warnings {
+            tracing::warn!("{}", w.render(&file));
+        }
         let outcome = runtime::execute(rf, &opts)
             .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
         let (output_digests, output_warnings) =
@@ -521,12 +553,41 @@ impl Plugin for Producer {
         });
         record.steps = step_records(&outcome, rf.steps().len());
         record.outputs = output_digests;
+        record.inputs = inputs;
         record.passenv = environment::to_record(&outcome.passenv);
         record.compat = Some(Compat {
             policy: Some(policy.to_string()),
             result: Some(compat),
         });
         record.system = now;
+
+        // Graded verification against the reference run, if there is one.
+        let replay_texts = verify::ReplayTexts::capture(
+            &verify::evaluate::read_targets(rf),
+            &context,
+            spool.path(),
+        );
+        let step_failed = outcome.exit_code != 0 || outcome.signal.is_some();
+        let reference = verify::reference_for(
+            ctx.stores(),
+            &commit.to_string(),
+            self.config.against.as_deref(),
+        )?;
+        let verification = verify::Verification::of(
+            rf,
+            &replay_texts,
+            step_failed,
+            reference.as_ref().map(|p| (p, ctx.stores())),
+        );
+        let keep: Arc<dyn Send + Sync> = spool;
+        let (texts, text_blobs) = replay_texts.stored(
+            &verify::evaluate::compared_targets(rf),
+            self.config.content_limit,
+            &keep,
+        );
+        blobs.extend(text_blobs);
+        record.verification = Some(verification);
+        record.texts = texts;
         let mut c = Collection::of(record.to_table()?);
         for b in blobs {
             c.push_blob(b);

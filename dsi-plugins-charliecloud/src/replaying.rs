@@ -60,8 +60,14 @@ pub struct ReplayRequest {
     pub into: Option<PathBuf>,
     /// How images are found and checked.
     pub images: ImageSettings,
-    /// Compare with the reference run.
+    /// Report the verification (every replay is verified and keeps its
+    /// verdict; this asks for the report and a verdict exit status).
     pub verify: bool,
+    /// Verify against this run instead of the first successful replay of
+    /// the commit (`--against`).
+    pub against: Option<String>,
+    /// Largest content of a compared target kept per item, in bytes.
+    pub content_limit: u64,
 }
 
 /// How a failed step ended the replay.
@@ -139,7 +145,49 @@ fn source<'a>(
     })
 }
 
-/// Replays, stores the replay in every store, and verifies it if asked.
+/// What `--repeat N` did: each replay, and the summary.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Repeated {
+    /// The replays, in order (each stored, each with its verdict).
+    pub replays: Vec<Replayed>,
+    /// The worst verdict, per-metric statistics, nondeterministic items.
+    pub summary: verify::RepeatSummary,
+}
+
+/// Replays `n` times on this system, each in a fresh context directory
+/// and with its own verdict (RUNFILE-1.1 §7 "Repeats"); without a
+/// reference, the first successful repeat is the reference of the others.
+/// `open` opens the stores for each repeat. Stops early when a repeat
+/// cannot start (a step failing to run is a repeat like any other).
+///
+/// The `nondeterministic` marks are in the returned verifications and the
+/// summary; the stored rows keep each repeat's own verification.
+pub fn replay_repeated(
+    mut open: impl FnMut() -> Result<Vec<Box<dyn Driver>>>,
+    request: &ReplayRequest,
+    n: u32,
+) -> Result<Repeated> {
+    let mut replays = Vec::new();
+    for _ in 0..n.max(1) {
+        let mut r = replay(open()?, request.clone())?;
+        if r.verification.is_none() {
+            r.verification.clone_from(&r.record.verification);
+        }
+        replays.push(r);
+    }
+    let mut verifications: Vec<Verification> = replays
+        .iter()
+        .filter_map(|r| r.verification.clone())
+        .collect();
+    let summary = verify::summarise(&mut verifications);
+    for (r, v) in replays.iter_mut().zip(verifications) {
+        r.verification = Some(v);
+    }
+    Ok(Repeated { replays, summary })
+}
+
+/// Replays, verifies it against its reference, and stores the replay and
+/// its verdict in every store.
 pub fn replay(drivers: Vec<Box<dyn Driver>>, request: ReplayRequest) -> Result<Replayed> {
     check_request(&request)?;
     let (src, commit, parent) = {
@@ -156,6 +204,8 @@ pub fn replay(drivers: Vec<Box<dyn Driver>>, request: ReplayRequest) -> Result<R
         into: request.into.clone(),
         images: request.images.clone(),
         announce_binds: parent.as_ref().is_some_and(is_foreign),
+        against: request.against.clone(),
+        content_limit: request.content_limit,
     };
     let mut terminal = Terminal::new();
     terminal.load_plugin(Box::new(Producer::new(config)?))?;
@@ -177,14 +227,10 @@ pub fn replay(drivers: Vec<Box<dyn Driver>>, request: ReplayRequest) -> Result<R
             d.location()
         );
     }
-    let verification = match (&parent, request.verify) {
-        (Some(p), true) => Some(
-            match verify::reference_for(terminal.stores(), p, &record.run_id)? {
-                Some(reference) => verify::verify(&reference, &record),
-                None => verify::unverified(&p.run_id),
-            },
-        ),
-        _ => None,
+    let verification = if request.verify {
+        record.verification.clone()
+    } else {
+        None
     };
     let failure =
         producer::failure_diagnostic(&record.steps).map(|(diagnostic, exit_status)| StepFailure {

@@ -21,6 +21,12 @@ fn filter(args: &ListArgs) -> anyhow::Result<ListFilter> {
             Some(s) => Some(parse_since(s, Timestamp::now())?),
             None => None,
         },
+        verdict: args
+            .verdict
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         ..ListFilter::default()
     })
 }
@@ -37,6 +43,7 @@ pub(crate) fn row(r: &RunSummary) -> Vec<String> {
         short(r.recorded_at.as_deref(), 19).replace('T', " "),
         short(r.commit.as_deref(), 10),
         r.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+        r.verdict.map(|v| v.as_str().to_owned()).unwrap_or_default(),
         short(r.hostname.as_deref(), 20),
         short(r.image.reference.as_deref(), 60),
     ]
@@ -49,6 +56,7 @@ pub(crate) const HEADER: &[&str] = &[
     "RECORDED (UTC)",
     "COMMIT",
     "EXIT",
+    "VERDICT",
     "HOST",
     "IMAGE",
 ];

@@ -18,6 +18,7 @@ mod replay;
 mod runfile;
 mod settings;
 mod show;
+mod why;
 
 use dsi_plugins_charliecloud::settings::ImageSettings;
 
@@ -44,6 +45,7 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Replay(args) => replay::replay(g, args),
         Command::Run(args) => replay::run(g, args),
         Command::Diff(args) => diff::run(g, args),
+        Command::Why(args) => why::run(g, args),
         Command::List(args) => list::run(g, args),
         Command::Log(args) => log::run(g, args),
         Command::Query(args) => query::run(g, args),

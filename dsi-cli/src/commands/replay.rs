@@ -9,8 +9,10 @@ use dsi_core::Access;
 use dsi_core::text::Shown;
 use dsi_plugins_charliecloud::compat::Policy;
 use dsi_plugins_charliecloud::producer::OutputTo;
-use dsi_plugins_charliecloud::replaying::{self, ReplayFrom, ReplayPlan, ReplayRequest, Replayed};
-use dsi_plugins_charliecloud::verify::Verification;
+use dsi_plugins_charliecloud::replaying::{
+    self, Repeated, ReplayFrom, ReplayPlan, ReplayRequest, Replayed,
+};
+use dsi_plugins_charliecloud::verify::{RepeatSummary, Verdict, Verification};
 
 use crate::cli::{GlobalArgs, ImageArgs, ReplayArgs, RunArgs};
 use crate::commands::{image_settings, record};
@@ -41,32 +43,46 @@ fn request(
         into: None,
         images: image_settings(image)?,
         verify: false,
+        against: None,
+        content_limit: dsi_plugins_charliecloud::verify::DEFAULT_CONTENT_LIMIT,
     })
 }
 
 fn print_verification(v: &Verification) -> std::io::Result<()> {
-    if let Some(note) = &v.note {
-        return outln!("verification: {note}");
+    match (&v.reference, &v.note) {
+        (Some(r), _) => outln!("verification against run {r}:")?,
+        (None, Some(note)) => outln!("verification: {}", Shown(note))?,
+        (None, None) => outln!("verification:")?,
     }
-    outln!(
-        "verification against run {}:",
-        v.reference.as_deref().unwrap_or("?")
-    )?;
     for item in &v.items {
-        let short = |x: &Option<String>| {
-            x.as_deref()
-                .map_or("(none)".to_owned(), |s| s.chars().take(12).collect())
-        };
-        let status = serde_json::to_value(item.status).unwrap_or_default();
+        outln!("  {:<16} {}", item.status.as_str(), Shown(&item.summary()))?;
+    }
+    outln!("verdict: {}", v.verdict)
+}
+
+fn print_summary(s: &RepeatSummary) -> std::io::Result<()> {
+    for m in &s.metrics {
+        let opt = |x: Option<f64>| x.map_or("null".to_owned(), |v| format!("{v:.6}"));
         outln!(
-            "  {:<8} {}  (recorded {}, replayed {})",
-            status.as_str().unwrap_or(""),
-            Shown(&item.what),
-            short(&item.recorded),
-            short(&item.replayed)
+            "metric {}: n {}, mean {:.6}, stdev {}, CoV {}, min {}, max {}",
+            Shown(&m.label()),
+            m.n,
+            m.mean,
+            opt(m.stdev),
+            opt(m.cov),
+            m.min,
+            m.max
         )?;
     }
-    Ok(())
+    if !s.nondeterministic.is_empty() {
+        let names: Vec<String> = s
+            .nondeterministic
+            .iter()
+            .map(|n| Shown(n).to_string())
+            .collect();
+        outln!("nondeterministic: {}", names.join(", "))?;
+    }
+    outln!("verdict over the repeats: {}", s.verdict)
 }
 
 fn print_plan(p: &ReplayPlan) -> std::io::Result<()> {
@@ -126,37 +142,66 @@ fn print_plan(p: &ReplayPlan) -> std::io::Result<()> {
 
 /// Prints the outcome and turns it into the exit status.
 fn report(global: &GlobalArgs, r: &Replayed) -> anyhow::Result<ExitStatus> {
-    let rec = &r.record;
     if global.json {
         print_json(r)?;
     } else {
-        outln!(
-            "replayed commit {} as run {}: exit {} in {} ms",
-            rec.commit.as_deref().unwrap_or_default(),
-            rec.run_id,
-            rec.exit_code().unwrap_or(1),
-            rec.outcome
-                .as_ref()
-                .and_then(|o| o.duration_ms)
-                .unwrap_or(0)
-        )?;
-        if let Some(v) = &r.verification {
-            print_verification(v)?;
-        }
+        print_replay(r)?;
     }
     if let Some(f) = &r.failure {
-        let text = f.diagnostic.render(&f.file);
-        let code = u8::try_from(f.exit_status.clamp(1, 255)).unwrap_or(1);
-        return Err(Diagnosed::new(text, ExitStatus::Code(code)).into());
+        return Err(step_failure(f));
     }
-    if r.verification.as_ref().is_some_and(|v| !v.ok) {
-        return Err(Diagnosed::new(
-            "error: the replay did not reproduce the recorded outputs".into(),
-            ExitStatus::Failed,
-        )
-        .into());
+    Ok(verdict_status(r.verification.as_ref().map(|v| v.verdict)))
+}
+
+fn print_replay(r: &Replayed) -> std::io::Result<()> {
+    let rec = &r.record;
+    outln!(
+        "replayed commit {} as run {}: exit {} in {} ms",
+        rec.commit.as_deref().unwrap_or_default(),
+        rec.run_id,
+        rec.exit_code().unwrap_or(1),
+        rec.outcome
+            .as_ref()
+            .and_then(|o| o.duration_ms)
+            .unwrap_or(0)
+    )?;
+    if let Some(v) = &r.verification {
+        print_verification(v)?;
     }
-    Ok(ExitStatus::Ok)
+    Ok(())
+}
+
+/// The exit status of a verdict (RUNFILE-1.1 §7): 0, 1 or 2; 0 unverified.
+fn verdict_status(v: Option<Verdict>) -> ExitStatus {
+    match v.map_or(0, Verdict::exit_code) {
+        0 => ExitStatus::Ok,
+        2 => ExitStatus::Code(2),
+        _ => ExitStatus::Failed,
+    }
+}
+
+/// Prints `--repeat N`'s replays and summary; the exit status is the first
+/// failed step's, else the worst verdict's.
+fn report_repeated(global: &GlobalArgs, r: &Repeated) -> anyhow::Result<ExitStatus> {
+    if global.json {
+        print_json(r)?;
+    } else {
+        for (i, one) in r.replays.iter().enumerate() {
+            outln!("repeat {}/{}:", i + 1, r.replays.len())?;
+            print_replay(one)?;
+        }
+        print_summary(&r.summary)?;
+    }
+    if let Some(f) = r.replays.iter().find_map(|x| x.failure.as_ref()) {
+        return Err(step_failure(f));
+    }
+    Ok(verdict_status(Some(r.summary.verdict)))
+}
+
+fn step_failure(f: &replaying::StepFailure) -> anyhow::Error {
+    let text = f.diagnostic.render(&f.file);
+    let code = u8::try_from(f.exit_status.clamp(1, 255)).unwrap_or(1);
+    Diagnosed::new(text, ExitStatus::Code(code)).into()
 }
 
 /// `dsi replay REF`.
@@ -184,6 +229,8 @@ pub(crate) fn replay(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<E
     )?;
     req.into.clone_from(&args.into);
     req.verify = args.verify;
+    req.against.clone_from(&args.against);
+    req.content_limit = args.content_limit;
     if args.dry_run {
         let drivers = stores::open(global, Access::ReadOnly)?;
         let plan = replaying::plan(&drivers, &req)?;
@@ -193,6 +240,20 @@ pub(crate) fn replay(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<E
             print_plan(&plan)?;
         }
         return Ok(ExitStatus::Ok);
+    }
+    if args.repeat > 1 {
+        // The first open reports a store error as usual; later ones can
+        // only fail if a store went away between repeats.
+        let mut first = Some(stores::open(global, Access::ReadWrite)?);
+        let open = || match first.take() {
+            Some(d) => Ok(d),
+            None => stores::open(global, Access::ReadWrite)
+                .map_err(|e| dsi_core::Error::InvalidData(format!("{e:#}"))),
+        };
+        return report_repeated(
+            global,
+            &replaying::replay_repeated(open, &req, args.repeat)?,
+        );
     }
     let drivers = stores::open(global, Access::ReadWrite)?;
     report(global, &replaying::replay(drivers, req)?)

@@ -92,6 +92,19 @@ fn print_human(d: &RunDescription) -> std::io::Result<()> {
             }
         }
     }
+    if let Some(v) = &r.verification {
+        match &v.reference {
+            Some(p) => outln!("\nverification against run {p}: {}", v.verdict)?,
+            None => outln!(
+                "\nverification: {} ({})",
+                v.verdict,
+                Shown(v.note.as_deref().unwrap_or("no reference"))
+            )?,
+        }
+        for item in &v.items {
+            outln!("  {:<16} {}", item.status.as_str(), Shown(&item.summary()))?;
+        }
+    }
     if let Some(runfile) = &d.runfile {
         outln!("\nRunfile at {}:", r.commit.as_deref().unwrap_or_default())?;
         for line in runfile.lines() {
@@ -113,10 +126,11 @@ fn print_human(d: &RunDescription) -> std::io::Result<()> {
         outln!("\nreplays:")?;
         for p in &d.replays {
             outln!(
-                "  {}  {}  exit {}",
+                "  {}  {}  exit {}  {}",
                 p.run_id,
                 p.recorded_at.as_deref().unwrap_or_default(),
-                p.exit_code.map_or_else(|| "?".into(), |c| c.to_string())
+                p.exit_code.map_or_else(|| "?".into(), |c| c.to_string()),
+                p.verdict.map_or("", |v| v.as_str())
             )?;
         }
     }

@@ -86,25 +86,41 @@ inventory::submit! {
 
 /// Reads every section of today's system. Never fails: a source that cannot
 /// be read becomes an `unavailable: <reason>` section.
+///
+/// The slow sources run at once: `ch-run --version` (a process) and the
+/// sysctl tree (thousands of small files) each in a thread of their own,
+/// beside the rest.
 pub fn collect_kernel_info() -> KernelInfo {
     let mut k = KernelInfo::new();
     let release = read_trimmed("/proc/sys/kernel/osrelease").ok();
-    let mut put = |name: &str, s: Section| {
-        k.sections.insert(name.to_owned(), s);
-    };
-    put("kernel", kernel_section());
-    put("boot_cmdline", boot_cmdline());
-    put("compile_config", compile_config(release.as_deref()));
-    put("sysctl", sysctl());
-    put("modules", modules());
-    put("cgroup", cgroup());
-    let (cpu, flags) = cpu();
-    put("cpu", cpu);
-    put("cpu_flags", flags);
-    put("memory", memory());
-    put("userns", userns());
-    put("charliecloud", charliecloud());
+    let (charliecloud, sysctl) = std::thread::scope(|s| {
+        let ch = s.spawn(charliecloud);
+        let sysctl = s.spawn(sysctl);
+        let mut put = |name: &str, s: Section| {
+            k.sections.insert(name.to_owned(), s);
+        };
+        put("kernel", kernel_section());
+        put("boot_cmdline", boot_cmdline());
+        put("compile_config", compile_config(release.as_deref()));
+        put("modules", modules());
+        put("cgroup", cgroup());
+        let (cpu, flags) = cpu();
+        put("cpu", cpu);
+        put("cpu_flags", flags);
+        put("memory", memory());
+        put("userns", userns());
+        (joined(ch, "charliecloud"), joined(sysctl, "sysctl"))
+    });
+    k.sections.insert("sysctl".to_owned(), sysctl);
+    k.sections.insert("charliecloud".to_owned(), charliecloud);
     k
+}
+
+/// A section read in a thread; a panic there becomes an unavailable section.
+fn joined(handle: std::thread::ScopedJoinHandle<'_, Section>, what: &str) -> Section {
+    handle
+        .join()
+        .unwrap_or_else(|_| Section::unavailable(format!("reading {what} panicked")))
 }
 
 fn read_trimmed(path: impl AsRef<Path>) -> std::result::Result<String, String> {

@@ -178,6 +178,18 @@ fn add_run(doc: &mut Doc, run: &RunData) -> Ids {
             ("dsi:commit", opt(run.record.commit.clone())),
             ("dsi:exitCode", opt(run.record.exit_code())),
             (
+                "dsi:verdict",
+                opt(run.record.verification.as_ref().map(|v| v.verdict.as_str())),
+            ),
+            (
+                "dsi:verifiedAgainst",
+                opt(run
+                    .record
+                    .verification
+                    .as_ref()
+                    .and_then(|v| v.reference.clone())),
+            ),
+            (
                 "dsi:signal",
                 opt(run.record.outcome.as_ref().and_then(|o| o.signal)),
             ),

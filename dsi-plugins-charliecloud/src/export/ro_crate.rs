@@ -225,6 +225,12 @@ fn add_run(
                 .unwrap_or(0)
         ));
     }
+    if let Some(v) = &run.record.verification {
+        details.push(match &v.reference {
+            Some(p) => format!("verdict {} against run {p}", v.verdict),
+            None => format!("verdict {} (no reference run)", v.verdict),
+        });
+    }
     let mut action = json!({
         "@id": action_id,
         "@type": "CreateAction",

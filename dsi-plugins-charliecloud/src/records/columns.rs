@@ -20,6 +20,7 @@ pub(crate) const RUNFILE_SHA256: &str = "runfile_sha256";
 pub(crate) const IMAGE_REF: &str = "image_ref";
 pub(crate) const HOSTNAME: &str = "hostname";
 pub(crate) const REPOSITORY: &str = "container_run_commands";
+pub(crate) const VERDICT: &str = "verdict";
 
 /// The columns of `runs`, in order.
 pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
@@ -69,4 +70,11 @@ pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
     // The scheduler context (the `slurm` environment plugin).
     ("slurm_job_id", DataType::Int),
     ("scheduler_info", DataType::Text),
+    // Graded verification (RUNFILE-1.1 §7): the verdict alone (to filter
+    // on), the whole verification, and the kept texts of compared targets.
+    (VERDICT, DataType::Text),
+    ("verification", DataType::Text),
+    ("texts", DataType::Text),
+    // INPUT digests (RUNFILE-1.1 §5.1).
+    ("inputs", DataType::Text),
 ];

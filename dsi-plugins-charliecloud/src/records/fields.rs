@@ -46,7 +46,14 @@ impl RunRecord {
             for (k, v) in &m {
                 if !matches!(
                     k.as_str(),
-                    "steps" | "compat" | "system" | "outputs" | "passenv"
+                    "steps"
+                        | "compat"
+                        | "system"
+                        | "outputs"
+                        | "passenv"
+                        | "verification"
+                        | "texts"
+                        | "inputs"
                 ) {
                     flatten(k, v, &mut out);
                 }

@@ -368,6 +368,16 @@ pub struct RunRecord {
     pub user: Option<Identity>,
     /// The system it was made on.
     pub system: System,
+    /// A replay's verification against its reference (RUNFILE-1.1 §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify::Verification>,
+    /// A replay's compared texts: digests, and whether the content is stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<crate::verify::StoredText>,
+    /// The INPUT digests (RUNFILE-1.1 §5.1): taken when recorded, and
+    /// again before a replay ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<crate::runtime::inputs::InputDigest>,
     /// Columns this version does not know, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Cell>,
@@ -405,6 +415,9 @@ impl RunRecord {
             compat: None,
             user: Some(Identity::current()),
             system: System::default(),
+            verification: None,
+            texts: Vec::new(),
+            inputs: Vec::new(),
             extra: BTreeMap::new(),
         }
     }

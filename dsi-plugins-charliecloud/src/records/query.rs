@@ -4,7 +4,8 @@ use dsi_core::{Error, Filter, FilterOp, Result, TableQuery, Timestamp};
 
 use super::Function;
 use super::columns::{
-    COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, PARENT_RUN_ID, RECORDED_AT, RUN_ID, RUNFILE_SHA256, RUNS,
+    COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, PARENT_RUN_ID, RECORDED_AT, RUN_ID, RUNFILE_SHA256,
+    RUNS, VERDICT,
 };
 
 /// The column that identifies a row (for [`dsi_core::Stores`]' de-duplication).
@@ -25,6 +26,8 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "image_checks",
     "exit_code",
     "duration_ms",
+    VERDICT,
+    "verification",
     HOSTNAME,
     "moniker",
 ];
@@ -107,6 +110,8 @@ pub struct ListFilter {
     pub before: Option<Timestamp>,
     /// The replays of this record.
     pub parent: Option<String>,
+    /// Replays with this verdict.
+    pub verdict: Option<crate::verify::Verdict>,
 }
 
 impl ListFilter {
@@ -137,6 +142,9 @@ impl ListFilter {
         }
         if let Some(p) = &self.parent {
             q = q.filter(Filter::new(PARENT_RUN_ID, FilterOp::Eq, p.as_str()));
+        }
+        if let Some(v) = self.verdict {
+            q = q.filter(Filter::new(VERDICT, FilterOp::Eq, v.as_str()));
         }
         if let Some(n) = limit {
             q = q.limit(n);

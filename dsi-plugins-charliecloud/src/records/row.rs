@@ -112,6 +112,24 @@ impl RunRecord {
                 Some(s) => Value::Text(s.to_json()),
                 None => Value::Null,
             },
+            match &self.verification {
+                Some(v) => Value::Text(v.verdict.as_str().to_owned()),
+                None => Value::Null,
+            },
+            match &self.verification {
+                Some(v) => json_text(v),
+                None => Value::Null,
+            },
+            if self.texts.is_empty() {
+                Value::Null
+            } else {
+                json_text(&self.texts)
+            },
+            if self.inputs.is_empty() {
+                Value::Null
+            } else {
+                json_text(&self.inputs)
+            },
         ]
     }
 
@@ -235,6 +253,9 @@ impl RunRecord {
                 slurm_job_id: r.int("slurm_job_id")?,
                 scheduler_info,
             },
+            verification: r.json("verification")?,
+            texts: r.json("texts")?.unwrap_or_default(),
+            inputs: r.json("inputs")?.unwrap_or_default(),
             extra: r.extra(),
         })
     }

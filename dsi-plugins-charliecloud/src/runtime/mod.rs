@@ -19,6 +19,7 @@
 pub mod beneath;
 mod capture;
 pub mod environment;
+pub mod inputs;
 pub mod join_leftovers;
 mod launcher;
 pub mod outputs;
@@ -43,7 +44,8 @@ use signals::Armed;
 pub use environment::{RECORDED_VALUES, passed_environment, value_recorded};
 pub use launcher::LauncherRecord;
 pub use preflight::{
-    ch_run_has_extglob, host_checks, image_checks, image_lookups_needed, launch_checks, preflight,
+    ch_run_has_extglob, host_checks, image_checks, image_lookups_needed, launch_checks,
+    prefetch_extglob, preflight,
 };
 
 /// A shared output sink (the terminal, a file, a buffer in tests).

@@ -46,6 +46,19 @@ pub fn digests(paths: &[String], context: &Path) -> (Vec<OutputDigest>, Vec<Stri
 
 /// `Ok(None)` when the output does not exist; `Err` says why it is refused.
 fn hash_beneath(context: &Path, rel: &Path) -> Result<Option<String>, String> {
+    let Some(file) = open_beneath(context, rel)? else {
+        return Ok(None);
+    };
+    let mut h = Sha256::new();
+    std::io::copy(&mut file.take(MAX_OUTPUT_BYTES), &mut h)
+        .map_err(|e| format!("reading it: {e}"))?;
+    Ok(Some(hex::encode(h.finalize())))
+}
+
+/// Opens an output the container wrote, beneath `context`: `Ok(None)` when
+/// it does not exist; `Err` says why it is refused (it leaves the context
+/// directory, is not a regular file, or is over [`MAX_OUTPUT_BYTES`]).
+pub fn open_beneath(context: &Path, rel: &Path) -> Result<Option<std::fs::File>, String> {
     let full = match resolve_beneath(context, rel) {
         Beneath::Inside(p) => p,
         Beneath::Escapes { link, target } => {
@@ -82,10 +95,7 @@ fn hash_beneath(context: &Path, rel: &Path) -> Result<Option<String>, String> {
             meta.len()
         ));
     }
-    let mut h = Sha256::new();
-    std::io::copy(&mut file.take(MAX_OUTPUT_BYTES), &mut h)
-        .map_err(|e| format!("reading it: {e}"))?;
-    Ok(Some(hex::encode(h.finalize())))
+    Ok(Some(file))
 }
 
 /// `O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC`.

@@ -12,8 +12,10 @@
 //!   `ch-run --feature=extglob` (E411), the launchers (E416, E417) and
 //!   stale `ch-run --join` files (E421, [`super::join_leftovers`]).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::image::{Found, ImageView};
 use crate::runfile::{Diagnostic, Runfile};
@@ -22,7 +24,41 @@ use super::RunOptions;
 use super::beneath::{Beneath, resolve_beneath};
 
 /// Whether `ch-run` supports `--feature=extglob` (needed by PASSENV).
+///
+/// Asked once per (`ch_run`, `user`) in a process: the answer is kept, and
+/// [`prefetch_extglob`] may have asked already in the background.
 pub fn ch_run_has_extglob(ch_run: &str, user: &str) -> bool {
+    *extglob_answer(ch_run, user).get_or_init(|| probe_extglob(ch_run, user))
+}
+
+/// Starts asking `ch_run --feature=extglob` in the background, so that the
+/// pre-flight check of a PASSENV Runfile does not wait for the process.
+pub fn prefetch_extglob(ch_run: &str, user: &str) {
+    let answer = extglob_answer(ch_run, user);
+    if answer.get().is_none() {
+        let (ch_run, user) = (ch_run.to_owned(), user.to_owned());
+        std::thread::spawn(move || {
+            answer.get_or_init(|| probe_extglob(&ch_run, &user));
+        });
+    }
+}
+
+/// The shared answer for (`ch_run`, `user`), set by whoever asks first.
+fn extglob_answer(ch_run: &str, user: &str) -> Arc<OnceLock<bool>> {
+    type Answers = Mutex<HashMap<(String, String), Arc<OnceLock<bool>>>>;
+    static ANSWERS: OnceLock<Answers> = OnceLock::new();
+    let mut answers = ANSWERS
+        .get_or_init(Answers::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(
+        answers
+            .entry((ch_run.to_owned(), user.to_owned()))
+            .or_default(),
+    )
+}
+
+fn probe_extglob(ch_run: &str, user: &str) -> bool {
     Command::new(ch_run)
         .arg("--feature=extglob")
         .env("USER", user)
