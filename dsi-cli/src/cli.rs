@@ -277,8 +277,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "POLICY", value_parser = ["warn", "strict", "off"])]
     pub check: Option<String>,
 
-    /// Compare the replay's outputs and stdout with the record (always equal
-    /// for a fresh record; useful as a smoke test).
+    /// Report the replay's verification and exit by its verdict (a fresh
+    /// commit has no earlier replay to compare with: unverifiable, exit 2).
     #[arg(long)]
     pub verify: bool,
 }

@@ -46,11 +46,13 @@ pub fn all() -> Vec<Document> {
     vec![
         doc::<cc::recording::Recorded>("record", "dsi record --json"),
         doc::<cc::replaying::Replayed>("replay", "dsi replay --json, dsi run --json"),
+        doc::<cc::replaying::Repeated>("replay-repeat", "dsi replay --repeat N --json"),
         doc::<cc::replaying::ReplayPlan>("replay-plan", "dsi replay --dry-run --json"),
         doc::<cc::listing::ListPage>("list", "dsi list --json"),
         doc::<Vec<cc::describe::CommitHistory>>("log", "dsi log --json"),
         doc::<cc::describe::RunDescription>("show", "dsi show --json"),
         doc::<cc::compat::SystemComparison>("diff", "dsi diff --json"),
+        doc::<cc::why::Why>("why", "dsi why --json"),
         doc::<cc::repository::CheckedOut>("checkout", "dsi checkout --json"),
         doc::<cc::remote::Pushed>("push", "dsi push --json"),
         doc::<cc::remote::Pulled>("pull", "dsi pull --json"),

@@ -86,7 +86,7 @@ fn every_command(driver: &str) {
     let mut docs: Vec<(&str, serde_json::Value)> = vec![("record", rec.clone())];
     assert!(ok(&run_with(d, &f, &["replay", &commit[..8]])).contains("hello argv: x"));
     let rep = json(&run_with(d, &f, &["--json", "replay", &commit, "--verify"]));
-    assert_eq!(rep["verification"]["ok"], true, "{rep}");
+    assert_eq!(rep["verification"]["verdict"], "reproduced", "{rep}");
     docs.push(("replay", rep.clone()));
     assert_eq!(rep["record"]["parent_run_id"], id.as_str());
     // The same commit and image again: the existing record is replayed.

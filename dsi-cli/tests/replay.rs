@@ -45,20 +45,23 @@ fn record_replay_and_verify() {
         .trim()
         .to_owned();
 
-    // The same commit again, verified against the first replay.
+    // The same commit again, verified against the first replay (a legacy
+    // Runfile: @stdout and each dsi.outputs word, exact).
     let v = json(&run(
         dir.path(),
         &["replay", &commit[..7], "--verify", "--json"],
     ));
     assert_eq!(v["record"]["outcome"]["exit_code"], 0);
-    assert_eq!(v["verification"]["ok"], true, "{v}");
+    assert_eq!(v["verification"]["verdict"], "reproduced", "{v}");
     let items = v["verification"]["items"].as_array().unwrap();
-    assert_eq!(items.len(), 2);
-    assert!(items.iter().all(|i| i["status"] == "match"), "{v}");
+    let names: Vec<&str> = items.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["@stdout", "out/result.txt"]);
+    assert!(items.iter().all(|i| i["status"] == "identical"), "{v}");
     assert_eq!(v["record"]["outputs"][0]["path"], "out/result.txt");
     assert!(v["record"]["outputs"][0]["sha256"].is_string());
+    assert_eq!(v["record"]["texts"][1]["stored"], true, "{v}");
 
-    // A Runfile whose output changes every time fails verification, readably.
+    // A Runfile whose output changes every time is not reproduced, readably.
     write_runfile(
         dir.path(),
         &format!(
@@ -74,11 +77,428 @@ fn record_replay_and_verify() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("verification against run "), "{text}");
-    assert!(text.contains("differs  out/result.txt"), "{text}");
-    assert!(text.contains("differs  stdout"), "{text}");
+    assert!(
+        text.contains("differs          OUTPUT out/result.txt (exact): replay 1:1 / reference 1:1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("differs          OUTPUT @stdout (exact)"),
+        "{text}"
+    );
+    assert!(text.contains("verdict: not-reproduced"), "{text}");
     assert_eq!(
         stderr(&out).trim(),
-        "error: the replay did not reproduce the recorded outputs"
+        "error: the replay did not reproduce the reference run (verdict not-reproduced)"
+    );
+}
+
+/// A project whose container copies texts from a host directory `host`
+/// (bound at /mnt/0) into `out/` (bound at /mnt/1) and prints `stdout.txt`:
+/// the test changes the texts between replays of one commit.
+fn texts_project(dir: &Path, body: &str) -> (std::path::PathBuf, String) {
+    project(dir);
+    let host = dir.join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    write_runfile(
+        dir,
+        &format!(
+            "BIND {}:/mnt/0\nBIND out:/mnt/1\n{body}CMD [\"/bin/sh\", \"-c\", \"cp /mnt/0/*.txt /mnt/1/ 2>/dev/null; cat /mnt/0/stdout.txt 2>/dev/null; true\"]\n",
+            host.display()
+        ),
+    );
+    let rec = json(&run(
+        dir,
+        &["record", "Runfile", "--repo", "proj", "--json"],
+    ));
+    let commit = rec["record"]["commit"].as_str().unwrap().to_owned();
+    (host, commit)
+}
+
+/// `dsi replay --verify --json` whatever its exit status, and the status.
+fn verify_json(dir: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut all = vec!["--json", "replay"];
+    all.extend_from_slice(args);
+    let out = run(dir, &all);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    (out.status.code(), v)
+}
+
+fn item<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["verification"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"].as_str().unwrap().starts_with(name))
+        .unwrap_or_else(|| panic!("no item {name} in {v}"))
+}
+
+fn e2(x: &serde_json::Value) -> String {
+    format!("{:.1e}", x.as_f64().unwrap())
+}
+
+/// RUNFILE-1.1 §9.4 X-1, end to end: the first replay has no reference
+/// (unverifiable, exit 2); the second, whose texts differ only as shown, is
+/// reproduced within tolerance with exactly the statistics printed there.
+#[test]
+fn worked_example_x1_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (host, commit) = texts_project(
+        d,
+        "OUTPUT --compare=numbers --rtol=1e-9 --atol=1e-9 --ignore=\"^# date\" out/energy.txt\n\
+         METRIC energy --from=out/energy.txt --regex=\"^E_total = (?P<value>\\\\S+)\" --rtol=1e-9\n\
+         EXPECT --no-regex=NaN\n",
+    );
+    std::fs::write(
+        host.join("energy.txt"),
+        "# date 2026-12-01T18:40:11Z\n\
+         step 1  E_total = -76.02663273509 Ha  dE = 1.2e-3\n\
+         step 2  E_total = -76.02679934127 Ha  dE = 1.7e-4\n\
+         conv 12 iterations, residual 3.1e-09\n\
+         E_total = -76.026799341270\n",
+    )
+    .unwrap();
+    let (code, p) = verify_json(d, &[&commit, "--verify"]);
+    assert_eq!(code, Some(2), "{p}");
+    assert_eq!(p["verification"]["verdict"], "unverifiable", "{p}");
+    assert!(p["verification"]["reference"].is_null());
+    assert_eq!(item(&p, "--no-regex")["status"], "identical");
+
+    std::fs::write(
+        host.join("energy.txt"),
+        "# date 2026-12-02T09:13:55Z\n\
+         step 1  E_total = -76.02663273511 Ha  dE = 1.2e-3\n\
+         step 2  E_total = -76.02679934125 Ha  dE = 1.70e-4\n\
+         conv 12 iterations, residual 2.9e-09\n\
+         E_total = -76.026799341251\n",
+    )
+    .unwrap();
+    let (code, r) = verify_json(d, &[&commit, "--verify"]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["verification"]["reference"], p["record"]["run_id"]);
+    let o = item(&r, "out/energy.txt");
+    assert_eq!(o["status"], "within-tolerance", "{o}");
+    assert_eq!(o["statistics"]["numbers"], 9);
+    assert_eq!(o["statistics"]["differing_spelling"], 5);
+    assert_eq!(e2(&o["statistics"]["max_abs"]), "2.0e-10");
+    assert_eq!(e2(&o["statistics"]["max_rel"]), "6.5e-2");
+    let m = item(&r, "energy");
+    assert_eq!(m["status"], "within-tolerance", "{m}");
+    assert_eq!(e2(&m["statistics"]["max_abs"]), "1.9e-11");
+    assert_eq!(e2(&m["statistics"]["max_rel"]), "2.5e-13");
+    assert_eq!(m["values"][0], "-76.026799341251");
+    assert_eq!(m["reference_values"][0], "-76.026799341270");
+    assert_eq!(item(&r, "--no-regex")["status"], "identical");
+    assert_eq!(r["verification"]["verdict"], "reproduced-within-tolerance");
+
+    // The verdict is stored: shown, listed, filtered and exported.
+    let id = r["record"]["run_id"].as_str().unwrap();
+    let show = stdout(&run(d, &["show", id]));
+    assert!(
+        show.contains(&format!(
+            "verification against run {}: reproduced-within-tolerance",
+            p["record"]["run_id"].as_str().unwrap()
+        )),
+        "{show}"
+    );
+    assert!(show.contains("within-tolerance OUTPUT out/energy.txt (numbers): 9 numbers, 5 differing in spelling, max abs 2.0e-10, max rel 6.5e-2"), "{show}");
+    let listed = json(&run(
+        d,
+        &["--json", "list", "--verdict", "reproduced-within-tolerance"],
+    ));
+    let runs = listed["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{listed}");
+    assert_eq!(runs[0]["run_id"], id);
+    let listed = json(&run(d, &["--json", "list", "--verdict", "unverifiable"]));
+    assert_eq!(listed["runs"][0]["run_id"], p["record"]["run_id"]);
+    let prov = json(&run(d, &["export", id, "--format", "prov"]));
+    let activity = prov["activity"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|a| a["dsi:runId"] == id)
+        .unwrap();
+    assert_eq!(activity["dsi:verdict"], "reproduced-within-tolerance");
+}
+
+/// X-2: a lines OUTPUT that differs in one checksum and a numbers OUTPUT
+/// that differs only in spelling: not reproduced (exit 1).
+#[test]
+fn worked_example_x2_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (host, commit) = texts_project(
+        d,
+        "OUTPUT --compare=lines --ignore=\"^# \" out/log.txt\nOUTPUT --compare=numbers @stdout\n",
+    );
+    std::fs::write(
+        host.join("log.txt"),
+        "# host vm, 2 ranks\nmesh 64x64, 100 steps\nstep 100: converged\nchecksum 0x5f3a9c21\n",
+    )
+    .unwrap();
+    std::fs::write(
+        host.join("stdout.txt"),
+        "rank 0: 1.0 2.50\nrank 1: 3.0e0 4.5\n",
+    )
+    .unwrap();
+    let (code, p) = verify_json(d, &[&commit]);
+    assert_eq!(code, Some(0), "{p}");
+    std::fs::write(
+        host.join("log.txt"),
+        "# host n17, 2 ranks\nmesh 64x64, 100 steps\nstep 100: converged\nchecksum 0x5f3a9c27\n",
+    )
+    .unwrap();
+    std::fs::write(host.join("stdout.txt"), "rank 0: 1.00 2.5\nrank 1: 3 4.5\n").unwrap();
+    let (code, r) = verify_json(d, &[&commit, "--verify"]);
+    assert_eq!(code, Some(1), "{r}");
+    let log = item(&r, "out/log.txt");
+    assert_eq!(log["status"], "differs");
+    let diff = &log["difference"];
+    assert_eq!(
+        (
+            diff["replay"]["line"].as_u64(),
+            diff["replay"]["column"].as_u64()
+        ),
+        (Some(4), Some(19))
+    );
+    assert_eq!(
+        (
+            diff["reference"]["line"].as_u64(),
+            diff["reference"]["column"].as_u64()
+        ),
+        (Some(4), Some(19))
+    );
+    assert_eq!(diff["replay"]["token"], "0x5f3a9c27");
+    assert_eq!(diff["reference"]["token"], "0x5f3a9c21");
+    let out = item(&r, "@stdout");
+    assert_eq!(out["status"], "within-tolerance", "{out}");
+    assert_eq!(out["statistics"]["numbers"], 6);
+    assert_eq!(out["statistics"]["differing_spelling"], 3);
+    assert_eq!(out["statistics"]["max_abs"], 0.0);
+    assert_eq!(r["verification"]["verdict"], "not-reproduced");
+}
+
+/// X-3: W-2 with `--repeat 3` against a reference: each repeat within
+/// tolerance, the statistics of the example, both metrics nondeterministic.
+#[test]
+fn worked_example_x3_repeats_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let host = d.join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    // Each run prints the next of out0.txt, out1.txt, … (a counter in host/).
+    write_runfile(
+        d,
+        &format!(
+            "BIND {}:/mnt/0\n\
+             METRIC gflops --regex=\"GFLOP/s: (\\\\d+\\\\.\\\\d*)\" --match=all --rtol=5e-2 --min=100 --unit=GFLOP/s\n\
+             METRIC wall --regex=\"wall +([0-9.]+) s\" --unit=\"s (wall)\" --report-only --match=first\n\
+             EXPECT --regex=\"^run complete$\"\n\
+             OUTPUT --compare=lines --ignore=\"^wall \" --ignore=\"GFLOP/s\" @stdout\n\
+             CMD [\"/bin/sh\", \"-c\", \"n=$(cat /mnt/0/n); echo $((n+1)) > /mnt/0/n; cat /mnt/0/out$n.txt\"]\n",
+            host.display()
+        ),
+    );
+    let runs = [
+        ("812.4", "806.9", "12.31"),
+        ("798.1", "803.3", "12.52"),
+        ("821.0", "799.6", "12.07"),
+        ("790.2", "811.0", "12.88"),
+    ];
+    for (i, (a, b, w)) in runs.iter().enumerate() {
+        std::fs::write(
+            host.join(format!("out{i}.txt")),
+            format!("GFLOP/s: {a}\nGFLOP/s: {b}\nwall {w} s\nrun complete\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(host.join("n"), "0\n").unwrap();
+    let rec = json(&run(d, &["record", "Runfile", "--repo", "proj", "--json"]));
+    let commit = rec["record"]["commit"].as_str().unwrap().to_owned();
+    let (code, p) = verify_json(d, &[&commit]);
+    assert_eq!(code, Some(0), "{p}");
+    let (code, all) = verify_json(d, &[&commit, "--verify", "--repeat", "3"]);
+    assert_eq!(code, Some(0), "{all}");
+    let replays = all["replays"].as_array().unwrap();
+    assert_eq!(replays.len(), 3);
+    for (r, want) in replays.iter().zip(["1.76e-2", "1.06e-2", "2.73e-2"]) {
+        assert_eq!(r["verification"]["reference"], p["record"]["run_id"], "{r}");
+        let g = item(r, "gflops");
+        assert_eq!(g["status"], "within-tolerance", "{g}");
+        assert_eq!(
+            format!("{:.2e}", g["statistics"]["max_rel"].as_f64().unwrap()),
+            want
+        );
+        assert_eq!(g["nondeterministic"], true);
+        assert_eq!(item(r, "wall")["counted"], false);
+        assert_eq!(item(r, "@stdout")["status"], "within-tolerance");
+        assert_eq!(item(r, "--regex")["status"], "identical");
+    }
+    assert_eq!(item(&replays[0], "wall")["status"], "differs");
+    let s = &all["summary"];
+    assert_eq!(s["verdict"], "reproduced-within-tolerance");
+    assert_eq!(s["nondeterministic"], serde_json::json!(["gflops", "wall"]));
+    let m = |name: &str, index: Option<u64>| {
+        s["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name && m["index"].as_u64() == index)
+            .unwrap()
+            .clone()
+    };
+    let g0 = m("gflops", Some(0));
+    assert_eq!(format!("{:.1}", g0["mean"].as_f64().unwrap()), "803.1");
+    assert_eq!(format!("{:.3}", g0["stdev"].as_f64().unwrap()), "15.997");
+    assert_eq!(format!("{:.2e}", g0["cov"].as_f64().unwrap()), "1.99e-2");
+    assert_eq!(
+        (g0["min"].as_f64(), g0["max"].as_f64()),
+        (Some(790.2), Some(821.0))
+    );
+    let g1 = m("gflops", Some(1));
+    assert_eq!(format!("{:.3}", g1["mean"].as_f64().unwrap()), "804.633");
+    assert_eq!(format!("{:.3}", g1["stdev"].as_f64().unwrap()), "5.816");
+    assert_eq!(format!("{:.2e}", g1["cov"].as_f64().unwrap()), "7.23e-3");
+    let w = m("wall", None);
+    assert_eq!(format!("{:.2}", w["mean"].as_f64().unwrap()), "12.49");
+    assert_eq!(format!("{:.3}", w["stdev"].as_f64().unwrap()), "0.406");
+    assert_eq!(format!("{:.2e}", w["cov"].as_f64().unwrap()), "3.25e-2");
+}
+
+/// Random output with `--repeat 5` is nondeterministic; a replay that
+/// fails an EXPECT is failed and never becomes the reference.
+#[test]
+fn nondeterminism_and_failed_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    write_runfile(
+        d,
+        "METRIC r --regex=\"^r=([0-9]+)$\" --rtol=1\nOUTPUT --compare=numbers --rtol=1 @stdout\n\
+         CMD [\"/bin/sh\", \"-c\", \"echo r=1$(tr -dc 0-9 < /dev/urandom | head -c 6)\"]\n",
+    );
+    let rec = json(&run(d, &["record", "Runfile", "--repo", "proj", "--json"]));
+    let commit = rec["record"]["commit"].as_str().unwrap().to_owned();
+    let (code, all) = verify_json(d, &[&commit, "--verify", "--repeat", "5"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(
+        all["summary"]["nondeterministic"],
+        serde_json::json!(["@stdout", "r"]),
+        "{all}"
+    );
+    assert_eq!(all["summary"]["metrics"][0]["n"], 5);
+    // The first repeat had no reference; the others compared with it.
+    let replays = all["replays"].as_array().unwrap();
+    assert_eq!(replays[0]["verification"]["verdict"], "unverifiable");
+    assert_eq!(
+        replays[1]["verification"]["reference"],
+        replays[0]["record"]["run_id"]
+    );
+    assert_eq!(all["summary"]["verdict"], "unverifiable");
+
+    // EXPECT: the first replay fails it (exit 1, failed), the second meets
+    // it but has no reference (the failed one is not), the third compares
+    // with the second.
+    let host = d.join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    write_runfile(
+        d,
+        &format!(
+            "BIND {}:/mnt/0\nEXPECT --regex=\"^done$\"\nCMD [\"cat\", \"/mnt/0/say\"]\n",
+            host.display()
+        ),
+    );
+    std::fs::write(host.join("say"), "oops\n").unwrap();
+    let rec = json(&run(d, &["record", "Runfile", "--repo", "proj", "--json"]));
+    let commit = rec["record"]["commit"].as_str().unwrap().to_owned();
+    let (code, first) = verify_json(d, &[&commit, "--verify"]);
+    assert_eq!(code, Some(1), "{first}");
+    assert_eq!(first["verification"]["verdict"], "failed");
+    assert_eq!(item(&first, "--regex")["reason"], "no line matches");
+    std::fs::write(host.join("say"), "done\n").unwrap();
+    let (code, second) = verify_json(d, &[&commit, "--verify"]);
+    assert_eq!(code, Some(2), "{second}");
+    assert!(second["verification"]["reference"].is_null(), "{second}");
+    let (code, third) = verify_json(d, &[&commit, "--verify"]);
+    assert_eq!(code, Some(0), "{third}");
+    assert_eq!(
+        third["verification"]["reference"],
+        second["record"]["run_id"]
+    );
+    assert_eq!(third["verification"]["verdict"], "reproduced");
+    // --against names the reference.
+    let first_id = first["record"]["run_id"].as_str().unwrap();
+    let (code, against) = verify_json(d, &[&commit, "--verify", "--against", first_id]);
+    assert_eq!(code, Some(1), "{against}");
+    assert_eq!(against["verification"]["reference"], first_id);
+}
+
+/// `dsi why`: replays of two commits differ first in the Runfile (with its
+/// diff); two replays of one commit whose systems differ (one row carries
+/// another kernel release, as a record from another machine would) differ
+/// first in the system.
+#[test]
+fn why_names_the_first_differing_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    write_runfile(d, "CMD [\"echo\", \"one\"]\n");
+    let a = json(&run(d, &["--json", "run", "Runfile", "--repo", "proj"]));
+    write_runfile(d, "CMD [\"echo\", \"two\"]\n");
+    let b = json(&run(d, &["--json", "run", "Runfile", "--repo", "proj"]));
+    let (ida, idb) = (
+        a["record"]["run_id"].as_str().unwrap().to_owned(),
+        b["record"]["run_id"].as_str().unwrap().to_owned(),
+    );
+    let w = json(&run(d, &["--json", "why", &ida, &idb]));
+    assert_eq!(w["first"], "runfile", "{w}");
+    let diff = w["layers"][0]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-CMD [\"echo\", \"one\"]\n+CMD [\"echo\", \"two\"]"),
+        "{diff}"
+    );
+    let text = stdout(&run(d, &["why", &ida, &idb]));
+    assert!(
+        text.contains("first difference: runfile (the likely cause)"),
+        "{text}"
+    );
+    assert!(text.contains("outputs      differs"), "{text}");
+
+    // Two replays of one commit, the second "made elsewhere".
+    let commit = b["record"]["commit"].as_str().unwrap().to_owned();
+    let c = json(&run(d, &["--json", "replay", &commit]));
+    let idc = c["record"]["run_id"].as_str().unwrap().to_owned();
+    let db = rusqlite::Connection::open(d.join("dsi.db")).unwrap();
+    let k: String = db
+        .query_row(
+            "SELECT kernel_info FROM runs WHERE run_id = ?1",
+            [&idc],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut k: serde_json::Value = serde_json::from_str(&k).unwrap();
+    k["sections"]["kernel"]["release"] = "9.9.9-elsewhere".into();
+    db.execute(
+        "UPDATE runs SET kernel_info = ?1 WHERE run_id = ?2",
+        rusqlite::params![k.to_string(), idc],
+    )
+    .unwrap();
+    let w = json(&run(d, &["--json", "why", &idb, &idc]));
+    assert_eq!(w["first"], "system", "{w}");
+    let system = w["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "system")
+        .unwrap();
+    assert!(
+        system["details"].as_array().unwrap().iter().any(|d| d
+            .as_str()
+            .unwrap()
+            .starts_with("kernel.release: ")
+            && d.as_str().unwrap().ends_with(" → 9.9.9-elsewhere")),
+        "{system}"
     );
 }
 
@@ -1208,4 +1628,49 @@ fn newest_replay_scheduler(dir: &Path) -> (Option<i64>, serde_json::Value) {
         )
         .unwrap();
     (job, serde_json::from_str(&info).unwrap())
+}
+
+/// INPUT (RUNFILE-1.1 §5.1): the record keeps the host file's digest; a
+/// replay after it changed is refused before anything runs (E419, exit 69),
+/// and one after it was removed too (E418).
+#[test]
+fn inputs_are_pinned_by_their_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    let input = d.join("case7.yaml");
+    std::fs::write(&input, "n: 7\n").unwrap();
+    write_runfile(d, &format!("INPUT {}\nCMD [\"true\"]\n", input.display()));
+    let rec = json(&run(d, &["--json", "record", "Runfile", "--repo", "proj"]));
+    let commit = rec["record"]["commit"].as_str().unwrap().to_owned();
+    let digest = rec["record"]["inputs"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(digest.starts_with("sha256:"), "{rec}");
+    let ok = json(&run(d, &["--json", "replay", &commit]));
+    assert_eq!(ok["record"]["inputs"][0]["digest"], digest.as_str());
+
+    std::fs::write(&input, "n: 8\n").unwrap();
+    let out = run(d, &["replay", &commit]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "Runfile:2:1: error: E419: INPUT changed: {}: recorded {digest}, have sha256:",
+            input.display()
+        )),
+        "{err}"
+    );
+    std::fs::remove_file(&input).unwrap();
+    let out = run(d, &["replay", &commit]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "error: E418: INPUT not found: {}",
+            input.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
 }

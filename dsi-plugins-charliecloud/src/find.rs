@@ -55,7 +55,13 @@ pub fn reference<'a>(stores: Stores<'a>, reference: &str, want: Want) -> Result<
             dsi_core::text::for_terminal(given)
         )));
     }
-    let ids = stores.rows(&query::by_id_prefix(given).limit(CANDIDATES), query::KEY)?;
+    // Candidates by their key columns only: a stored row may be large.
+    let ids = stores.rows(
+        &query::by_id_prefix(given)
+            .limit(CANDIDATES)
+            .select(query::KEY_COLUMNS.iter().copied()),
+        query::KEY,
+    )?;
     let ids: Vec<RunRecord> = match &ids {
         Some(t) => RunRecord::from_table(t)?,
         None => Vec::new(),
@@ -84,7 +90,9 @@ pub fn reference<'a>(stores: Stores<'a>, reference: &str, want: Want) -> Result<
 /// The distinct commits starting with `prefix` (at most [`CANDIDATES`]).
 fn commit_candidates(stores: Stores<'_>, prefix: &str) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
-    let q = query::by_commit_prefix(prefix, None).limit(64);
+    let q = query::by_commit_prefix(prefix, None)
+        .limit(64)
+        .select(query::KEY_COLUMNS.iter().copied());
     if let Some(t) = stores.rows(&q, query::KEY)? {
         for r in RunRecord::from_table(&t)? {
             if let Some(c) = r.commit

@@ -2,7 +2,8 @@
 //! ([`dsi_core::fsck`]), and every record's references: a text run id that
 //! appears once, a repository blob that is stored, unpacks under the
 //! untrusted-record rules, resolves the record's commit and holds its
-//! Runfile, and a `kernel_info` that parses. Each distinct repository is
+//! Runfile, and a `kernel_info` that parses; the kept content of each
+//! compared text (RUNFILE-1.1 §7) is stored. Each distinct repository is
 //! unpacked once, however many records share it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,6 +81,16 @@ pub fn check(stores: Stores<'_>) -> Result<FsckReport> {
             let id = record.run_id.clone();
             if !seen.insert(id.clone()) {
                 problem(format!("run {id} appears more than once"));
+            }
+            for t in &record.texts {
+                if let Some(b) = t.blob()
+                    && !stored.contains(&b)
+                {
+                    problem(format!(
+                        "run {id}: the kept content of {} ({b}) is not stored",
+                        t.target
+                    ));
+                }
             }
             match record.repository {
                 None => problem(format!("run {id} has no repository blob")),

@@ -12,8 +12,11 @@
 //! 3. parses the Runfile and validates or acquires its image by digest
 //!    (§8.3);
 //! 4. compares the recorded `kernel_info` and `scheduler_info` with
-//!    today's ([`crate::compat`]) under `warn|strict|off`, and says so *before* running; `strict`
-//!    refuses on a blocking difference. For a record made by another user
+//!    today's ([`crate::compat`]) under `warn|strict|off`: `strict` reads
+//!    today's description first and refuses on a blocking difference before
+//!    anything runs; `warn` starts the steps at once and warns when the
+//!    description, read in the background meanwhile (its scheduler probes
+//!    take tens of milliseconds), is compared after the run. For a record made by another user
 //!    or on another host, the binds it will mount read-write are announced;
 //! 5. runs the pre-flight checks and the steps through `ch-run`, streaming
 //!    the containers' output;
@@ -387,6 +390,7 @@ impl Plugin for Producer {
         let system = std::thread::spawn(System::current);
         let work = tmp()?;
         let opened = self.open_artifact(ctx, work.path())?;
+        tracing::debug!("opened the repository");
         let limits = Limits::default();
         let bounded = opened.bounded(&limits);
         let commit = repo::resolve_commit(&opened.repo, &self.config.commit)
@@ -414,6 +418,7 @@ impl Plugin for Producer {
         // Materialise the commit; the context directory is the Runfile's.
         let tree = self.context_root(work.path())?;
         bounded.materialize(commit, &tree).map_err(Error::from)?;
+        tracing::debug!("checked out commit {commit}");
         let context = tree.join(path.parent().unwrap_or(Path::new("")));
 
         let images = &self.config.images;
@@ -435,21 +440,31 @@ impl Plugin for Producer {
             resolved.acquisition
         );
 
-        let now = system.join().map_err(|_| {
-            Error::InvalidData("collecting this system's description panicked".into())
-        })?;
+        // Under --check strict the description must be read before anything
+        // runs; otherwise the step starts at once and the comparison (and
+        // its warnings) follow the run, so that the scheduler probes are not
+        // on the job's critical path.
         let recorded = opened.parent.as_ref().map(|p| &p.system);
         let policy = self.config.policy;
-        let compat = compat::check(recorded, &now, policy);
-        if policy == Policy::Strict && !compat.compatible {
-            return Err(Error::Refused(format!(
-                "this system differs from the recorded one (check=strict): {}",
-                compat.blocking.join("; ")
-            )));
-        }
-        for b in &compat.blocking {
-            tracing::warn!("system differs from the recorded one: {b}");
-        }
+        let join = |h: std::thread::JoinHandle<System>| {
+            h.join().map_err(|_| {
+                Error::InvalidData("collecting this system's description panicked".into())
+            })
+        };
+        let described = if policy == Policy::Strict {
+            let now = join(system)?;
+            tracing::debug!("described this system");
+            let compat = compat::check(recorded, &now, policy);
+            if !compat.compatible {
+                return Err(Error::Refused(format!(
+                    "this system differs from the recorded one (check=strict): {}",
+                    compat.blocking.join("; ")
+                )));
+            }
+            Described::Compared(now, compat)
+        } else {
+            Described::Pending(system)
+        };
         if self.config.announce_binds && !rf.binds().is_empty() {
             let who = opened
                 .parent
@@ -505,8 +520,20 @@ impl Plugin for Producer {
         for w in &input_warnings {
             tracing::warn!("{}", w.render(&file));
         }
+        tracing::debug!("pre-flight checks passed");
         let outcome = runtime::execute(rf, &opts)
             .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
+        let (now, compat) = match described {
+            Described::Compared(now, compat) => (now, compat),
+            Described::Pending(h) => {
+                let now = join(h)?;
+                let compat = compat::check(recorded, &now, policy);
+                for b in &compat.blocking {
+                    tracing::warn!("system differs from the recorded one: {b}");
+                }
+                (now, compat)
+            }
+        };
         let (output_digests, output_warnings) =
             outputs::digests(&outputs::declared(rf.labels()), &context);
         for w in &output_warnings {
@@ -561,6 +588,7 @@ impl Plugin for Producer {
         });
         record.system = now;
 
+        tracing::debug!("recorded the outputs");
         // Graded verification against the reference run, if there is one.
         let replay_texts = verify::ReplayTexts::capture(
             &verify::evaluate::read_targets(rf),
@@ -586,6 +614,7 @@ impl Plugin for Producer {
             &keep,
         );
         blobs.extend(text_blobs);
+        tracing::debug!("verified: {}", verification.verdict);
         record.verification = Some(verification);
         record.texts = texts;
         let mut c = Collection::of(record.to_table()?);
@@ -594,6 +623,15 @@ impl Plugin for Producer {
         }
         Ok(c)
     }
+}
+
+/// Today's system description during a replay: still being read, or read
+/// and compared with the recorded one.
+enum Described {
+    /// Being read in the background.
+    Pending(std::thread::JoinHandle<System>),
+    /// Read, and its comparison.
+    Compared(System, compat::CompatResult),
 }
 
 /// A fresh empty directory for `ch-run --mount=M` below the replay's work

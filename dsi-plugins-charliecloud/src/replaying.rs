@@ -193,6 +193,7 @@ pub fn replay(drivers: Vec<Box<dyn Driver>>, request: ReplayRequest) -> Result<R
     let (src, commit, parent) = {
         let stores = Stores::new(&drivers);
         let (src, commit, found) = source(stores, &request.from)?;
+        tracing::debug!("replaying commit {commit}");
         (src, commit, found.map(|f| f.record))
     };
     let config = ReplayConfig {

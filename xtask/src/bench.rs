@@ -60,6 +60,7 @@ mod runtime;
 mod scaling;
 mod startup;
 mod stores;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -100,10 +101,12 @@ pub(crate) enum Section {
     Delta,
     /// SquashFS digests; L-1 replayed under Slurm versus the raw srun argv.
     Hpc,
+    /// The OUTPUT comparisons on a 1 GiB text versus `cmp`.
+    Verify,
 }
 
 impl Section {
-    const ALL: [Section; 12] = [
+    const ALL: [Section; 13] = [
         Section::Runfile,
         Section::Rftree,
         Section::Runtime,
@@ -116,6 +119,7 @@ impl Section {
         Section::Scaling,
         Section::Delta,
         Section::Hpc,
+        Section::Verify,
     ];
 
     /// The section's heading in the report (after `## `).
@@ -133,6 +137,7 @@ impl Section {
             Section::Scaling => "Scaling with store size",
             Section::Delta => "Delta tables: listing, counts, compaction, concurrent writers",
             Section::Hpc => "HPC: SquashFS digests and MPI replays under Slurm",
+            Section::Verify => "Verification: comparing texts",
         }
     }
 }
@@ -325,6 +330,10 @@ pub(crate) fn run(opts: &Options) -> anyhow::Result<()> {
             let (t0, load) = (Some(Instant::now()), loadavg());
             stamped(Section::Hpc, t0, load, hpc::section(plan, &mut services)?);
         }
+        if wanted(Section::Verify) {
+            let (t0, load) = (Some(Instant::now()), loadavg());
+            stamped(Section::Verify, t0, load, verify::section(plan)?);
+        }
         Ok(())
     })();
     let stopped = services.finish();
@@ -454,6 +463,7 @@ fn build(wanted: &dyn Fn(Section) -> bool) -> anyhow::Result<()> {
         (Section::Runtime, "run_once"),
         (Section::Pack, "pack_unpack"),
         (Section::Hpc, "squashfs_digest"),
+        (Section::Verify, "verify_compare"),
     ]
     .into_iter()
     .filter(|(s, _)| wanted(*s))

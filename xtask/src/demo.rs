@@ -138,7 +138,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
         ["recorded", "run", id, "at", "commit", c, ..] => ((*id).to_owned(), (*c).to_owned()),
         _ => bail!("unexpected output of dsi record: {recorded}"),
     };
-    dsi(&bin, &["replay", &commit[..10], "--verify"])?;
+    // The first replay becomes the reference; the second is verified
+    // against it.
+    dsi(&bin, &["replay", &commit[..10]])?;
     dsi(&bin, &["replay", &commit[..10], "--verify"])?;
     dsi(&bin, &["diff", &run_id[..10], "--now"])?;
     dsi(&bin, &["checkout", &run_id[..10], "target/demo/checkout"])?;

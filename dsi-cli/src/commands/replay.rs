@@ -150,7 +150,7 @@ fn report(global: &GlobalArgs, r: &Replayed) -> anyhow::Result<ExitStatus> {
     if let Some(f) = &r.failure {
         return Err(step_failure(f));
     }
-    Ok(verdict_status(r.verification.as_ref().map(|v| v.verdict)))
+    verdict_status(r.verification.as_ref().map(|v| v.verdict))
 }
 
 fn print_replay(r: &Replayed) -> std::io::Result<()> {
@@ -171,13 +171,25 @@ fn print_replay(r: &Replayed) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The exit status of a verdict (RUNFILE-1.1 §7): 0, 1 or 2; 0 unverified.
-fn verdict_status(v: Option<Verdict>) -> ExitStatus {
-    match v.map_or(0, Verdict::exit_code) {
-        0 => ExitStatus::Ok,
-        2 => ExitStatus::Code(2),
-        _ => ExitStatus::Failed,
-    }
+/// The exit status of a verdict (RUNFILE-1.1 §7): 0, else 1 or 2 with a
+/// line saying why; 0 when nothing was verified.
+fn verdict_status(v: Option<Verdict>) -> anyhow::Result<ExitStatus> {
+    let (why, status) = match v {
+        None | Some(Verdict::Reproduced | Verdict::ReproducedWithinTolerance) => {
+            return Ok(ExitStatus::Ok);
+        }
+        Some(Verdict::Unverifiable) => (
+            "the replay could not be verified: no reference run, or its content was not stored",
+            ExitStatus::Code(2),
+        ),
+        Some(Verdict::NotReproduced) => (
+            "the replay did not reproduce the reference run",
+            ExitStatus::Failed,
+        ),
+        Some(Verdict::Failed) => ("the replay failed its checks", ExitStatus::Failed),
+    };
+    let verdict = v.map_or("", Verdict::as_str);
+    Err(Diagnosed::new(format!("error: {why} (verdict {verdict})"), status).into())
 }
 
 /// Prints `--repeat N`'s replays and summary; the exit status is the first
@@ -195,7 +207,7 @@ fn report_repeated(global: &GlobalArgs, r: &Repeated) -> anyhow::Result<ExitStat
     if let Some(f) = r.replays.iter().find_map(|x| x.failure.as_ref()) {
         return Err(step_failure(f));
     }
-    Ok(verdict_status(Some(r.summary.verdict)))
+    verdict_status(Some(r.summary.verdict))
 }
 
 fn step_failure(f: &replaying::StepFailure) -> anyhow::Error {

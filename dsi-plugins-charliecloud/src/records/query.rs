@@ -32,6 +32,69 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "moniker",
 ];
 
+/// The columns that name a run and its commit: what resolving a reference
+/// (a run id or commit prefix) reads before it reads one whole row.
+pub const KEY_COLUMNS: &[&str] = &[RUN_ID, FUNCTION, RECORDED_AT, COMMIT];
+
+/// The columns that say whether a replay may be a reference (its exit
+/// status and verdict), besides [`KEY_COLUMNS`].
+pub const REFERENCE_COLUMNS: &[&str] = &[
+    RUN_ID,
+    FUNCTION,
+    RECORDED_AT,
+    COMMIT,
+    "exit_code",
+    "signal",
+    VERDICT,
+];
+
+/// A replay as a reference candidate: its id, exit status and verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The run id.
+    pub run_id: String,
+    /// When it was made.
+    pub recorded_at: Option<Timestamp>,
+    /// Its exit status and signal.
+    pub exit: (Option<i64>, Option<i64>),
+    /// Its verdict, as stored (absent in rows made before verdicts).
+    pub verdict: Option<String>,
+}
+
+/// The replays of exactly `commit`, oldest first, read as [`Candidate`]s
+/// (a few columns per row, whatever the rows hold).
+pub fn replay_candidates(stores: dsi_core::Stores<'_>, commit: &str) -> Result<Vec<Candidate>> {
+    let q = by_commit_prefix(commit, Some(Function::Producer))
+        .select(REFERENCE_COLUMNS.iter().copied());
+    let Some(t) = stores.rows(&q, KEY)? else {
+        return Ok(Vec::new());
+    };
+    let text = |r: usize, c: &str| match t.get(r, c) {
+        Some(dsi_core::Value::Text(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let int = |r: usize, c: &str| match t.get(r, c) {
+        Some(dsi_core::Value::Int(i)) => Some(*i),
+        _ => None,
+    };
+    let mut out: Vec<Candidate> = (0..t.num_rows())
+        .filter(|&r| text(r, COMMIT).as_deref() == Some(commit))
+        .filter_map(|r| {
+            Some(Candidate {
+                run_id: text(r, RUN_ID)?,
+                recorded_at: match t.get(r, RECORDED_AT) {
+                    Some(dsi_core::Value::Timestamp(ts)) => Some(*ts),
+                    _ => None,
+                },
+                exit: (int(r, "exit_code"), int(r, "signal")),
+                verdict: text(r, VERDICT),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.recorded_at, &a.run_id).cmp(&(b.recorded_at, &b.run_id)));
+    Ok(out)
+}
+
 /// Runs whose id starts with `prefix` (run ids are upper case; the prefix
 /// is compared case-insensitively).
 pub fn by_id_prefix(prefix: &str) -> TableQuery {

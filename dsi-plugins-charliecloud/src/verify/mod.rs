@@ -36,7 +36,7 @@ pub use texts::{DEFAULT_CONTENT_LIMIT, ReplayTexts, StoredText, StoredTexts};
 pub use verdict::{Item, ItemKind, ItemStatus, Verdict};
 
 use crate::find::{self, Want};
-use crate::records::{Function, RunRecord, query};
+use crate::records::{RunRecord, query};
 use crate::runfile::Runfile;
 
 /// The verification of one replay, as its row keeps it.
@@ -134,17 +134,16 @@ pub fn reference_for(
     if let Some(r) = against {
         return Ok(Some(find::reference(stores, r, Want::Replay)?.record));
     }
-    let Some(t) = stores.rows(
-        &query::by_commit_prefix(commit, Some(Function::Producer)),
-        query::KEY,
-    )?
-    else {
-        return Ok(None);
-    };
-    let mut replays: Vec<RunRecord> = RunRecord::from_table(&t)?
-        .into_iter()
-        .filter(|r| r.commit.as_deref() == Some(commit))
-        .collect();
-    replays.sort_by_key(|r| (r.recorded_at, r.run_id.clone()));
-    Ok(replays.into_iter().find(is_successful))
+    // The candidates by a few columns, then the chosen one whole.
+    for c in query::replay_candidates(stores, commit)? {
+        let success =
+            c.exit == (Some(0), None) && c.verdict.as_deref() != Some(Verdict::Failed.as_str());
+        if success {
+            let found = find::by_id(stores, &c.run_id)?;
+            if is_successful(&found.record) {
+                return Ok(Some(found.record));
+            }
+        }
+    }
+    Ok(None)
 }
