@@ -13,9 +13,10 @@ use crate::complete;
 const EXIT_CODES: &str = "\
 Exit codes:
   0   success
-  1   a verification did not match (a failed container step exits
-      with that step's own status instead, 128+N for signal N)
-  2   usage error
+  1   --verify: the replay was not reproduced or failed (a failed
+      container step exits with that step's own status instead,
+      128+N for signal N)
+  2   usage error; --verify: the replay is unverifiable
   65  invalid Runfile or input data
   69  image or service unavailable
   74  I/O or store error";

@@ -33,7 +33,7 @@ fn runfile_status(r: &RunfileError) -> ExitStatus {
 pub enum ExitStatus {
     /// 0: success.
     Ok,
-    /// 1: a run failed or a verification did not match.
+    /// 1: a run failed, or its verdict is not-reproduced or failed.
     Failed,
     /// 2: usage error.
     Usage,

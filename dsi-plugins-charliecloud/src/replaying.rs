@@ -190,10 +190,19 @@ pub fn replay_repeated(
 /// its verdict in every store.
 pub fn replay(drivers: Vec<Box<dyn Driver>>, request: ReplayRequest) -> Result<Replayed> {
     check_request(&request)?;
+    let mut against = None;
     let (src, commit, parent) = {
         let stores = Stores::new(&drivers);
         let (src, commit, found) = source(stores, &request.from)?;
         tracing::debug!("replaying commit {commit}");
+        // `--against` is resolved before anything runs, to one run id.
+        if let Some(a) = &request.against {
+            against = Some(
+                find::reference(stores, a, find::Want::Replay)?
+                    .record
+                    .run_id,
+            );
+        }
         (src, commit, found.map(|f| f.record))
     };
     let config = ReplayConfig {
@@ -205,7 +214,7 @@ pub fn replay(drivers: Vec<Box<dyn Driver>>, request: ReplayRequest) -> Result<R
         into: request.into.clone(),
         images: request.images.clone(),
         announce_binds: parent.as_ref().is_some_and(is_foreign),
-        against: request.against.clone(),
+        against,
         content_limit: request.content_limit,
     };
     let mut terminal = Terminal::new();

@@ -69,11 +69,11 @@ pub fn why(stores: Stores<'_>, a: &str, b: &str) -> Result<Why> {
     let layers = vec![
         runfile_layer(stores, &fa, &fb)?,
         layer("image", image_details(ra, rb)),
-        layer("inputs", input_details(ra, rb)),
+        layer("inputs", input_details(ra, rb)), // not a runs column
         layer("environment", environment_details(ra, rb)),
         layer("launcher", launcher_details(ra, rb)),
         layer("system", system_details(ra, rb, false)),
-        layer("outputs", output_details(ra, rb)),
+        layer("outputs", output_details(ra, rb)), // not a runs column
     ];
     Ok(Why {
         a: format!("run {}", ra.run_id),
@@ -124,7 +124,7 @@ fn shown<T: std::fmt::Debug>(v: &T) -> String {
 fn runfile_layer(stores: Stores<'_>, fa: &FoundRecord<'_>, fb: &FoundRecord<'_>) -> Result<Layer> {
     let (a, b) = (&fa.record, &fb.record);
     let mut details = Vec::new();
-    changed(&mut details, "commit", &a.commit, &b.commit);
+    changed(&mut details, "commit", &a.commit, &b.commit); // not a runs column
     changed(
         &mut details,
         "Runfile path",
@@ -308,7 +308,7 @@ fn output_details(a: &RunRecord, b: &RunRecord) -> Vec<String> {
     let metrics = |r: &RunRecord| -> BTreeMap<String, Vec<String>> { verify::metrics_of(r) };
     d.extend(keyed_changes("METRIC", &metrics(a), &metrics(b)));
     let verdict = |r: &RunRecord| r.verification.as_ref().map(|v| v.verdict.as_str());
-    changed(&mut d, "verdict", &verdict(a), &verdict(b));
+    changed(&mut d, "verdict", &verdict(a), &verdict(b)); // not a runs column
     let failed = |r: &RunRecord| -> Vec<String> {
         r.verification
             .iter()

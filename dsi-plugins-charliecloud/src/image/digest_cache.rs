@@ -61,6 +61,9 @@ pub enum DigestKind {
     File,
     /// `rftree1+sha256:<hex>` of a SquashFS file's contents (V5).
     Tree,
+    /// Whether a `ch-run` binary has `--feature=extglob` (`yes`, `no`): a
+    /// property of the binary, so keyed like a digest of it.
+    ChRunExtglob,
 }
 
 impl DigestKind {
@@ -68,6 +71,7 @@ impl DigestKind {
         match self {
             DigestKind::File => "sha256",
             DigestKind::Tree => "rftree1",
+            DigestKind::ChRunExtglob => "extglob",
         }
     }
 
@@ -75,6 +79,7 @@ impl DigestKind {
         let prefix = match self {
             DigestKind::File => "sha256:",
             DigestKind::Tree => super::TREE_PREFIX,
+            DigestKind::ChRunExtglob => return matches!(value, "yes" | "no"),
         };
         value.strip_prefix(prefix).is_some_and(|h| {
             h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

@@ -58,7 +58,32 @@ fn extglob_answer(ch_run: &str, user: &str) -> Arc<OnceLock<bool>> {
     )
 }
 
+/// The answer of the `ch_run` found on PATH: from the digest cache when it
+/// holds one for that binary (by device, inode, size and times), else asked
+/// and kept.
 fn probe_extglob(ch_run: &str, user: &str) -> bool {
+    use crate::image::digest_cache::{DigestCache, DigestKind, FileKey};
+    let key = super::find_program(ch_run)
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| FileKey::of(&m));
+    let cache = DigestCache::from_env();
+    if let (Some(k), Some(c)) = (&key, &cache)
+        && let Some(answer) = c.get(k, DigestKind::ChRunExtglob)
+    {
+        return answer == "yes";
+    }
+    let answer = ask_extglob(ch_run, user);
+    if let (Some(k), Some(c)) = (&key, &cache) {
+        c.put(
+            k,
+            DigestKind::ChRunExtglob,
+            if answer { "yes" } else { "no" },
+        );
+    }
+    answer
+}
+
+fn ask_extglob(ch_run: &str, user: &str) -> bool {
     Command::new(ch_run)
         .arg("--feature=extglob")
         .env("USER", user)

@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::lines::{END, Lines, column, shown, word_at};
-use super::tokens::{Token, Tokens};
+use super::tokens::{Token, Tokens, value};
 
 /// A place in one text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -257,8 +257,8 @@ struct Tok {
     at: usize,
     /// End offset (`at` for the line end).
     end: usize,
-    /// The value of a number token.
-    value: Option<f64>,
+    /// Whether it is a number token.
+    number: bool,
 }
 
 /// The text token that ends each line.
@@ -296,18 +296,15 @@ impl<'i, R: BufRead> TokenStream<'i, R> {
             Some((at, t)) => {
                 let end = at + t.text().len();
                 self.pos = Some(end);
-                let value = match t {
-                    Token::Number(_, v) => Some(v),
-                    Token::Text(_) => None,
-                };
-                Tok { at, end, value }
+                let number = matches!(t, Token::Number(_));
+                Tok { at, end, number }
             }
             None => {
                 self.pos = None;
                 Tok {
                     at: text.len(),
                     end: text.len(),
-                    value: None,
+                    number: false,
                 }
             }
         }))
@@ -331,12 +328,12 @@ impl<R> TokenStream<'_, R> {
             return end_of(&self.lines);
         };
         let text = self.text_of(t);
-        let token = if t.value.is_some() || text == LINE_END {
+        let token = if t.number || text == LINE_END {
             shown_token(text)
         } else {
             word_at(self.lines.text(), byte)
         };
-        let at = if t.value.is_some() { t.at } else { byte };
+        let at = if t.number { t.at } else { byte };
         Position {
             line: self.lines.number(),
             column: column(self.lines.text(), at),
@@ -377,12 +374,18 @@ pub fn numbers(
             }
             (Some(ta), Some(tb)) => {
                 let (sa, sb) = (r.text_of(ta), p.text_of(tb));
-                match (ta.value, tb.value) {
-                    (Some(va), Some(vb)) => {
+                match (ta.number, tb.number) {
+                    // The same spelling is the same value: nothing to parse.
+                    (true, true) if sa == sb => {
+                        stats.numbers += 1;
+                        None
+                    }
+                    (true, true) => {
+                        let (va, vb) = (value(sa), value(sb));
                         stats.add(sa, va, sb, vb);
                         (!pass(va, vb, rtol, atol)).then_some((ta.at, tb.at))
                     }
-                    (None, None) => (sa != sb).then(|| {
+                    (false, false) => (sa != sb).then(|| {
                         let d = first_difference(sa, sb);
                         (ta.at + d, tb.at + d)
                     }),

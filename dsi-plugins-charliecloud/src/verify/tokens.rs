@@ -16,15 +16,16 @@
 pub enum Token<'a> {
     /// A maximal run of characters that starts no number token.
     Text(&'a str),
-    /// A number token: its spelling and its binary64 value.
-    Number(&'a str, f64),
+    /// A number token, as spelled ([`value`] reads it: the comparisons
+    /// parse only numbers whose spellings differ).
+    Number(&'a str),
 }
 
 impl<'a> Token<'a> {
     /// The token as written.
     pub fn text(&self) -> &'a str {
         match *self {
-            Token::Text(t) | Token::Number(t, _) => t,
+            Token::Text(t) | Token::Number(t) => t,
         }
     }
 }
@@ -60,7 +61,7 @@ impl<'a> Iterator for Tokens<'a> {
         if let Some(end) = number_at(bytes, start) {
             self.pos = end;
             let text = &self.line[start..end];
-            return Some((start, Token::Number(text, parse_value(text))));
+            return Some((start, Token::Number(text)));
         }
         // Text up to the next position where a number token starts.
         let mut i = start + 1;
@@ -81,7 +82,7 @@ pub fn tokens(line: &str) -> Vec<Token<'_>> {
 /// value, §1.1-5.6).
 pub fn single_number(s: &str) -> Option<f64> {
     match number_at(s.as_bytes(), 0) {
-        Some(end) if end == s.len() => Some(parse_value(s)),
+        Some(end) if end == s.len() => Some(value(s)),
         _ => None,
     }
 }
@@ -164,9 +165,9 @@ fn special(bytes: &[u8], mut i: usize) -> Option<usize> {
     })
 }
 
-/// The value of a number token (Rust's parser reads every spelling the
-/// grammar allows, inf/infinity/nan in any case included).
-fn parse_value(text: &str) -> f64 {
+/// The binary64 value of a number token (Rust's parser reads every
+/// spelling the grammar allows, inf/infinity/nan in any case included).
+pub fn value(text: &str) -> f64 {
     text.parse().unwrap_or(f64::NAN)
 }
 
@@ -179,7 +180,7 @@ mod tests {
             .iter()
             .map(|t| match t {
                 Token::Text(s) => format!("T({s})"),
-                Token::Number(s, _) => format!("N({s})"),
+                Token::Number(s) => format!("N({s})"),
             })
             .collect()
     }
@@ -221,15 +222,16 @@ mod tests {
             ]
         );
         let t = tokens("-INF");
-        assert!(matches!(t[0], Token::Number(_, v) if v == f64::NEG_INFINITY));
-        assert!(matches!(tokens("nan")[0], Token::Number(_, v) if v.is_nan()));
-        assert!(matches!(tokens("infinity")[0], Token::Number(_, v) if v == f64::INFINITY));
+        assert!(matches!(t[0], Token::Number(v) if value(v) == f64::NEG_INFINITY));
+        assert!(matches!(tokens("nan")[0], Token::Number(v) if value(v).is_nan()));
+        assert!(matches!(tokens("infinity")[0], Token::Number(v) if value(v) == f64::INFINITY));
     }
 
     #[test]
     fn values_and_offsets() {
         let t: Vec<_> = Tokens::new("E = -76.5 Ha").collect();
-        assert_eq!(t[1], (4, Token::Number("-76.5", -76.5)));
+        assert_eq!(t[1], (4, Token::Number("-76.5")));
+        assert_eq!(value("-76.5"), -76.5);
         assert_eq!(t[2], (9, Token::Text(" Ha")));
         assert_eq!(single_number("1.70e-4"), Some(1.7e-4));
         assert_eq!(single_number("1.7 "), None);

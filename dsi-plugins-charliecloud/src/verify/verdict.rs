@@ -227,17 +227,19 @@ impl Item {
         };
         let mut details = Vec::new();
         if let Some(st) = &self.statistics {
-            if self.kind == ItemKind::Output {
-                details.push(format!(
-                    "{} numbers, {} differing in spelling",
-                    st.numbers, st.differing_spelling
-                ));
-            }
-            details.push(format!(
+            let maxima = format!(
                 "max abs {}, max rel {}",
                 short(st.max_abs),
                 short(st.max_rel)
-            ));
+            );
+            details.push(if self.kind == ItemKind::Output {
+                format!(
+                    "{} numbers, {} differing in spelling, {maxima}",
+                    st.numbers, st.differing_spelling
+                )
+            } else {
+                maxima
+            });
         }
         if let Some(d) = &self.difference {
             let at = |p: &super::Position| match &p.token {

@@ -118,8 +118,18 @@ pub(super) fn section(plan: Plan) -> anyhow::Result<String> {
             rows.push(vec![
                 format!("`{measure}` against the {what}"),
                 fmt_secs(secs),
-                format!("{mbps:.0}"),
-                if differs { "differs" } else { "passes" }.to_owned(),
+                // A difference ends the comparison: no throughput to speak of.
+                if differs {
+                    "—".to_owned()
+                } else {
+                    format!("{mbps:.0}")
+                },
+                if differs {
+                    "differs (stops there)"
+                } else {
+                    "passes"
+                }
+                .to_owned(),
                 format!("{:.1}", rss as f64 / 1024.0),
             ]);
         }
