@@ -1,6 +1,7 @@
 //! Embedding dsi in a Rust program, with library crates only: record a
-//! Runfile into a SQLite store, replay it by an abbreviated commit, verify
-//! the replay against the record, and export the replay as W3C PROV-JSON.
+//! Runfile into a SQLite store, replay it twice by an abbreviated commit
+//! (the first replay is the reference, the second is verified against it),
+//! and export the verified replay as W3C PROV-JSON.
 //!
 //! ```text
 //! embed --storage DIR --store FILE.db RUNFILE
@@ -82,21 +83,21 @@ fn run(a: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         .ok_or("the record has no commit")?;
     eprintln!("recorded run {} at commit {commit}", recorded.record.run_id);
 
-    // 2. Replay by an abbreviated commit, verifying against the record.
-    let replayed = replaying::replay(
-        sqlite(&a.store)?,
-        ReplayRequest {
-            from: ReplayFrom::Reference(commit[..10].to_owned()),
-            path: None,
-            check: Policy::Warn,
-            output: OutputTo::Stderr,
-            into: None,
-            images,
-            verify: true,
-            against: None,
-            content_limit: verify::DEFAULT_CONTENT_LIMIT,
-        },
-    )?;
+    // 2. Replay by an abbreviated commit, twice: the first replay becomes
+    //    the reference the second is verified against.
+    let request = ReplayRequest {
+        from: ReplayFrom::Reference(commit[..10].to_owned()),
+        path: None,
+        check: Policy::Warn,
+        output: OutputTo::Stderr,
+        into: None,
+        images,
+        verify: true,
+        against: None,
+        content_limit: verify::DEFAULT_CONTENT_LIMIT,
+    };
+    replaying::replay(sqlite(&a.store)?, request.clone())?;
+    let replayed = replaying::replay(sqlite(&a.store)?, request)?;
     let verification = replayed.verification.ok_or("no verification")?;
     eprintln!(
         "replayed as run {}: {}",
@@ -112,7 +113,7 @@ fn run(a: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let parent = run.parent(stores)?;
     let doc = prov::document(&run, parent.as_ref());
     println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(verification.ok)
+    Ok(verification.verdict.exit_code() == 0)
 }
 
 fn main() -> ExitCode {

@@ -127,7 +127,7 @@ fn test(env: &BTreeMap<String, String>) -> anyhow::Result<()> {
 }
 
 /// Runs `dsi-plugins-charliecloud/examples/embed.rs` (record, replay by an
-/// abbreviated commit, verify, export PROV with library crates only) on the
+/// abbreviated commit twice, verify, export PROV with library crates only) on the
 /// local test image; it must verify and print a PROV document.
 fn embedding_example(env: &BTreeMap<String, String>) -> anyhow::Result<()> {
     let storage = env
@@ -172,7 +172,8 @@ fn embedding_example(env: &BTreeMap<String, String>) -> anyhow::Result<()> {
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     anyhow::ensure!(
-        doc["activity"].as_object().is_some_and(|a| a.len() == 2) && stderr.contains(": verified"),
+        doc["activity"].as_object().is_some_and(|a| a.len() == 2)
+            && stderr.contains(": reproduced"),
         "the embedding example did not verify a replay and export both runs:\n{stderr}"
     );
     eprintln!("xtask: the embedding example recorded, replayed, verified and exported");

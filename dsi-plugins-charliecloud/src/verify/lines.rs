@@ -113,7 +113,7 @@ pub const END: &str = "(end)";
 /// Longest token or word kept in a report, in characters.
 const MAX_SHOWN: usize = 80;
 
-/// `s`, cut to [`MAX_SHOWN`] characters (marked with `…`).
+/// `s`, cut to 80 characters (marked with `…`).
 pub fn shown(s: &str) -> String {
     match s.char_indices().nth(MAX_SHOWN) {
         Some((i, _)) => format!("{}…", &s[..i]),

@@ -59,6 +59,9 @@ pub struct RepeatSummary {
     pub nondeterministic: Vec<String>,
 }
 
+/// A metric and its list position (`None` for a single value).
+type MetricKey = (String, Option<usize>);
+
 /// Sums up the repeats' verifications and marks their nondeterministic items.
 pub fn summarise(repeats: &mut [Verification]) -> RepeatSummary {
     let verdict = repeats
@@ -68,7 +71,7 @@ pub fn summarise(repeats: &mut [Verification]) -> RepeatSummary {
         .unwrap_or(Verdict::Unverifiable);
     // What each item showed in each repeat: a digest or a list of values.
     let mut seen: BTreeMap<(u8, String), Vec<Option<String>>> = BTreeMap::new();
-    let mut values: BTreeMap<(String, Option<usize>), (Vec<f64>, Option<String>)> = BTreeMap::new();
+    let mut values: BTreeMap<MetricKey, (Vec<f64>, Option<String>)> = BTreeMap::new();
     for v in repeats.iter() {
         for item in &v.items {
             let shown = match item.kind {

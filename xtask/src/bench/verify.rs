@@ -62,8 +62,11 @@ fn texts() -> anyhow::Result<[PathBuf; 3]> {
     Ok(paths)
 }
 
-/// The example's rows: `(measure, secs, MB/s, differs, peak RSS KiB)`.
-fn compare(r: &Path, p: &Path, runs: usize) -> anyhow::Result<Vec<(String, f64, f64, bool, u64)>> {
+/// One measure of the example: `(measure, secs, MB/s, differs, peak RSS KiB)`.
+type Measured = (String, f64, f64, bool, u64);
+
+/// The example's rows.
+fn compare(r: &Path, p: &Path, runs: usize) -> anyhow::Result<Vec<Measured>> {
     let mut c = Command::new(example("verify_compare"));
     c.arg(r).arg(p).arg(runs.to_string());
     let s = measure(&c, false)?;
