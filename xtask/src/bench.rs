@@ -33,7 +33,10 @@
 //!   `compact`, and 64 concurrent writers;
 //! * **HPC** ([`hpc`]) — SquashFS digest throughput (the `squashfs_digest`
 //!   example) and RUNFILE-1.1 L-1 replayed by `dsi replay` under Slurm next
-//!   to the identical `srun … ch-run …` argv.
+//!   to the identical `srun … ch-run …` argv;
+//! * **Verification** ([`verify`]) — the OUTPUT comparisons of RUNFILE-1.1
+//!   §5.5 (the `verify_compare` example) on a generated 1 GiB text, next to
+//!   `cmp`.
 //!
 //! Peer comparisons alternate within one invocation so that drift (thermal,
 //! page cache, other load) hits every peer alike. Each section starts with a
