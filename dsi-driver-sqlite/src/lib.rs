@@ -153,8 +153,8 @@ impl SqliteDriver {
             Err(e) => return Err(Error::io(format!("opening store {}", path.display()), e)),
         }
         let (conn, snapshot) = match access {
-            Access::ReadOnly => open_read_only(&path)?,
-            Access::ReadWrite => (open_read_write(&path)?, None),
+            Access::ReadOnly => open_read_only(&path, busy_timeout)?,
+            Access::ReadWrite => (open_read_write(&path, busy_timeout)?, None),
         };
         conn.busy_timeout(busy_timeout)
             .map_err(|e| err(&path, "setting busy timeout", e))?;
@@ -234,13 +234,41 @@ fn forbid_attach(path: &Path, conn: &Connection) -> Result<()> {
         .map_err(|e| err(path, "limiting attached databases", e))
 }
 
-fn open_read_write(path: &Path) -> Result<Connection> {
+fn open_read_write(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | COMMON_FLAGS;
     let conn =
         Connection::open_with_flags(path, flags).map_err(|e| err(path, "opening database", e))?;
     forbid_attach(path, &conn)?;
-    schema::initialise(&conn).map_err(|e| init_error(path, e))?;
+    conn.busy_timeout(busy_timeout)
+        .map_err(|e| err(path, "setting busy timeout", e))?;
+    retrying_busy(busy_timeout, || schema::initialise(&conn)).map_err(|e| init_error(path, e))?;
     Ok(conn)
+}
+
+/// Runs a step of opening a store again while another process holds a lock
+/// that SQLite will not wait for: switching a new file to WAL and the first
+/// opens of a WAL file return `SQLITE_BUSY` at once, without the busy
+/// handler, when several processes open a fresh store together.
+fn retrying_busy<T>(
+    busy_timeout: Duration,
+    mut step: impl FnMut() -> Result<T, schema::InitError>,
+) -> Result<T, schema::InitError> {
+    let started = std::time::Instant::now();
+    // Spreads the retries of processes that started together.
+    let jitter = u64::from(std::process::id() % 7);
+    let mut attempt = 0u64;
+    loop {
+        match step() {
+            Err(schema::InitError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < busy_timeout =>
+            {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(attempt.min(10) * 5 + jitter));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// `file:` URI of a path, for `immutable=1` (`%`, `?` and `#` escaped).
@@ -258,13 +286,17 @@ fn immutable_uri(path: &Path) -> String {
     uri
 }
 
-fn open_read_only(path: &Path) -> Result<(Connection, Option<tempfile::TempDir>)> {
+fn open_read_only(
+    path: &Path,
+    busy_timeout: Duration,
+) -> Result<(Connection, Option<tempfile::TempDir>)> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | COMMON_FLAGS;
     let first = Connection::open_with_flags(path, flags)
         .map_err(schema::InitError::Sqlite)
         .and_then(|c| {
             c.pragma_update(None, "query_only", true)?;
-            schema::check_readable(&c)?;
+            c.busy_timeout(busy_timeout)?;
+            retrying_busy(busy_timeout, || schema::check_readable(&c))?;
             Ok(c)
         });
     let (conn, snapshot) = match first {

@@ -133,6 +133,36 @@ fn store_written_by_other_processes_is_visible() {
     assert_eq!(ins.location, dsi_core::Location::File { path: p.clone() });
 }
 
+/// Many first opens of one fresh file at the same moment (a job array's
+/// tasks writing into a new store): every open waits its turn, none fails
+/// with "database is locked", and every put is kept.
+#[test]
+fn simultaneous_first_opens_of_a_fresh_store_all_succeed() {
+    const WRITERS: i64 = 16;
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dsi.db");
+        let start = std::sync::Barrier::new(WRITERS as usize);
+        std::thread::scope(|s| {
+            for n in 0..WRITERS {
+                let (p, start) = (&p, &start);
+                s.spawn(move || {
+                    start.wait();
+                    let d = SqliteDriver::open(p)
+                        .unwrap_or_else(|e| panic!("round {round} writer {n}: {e}"));
+                    d.put(&one("runs", "n", Value::Int(n), DataType::Int))
+                        .unwrap_or_else(|e| panic!("round {round} writer {n}: {e}"));
+                });
+            }
+        });
+        let t = SqliteDriver::open_read_only(&p)
+            .unwrap()
+            .get(&Query::Table(TableQuery::new("runs")))
+            .unwrap();
+        assert_eq!(t.tables()[0].num_rows(), WRITERS as usize, "round {round}");
+    }
+}
+
 fn sha256_of(p: &std::path::Path) -> String {
     BlobRef::compute(&mut std::fs::File::open(p).unwrap())
         .unwrap()
