@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::lines::{END, Lines, column, shown, word_at};
-use super::tokens::{Token, Tokens, value};
+use super::tokens::{Span, count_numbers, spans, value};
 
 /// A place in one text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -238,107 +238,42 @@ fn first_difference(a: &str, b: &str) -> usize {
         .map_or(a.len().min(b.len()), |((i, _), _)| i)
 }
 
-/// One side of a `numbers` comparison: its kept lines as tokens, each line
-/// ending in a line-end token.
-struct TokenStream<'i, R> {
-    lines: Lines<R>,
-    ignore: &'i [Regex],
-    /// Byte offset of the next token in the current line; `None` when the
-    /// line end was given and the next line is due.
-    pos: Option<usize>,
-    ended: bool,
-}
-
-/// A token of the current line, by position (so that both sides' tokens can
-/// be held at once).
-#[derive(Clone, Copy, Debug)]
-struct Tok {
-    /// Byte offset in the line.
-    at: usize,
-    /// End offset (`at` for the line end).
-    end: usize,
-    /// Whether it is a number token.
-    number: bool,
-}
-
 /// The text token that ends each line.
 const LINE_END: &str = "\n";
 
-impl<'i, R: BufRead> TokenStream<'i, R> {
-    fn new(reader: R, ignore: &'i [Regex]) -> Self {
-        TokenStream {
-            lines: Lines::new(reader),
-            ignore,
-            pos: None,
-            ended: false,
-        }
-    }
+/// The `i`-th token of a line of `len` bytes: its spans, then the line end
+/// (an empty span at `len`).
+fn token_at(spans: &[Span], i: usize, len: usize) -> Span {
+    spans.get(i).copied().unwrap_or(Span {
+        at: len,
+        end: len,
+        number: false,
+    })
+}
 
-    /// The next token, or `None` at the end of the text.
-    fn next(&mut self) -> io::Result<Option<Tok>> {
-        if self.ended {
-            return Ok(None);
-        }
-        let pos = match self.pos {
-            Some(p) => p,
-            None => {
-                if !self.lines.advance_kept(self.ignore)? {
-                    self.ended = true;
-                    return Ok(None);
-                }
-                0
-            }
-        };
-        let text = self.lines.text();
-        let mut tokens = Tokens::new(text);
-        tokens.seek(pos);
-        Ok(Some(match tokens.next() {
-            Some((at, t)) => {
-                let end = at + t.text().len();
-                self.pos = Some(end);
-                let number = matches!(t, Token::Number(_));
-                Tok { at, end, number }
-            }
-            None => {
-                self.pos = None;
-                Tok {
-                    at: text.len(),
-                    end: text.len(),
-                    number: false,
-                }
-            }
-        }))
+/// The text of token `t` of `line` ([`LINE_END`] for the line end).
+fn text_of<'a>(line: &'a str, t: &Span) -> &'a str {
+    if t.at == t.end {
+        LINE_END
+    } else {
+        &line[t.at..t.end]
     }
 }
 
-impl<R> TokenStream<'_, R> {
-    /// The text of `t` (the line end is [`LINE_END`]).
-    fn text_of(&self, t: &Tok) -> &str {
-        if t.at == t.end {
-            LINE_END
-        } else {
-            &self.lines.text()[t.at..t.end]
-        }
-    }
-
-    /// Where `tok` stands: the token itself for a number or a line end,
-    /// the word at byte `byte` for text; `(end)` past the last token.
-    fn shown_at(&self, tok: Option<&Tok>, byte: usize) -> Position {
-        let Some(t) = tok else {
-            return end_of(&self.lines);
-        };
-        let text = self.text_of(t);
-        let token = if t.number || text == LINE_END {
-            shown_token(text)
-        } else {
-            word_at(self.lines.text(), byte)
-        };
-        let at = if t.number { t.at } else { byte };
-        Position {
-            line: self.lines.number(),
-            column: column(self.lines.text(), at),
-            token: Some(token),
-        }
+/// Where token `t` of the current line stands: the token itself for a
+/// number or the line end, the word at byte `byte` for text.
+fn shown_at<R>(lines: &Lines<R>, t: &Span, byte: usize) -> Position {
+    let line = lines.text();
+    let token = if t.number || t.at == t.end {
+        shown_token(text_of(line, t))
+    } else {
+        word_at(line, byte)
+    };
+    let at = if t.number { t.at } else { byte };
+    Position {
+        line: lines.number(),
+        column: column(line, at),
+        token: Some(token),
     }
 }
 
@@ -351,7 +286,55 @@ fn shown_token(t: &str) -> String {
     }
 }
 
-/// The token sequences must agree; numbers within `rtol`/`atol`.
+/// One side of a line pair: its text and tokens.
+struct Side<'a> {
+    line: &'a str,
+    spans: &'a [Span],
+}
+
+/// Compares two lines token by token (line ends included), counting their
+/// numbers into `stats`: where each departs — its token and byte offset —
+/// if they do.
+fn departure(
+    r: Side<'_>,
+    p: Side<'_>,
+    rtol: f64,
+    atol: f64,
+    stats: &mut NumberStatistics,
+) -> Option<((Span, usize), (Span, usize))> {
+    for i in 0..=r.spans.len().min(p.spans.len()) {
+        let (ta, tb) = (
+            token_at(r.spans, i, r.line.len()),
+            token_at(p.spans, i, p.line.len()),
+        );
+        let (sa, sb) = (text_of(r.line, &ta), text_of(p.line, &tb));
+        let departs = match (ta.number, tb.number) {
+            // The same spelling is the same value: nothing to parse.
+            (true, true) if sa == sb => {
+                stats.numbers += 1;
+                None
+            }
+            (true, true) => {
+                let (va, vb) = (value(sa), value(sb));
+                stats.add(sa, va, sb, vb);
+                (!pass(va, vb, rtol, atol)).then_some((ta.at, tb.at))
+            }
+            (false, false) => (sa != sb).then(|| {
+                let d = first_difference(sa, sb);
+                (ta.at + d, tb.at + d)
+            }),
+            _ => Some((ta.at, tb.at)),
+        };
+        if let Some((da, db)) = departs {
+            return Some(((ta, da), (tb, db)));
+        }
+    }
+    None
+}
+
+/// The token sequences of the kept lines must agree; numbers within
+/// `rtol`/`atol`. Both sides advance line by line: a line end is a token,
+/// so sequences that agree keep their lines in step.
 pub fn numbers(
     r: impl BufRead,
     p: impl BufRead,
@@ -359,48 +342,65 @@ pub fn numbers(
     rtol: f64,
     atol: f64,
 ) -> io::Result<Comparison> {
-    let (mut r, mut p) = (TokenStream::new(r, ignore), TokenStream::new(p, ignore));
+    let (mut r, mut p) = (Lines::new(r), Lines::new(p));
+    let (mut spans_r, mut spans_p) = (Vec::new(), Vec::new());
     let mut stats = NumberStatistics::default();
     loop {
-        let a = r.next()?;
-        let b = p.next()?;
-        // Where each side departs, as byte offsets in its line.
-        let departs = match (&a, &b) {
-            (None, None) => {
+        let (more_r, more_p) = (r.advance_kept(ignore)?, p.advance_kept(ignore)?);
+        let difference = match (more_r, more_p) {
+            (false, false) => {
                 return Ok(Comparison {
                     difference: None,
                     statistics: Some(stats),
                 });
             }
-            (Some(ta), Some(tb)) => {
-                let (sa, sb) = (r.text_of(ta), p.text_of(tb));
-                match (ta.number, tb.number) {
-                    // The same spelling is the same value: nothing to parse.
-                    (true, true) if sa == sb => {
-                        stats.numbers += 1;
-                        None
-                    }
-                    (true, true) => {
-                        let (va, vb) = (value(sa), value(sb));
-                        stats.add(sa, va, sb, vb);
-                        (!pass(va, vb, rtol, atol)).then_some((ta.at, tb.at))
-                    }
-                    (false, false) => (sa != sb).then(|| {
-                        let d = first_difference(sa, sb);
-                        (ta.at + d, tb.at + d)
-                    }),
-                    _ => Some((ta.at, tb.at)),
+            // Identical lines: identical tokens, every number spelled alike.
+            (true, true) if r.raw() == p.raw() => {
+                stats.numbers += count_numbers(r.text());
+                continue;
+            }
+            (true, true) => {
+                spans(r.text(), &mut spans_r);
+                spans(p.text(), &mut spans_p);
+                let sides = (
+                    Side {
+                        line: r.text(),
+                        spans: &spans_r,
+                    },
+                    Side {
+                        line: p.text(),
+                        spans: &spans_p,
+                    },
+                );
+                match departure(sides.0, sides.1, rtol, atol, &mut stats) {
+                    None => continue,
+                    Some(((ta, da), (tb, db))) => Difference {
+                        replay: shown_at(&r, &ta, da),
+                        reference: shown_at(&p, &tb, db),
+                    },
                 }
             }
-            (Some(ta), None) => Some((ta.at, 0)),
-            (None, Some(tb)) => Some((0, tb.at)),
+            // One text goes on past the other's end: its next line's
+            // first token against `(end)`.
+            (true, false) => {
+                spans(r.text(), &mut spans_r);
+                let t = token_at(&spans_r, 0, r.text().len());
+                Difference {
+                    replay: shown_at(&r, &t, t.at),
+                    reference: end_of(&p),
+                }
+            }
+            (false, true) => {
+                spans(p.text(), &mut spans_p);
+                let t = token_at(&spans_p, 0, p.text().len());
+                Difference {
+                    replay: end_of(&r),
+                    reference: shown_at(&p, &t, t.at),
+                }
+            }
         };
-        let Some((da, db)) = departs else { continue };
         return Ok(Comparison {
-            difference: Some(Difference {
-                replay: r.shown_at(a.as_ref(), da),
-                reference: p.shown_at(b.as_ref(), db),
-            }),
+            difference: Some(difference),
             statistics: Some(stats),
         });
     }
@@ -461,6 +461,33 @@ mod tests {
 
     fn nums(r: &str, p: &str, rtol: f64, atol: f64) -> Comparison {
         numbers(r.as_bytes(), p.as_bytes(), &[], rtol, atol).unwrap()
+    }
+
+    #[test]
+    fn identical_lines_count_their_numbers_and_ignored_lines_do_not() {
+        let text = "step 1 E = -7.5e-3\n# skipped 9 9 9\nx1 2.0 nan\n";
+        let c = numbers(text.as_bytes(), text.as_bytes(), &[re("^#")], 0.0, 0.0).unwrap();
+        assert_eq!(c.difference, None);
+        let st = c.statistics.unwrap();
+        assert_eq!((st.numbers, st.differing_spelling), (4, 0));
+        // One line differs in spelling only, the other is identical.
+        let c = nums("a 1 b 2\nc 3\n", "a 1.0 b 2\nc 3\n", 0.0, 0.0);
+        assert_eq!(c.difference, None);
+        let st = c.statistics.unwrap();
+        assert_eq!((st.numbers, st.differing_spelling), (3, 1));
+    }
+
+    #[test]
+    fn a_longer_text_departs_at_its_next_line() {
+        let c = nums("a 1\n\n", "a 1\n", 0.0, 0.0);
+        let d = c.difference.unwrap();
+        assert_eq!((d.replay.line, d.replay.column), (2, 1));
+        assert_eq!(d.replay.token.as_deref(), Some("(end of line)"));
+        assert_eq!(d.reference.line, 2);
+        assert_eq!(d.reference.token.as_deref(), Some("(end)"));
+        let d = nums("a 1\n", "a 1\n2.5 x\n", 0.0, 0.0).difference.unwrap();
+        assert_eq!(d.replay.token.as_deref(), Some("(end)"));
+        assert_eq!(d.reference.token.as_deref(), Some("2.5"));
     }
 
     #[test]

@@ -11,71 +11,57 @@
 //! The scanner works on bytes: every character that matters is ASCII, and
 //! the bytes of a multi-byte UTF-8 character are never in those sets.
 
-/// One token of a line, borrowed from it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Token<'a> {
-    /// A maximal run of characters that starts no number token.
-    Text(&'a str),
-    /// A number token, as spelled ([`value`] reads it: the comparisons
-    /// parse only numbers whose spellings differ).
-    Number(&'a str),
+/// A token of a line by position: bytes `at..end` of the line, a number
+/// token or a run of text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Byte offset where the token starts.
+    pub at: usize,
+    /// Byte offset just past it.
+    pub end: usize,
+    /// Whether it is a number token (else text).
+    pub number: bool,
 }
 
-impl<'a> Token<'a> {
-    /// The token as written.
-    pub fn text(&self) -> &'a str {
-        match *self {
-            Token::Text(t) | Token::Number(t) => t,
+/// The tokens of `line` (without its line feed), in order, into `out`
+/// (cleared first, so that one buffer serves every line).
+pub fn spans(line: &str, out: &mut Vec<Span>) {
+    out.clear();
+    let bytes = line.as_bytes();
+    let mut pos = 0;
+    while let Some((at, end)) = next_number(bytes, pos) {
+        if at > pos {
+            out.push(Span {
+                at: pos,
+                end: at,
+                number: false,
+            });
         }
+        out.push(Span {
+            at,
+            end,
+            number: true,
+        });
+        pos = end;
+    }
+    if pos < bytes.len() {
+        out.push(Span {
+            at: pos,
+            end: bytes.len(),
+            number: false,
+        });
     }
 }
 
-/// The tokens of one line, with the byte offset where each starts.
-#[derive(Clone, Debug)]
-pub struct Tokens<'a> {
-    line: &'a str,
-    pos: usize,
-}
-
-impl<'a> Tokens<'a> {
-    /// The tokens of `line` (without its line feed).
-    pub fn new(line: &'a str) -> Tokens<'a> {
-        Tokens { line, pos: 0 }
+/// How many number tokens `line` holds.
+pub fn count_numbers(line: &str) -> u64 {
+    let bytes = line.as_bytes();
+    let (mut n, mut pos) = (0, 0);
+    while let Some((_, end)) = next_number(bytes, pos) {
+        n += 1;
+        pos = end;
     }
-
-    /// Continues from byte offset `pos`, where the previous token ended.
-    pub fn seek(&mut self, pos: usize) {
-        self.pos = pos;
-    }
-}
-
-impl<'a> Iterator for Tokens<'a> {
-    type Item = (usize, Token<'a>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let bytes = self.line.as_bytes();
-        let start = self.pos;
-        if start >= bytes.len() {
-            return None;
-        }
-        if let Some(end) = number_at(bytes, start) {
-            self.pos = end;
-            let text = &self.line[start..end];
-            return Some((start, Token::Number(text)));
-        }
-        // Text up to the next position where a number token starts.
-        let mut i = start + 1;
-        while i < bytes.len() && number_at(bytes, i).is_none() {
-            i += 1;
-        }
-        self.pos = i;
-        Some((start, Token::Text(&self.line[start..i])))
-    }
-}
-
-/// The tokens of `line`, collected.
-pub fn tokens(line: &str) -> Vec<Token<'_>> {
-    Tokens::new(line).map(|(_, t)| t).collect()
+    n
 }
 
 /// Whether `s` is exactly one number token; its value if so (a METRIC
@@ -87,21 +73,54 @@ pub fn single_number(s: &str) -> Option<f64> {
     }
 }
 
-/// May a number token start after `b`?
-fn starts_after(b: u8) -> bool {
-    !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+/// Class bit: a character after which no number token may start
+/// (`[A-Za-z0-9_.]`).
+const WORD: u8 = 1;
+/// Class bit: a character a number token may start with (a sign, a digit,
+/// `.`, or the first letter of inf/nan).
+const START: u8 = 2;
+
+/// The class bits of every byte; the scanner's one lookup per byte.
+static CLASS: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'.' {
+            t[i] |= WORD;
+        }
+        if b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N') {
+            t[i] |= START;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// The first number token starting at or after byte `from`: `(at, end)`.
+fn next_number(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut after_word = from > 0 && CLASS[usize::from(bytes[from - 1])] & WORD != 0;
+    for (i, &b) in bytes.iter().enumerate().skip(from) {
+        let class = CLASS[usize::from(b)];
+        if class & START != 0
+            && !after_word
+            && let Some(end) = decimal(bytes, i).or_else(|| special(bytes, i))
+        {
+            return Some((i, end));
+        }
+        after_word = class & WORD != 0;
+    }
+    None
 }
 
 /// The end of the number token starting at `i`, if one does.
 fn number_at(bytes: &[u8], i: usize) -> Option<usize> {
     let first = *bytes.get(i)?;
-    // Cheap rejection first: a token begins with a sign, a digit, '.', or
-    // the letter of inf/nan.
-    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N'))
+    if CLASS[usize::from(first)] & START == 0
+        || (i > 0 && CLASS[usize::from(bytes[i - 1])] & WORD != 0)
     {
-        return None;
-    }
-    if i > 0 && !starts_after(bytes[i - 1]) {
         return None;
     }
     decimal(bytes, i).or_else(|| special(bytes, i))
@@ -175,14 +194,27 @@ pub fn value(text: &str) -> f64 {
 mod tests {
     use super::*;
 
+    fn all(line: &str) -> Vec<Span> {
+        let mut out = Vec::new();
+        spans(line, &mut out);
+        out
+    }
+
     fn kinds(line: &str) -> Vec<String> {
-        tokens(line)
+        let shown: Vec<String> = all(line)
             .iter()
-            .map(|t| match t {
-                Token::Text(s) => format!("T({s})"),
-                Token::Number(s) => format!("N({s})"),
+            .map(|t| {
+                let text = &line[t.at..t.end];
+                if t.number {
+                    format!("N({text})")
+                } else {
+                    format!("T({text})")
+                }
             })
-            .collect()
+            .collect();
+        let numbers = shown.iter().filter(|k| k.starts_with('N')).count();
+        assert_eq!(count_numbers(line), numbers as u64, "{line}");
+        shown
     }
 
     #[test]
@@ -221,18 +253,31 @@ mod tests {
                 "T( nanx)"
             ]
         );
-        let t = tokens("-INF");
-        assert!(matches!(t[0], Token::Number(v) if value(v) == f64::NEG_INFINITY));
-        assert!(matches!(tokens("nan")[0], Token::Number(v) if value(v).is_nan()));
-        assert!(matches!(tokens("infinity")[0], Token::Number(v) if value(v) == f64::INFINITY));
+        assert_eq!(single_number("-INF"), Some(f64::NEG_INFINITY));
+        assert!(single_number("nan").is_some_and(f64::is_nan));
+        assert_eq!(single_number("infinity"), Some(f64::INFINITY));
     }
 
     #[test]
     fn values_and_offsets() {
-        let t: Vec<_> = Tokens::new("E = -76.5 Ha").collect();
-        assert_eq!(t[1], (4, Token::Number("-76.5")));
+        let t = all("E = -76.5 Ha");
+        assert_eq!(
+            t[1],
+            Span {
+                at: 4,
+                end: 9,
+                number: true
+            }
+        );
         assert_eq!(value("-76.5"), -76.5);
-        assert_eq!(t[2], (9, Token::Text(" Ha")));
+        assert_eq!(
+            t[2],
+            Span {
+                at: 9,
+                end: 12,
+                number: false
+            }
+        );
         assert_eq!(single_number("1.70e-4"), Some(1.7e-4));
         assert_eq!(single_number("1.7 "), None);
         assert_eq!(single_number("x"), None);
