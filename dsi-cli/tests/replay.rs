@@ -211,6 +211,23 @@ fn worked_example_x1_end_to_end() {
     assert_eq!(runs[0]["run_id"], id);
     let listed = json(&run(d, &["--json", "list", "--verdict", "unverifiable"]));
     assert_eq!(listed["runs"][0]["run_id"], p["record"]["run_id"]);
+    // A store written before verdicts existed (its runs table has no
+    // verdict column): no run has a verdict, so the filter selects none.
+    let old = d.join("old");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::copy(d.join("dsi.db"), old.join("dsi.db")).unwrap();
+    let c = rusqlite::Connection::open(old.join("dsi.db")).unwrap();
+    c.execute_batch(
+        "ALTER TABLE runs DROP COLUMN verdict;
+         DELETE FROM _dsi_columns WHERE table_name = 'runs' AND column_name = 'verdict';",
+    )
+    .unwrap();
+    drop(c);
+    let listed = json(&run(&old, &["--json", "list", "--verdict", "unverifiable"]));
+    assert_eq!(listed["runs"].as_array().map(Vec::len), Some(0), "{listed}");
+    assert_eq!(listed["total"], 0);
+    let all = json(&run(&old, &["--json", "list"]));
+    assert_eq!(all["runs"].as_array().map(Vec::len), Some(3), "{all}");
     let prov = json(&run(d, &["export", id, "--format", "prov"]));
     let activity = prov["activity"]
         .as_object()

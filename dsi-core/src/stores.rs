@@ -6,7 +6,9 @@
 //!
 //! * **Union.** A query runs on every store that has the table; a store
 //!   without the table contributes nothing. When no store has it, the
-//!   answer is `None` (reads) or [`Error::NotFound`] (lookups).
+//!   answer is `None` (reads) or [`Error::NotFound`] (lookups). A store
+//!   whose table lacks a column the query filters on (it was written
+//!   before that column existed) contributes no rows either.
 //! * **De-duplication.** Rows with the same key (for `runs`, the run id)
 //!   are one row: the copy from the store loaded first wins.
 //! * **Order.** Rows are merged by the query's order column (stable: at
@@ -58,6 +60,13 @@ pub struct Found<'a> {
     pub store: &'a dyn Driver,
 }
 
+/// Whether `e` says the table lacks a column `query` filters on: a store
+/// written before that column existed.
+fn lacks_filter_column(e: &Error, query: &TableQuery) -> bool {
+    matches!(e, Error::NotFound { kind: "column", key, .. }
+        if query.filters.iter().any(|f| f.column == *key))
+}
+
 /// Most candidates an [`Error::Ambiguous`] lists.
 const MAX_CANDIDATES: usize = 5;
 
@@ -91,6 +100,9 @@ impl<'a> Stores<'a> {
                     }
                 }
                 Err(e) if e.is_not_found("table") => {}
+                // The table predates a column the query filters on: none of
+                // its rows can match (as a null never matches).
+                Err(e) if lacks_filter_column(&e, query) => any = true,
                 Err(e) => return Err(e),
             }
         }
@@ -206,7 +218,7 @@ impl<'a> Stores<'a> {
     pub fn count(&self, query: &TableQuery, key: &str) -> Result<u64> {
         if self.backends.len() == 1 {
             return match self.backends[0].count(&query.unlimited()) {
-                Err(e) if e.is_not_found("table") => Ok(0),
+                Err(e) if e.is_not_found("table") || lacks_filter_column(&e, query) => Ok(0),
                 other => other,
             };
         }
@@ -383,6 +395,30 @@ mod tests {
         );
         let e = s.unique_by_prefix("runs", "id", "Z", "run").unwrap_err();
         assert_eq!(e.to_string(), "run 'Z' not found");
+    }
+
+    #[test]
+    fn a_store_predating_a_filtered_column_contributes_no_rows() {
+        let newer = MemoryDriver::new();
+        let t = Table::from_columns(
+            "runs",
+            vec![
+                Column::new("id", DataType::Text, vec![Value::from("N1")]).unwrap(),
+                Column::new("t", DataType::Int, vec![Value::Int(5)]).unwrap(),
+                Column::new("v", DataType::Text, vec![Value::from("x")]).unwrap(),
+            ],
+        )
+        .unwrap();
+        newer.put(&Collection::of(t)).unwrap();
+        let backends = vec![store(&[("O1", 1)]), Box::new(newer) as Box<dyn Driver>];
+        let s = Stores::new(&backends);
+        let q = TableQuery::new("runs").filter(Filter::new("v", FilterOp::Eq, "x"));
+        assert_eq!(ids(&s.rows(&q, "id").unwrap().unwrap()), ["N1"]);
+        assert_eq!(s.count(&q, "id").unwrap(), 1);
+        let old = &backends[..1];
+        let s = Stores::new(old);
+        assert_eq!(s.rows(&q, "id").unwrap().unwrap().num_rows(), 0);
+        assert_eq!(s.count(&q, "id").unwrap(), 0);
     }
 
     #[test]
