@@ -14,9 +14,12 @@
 //! 4. compares the recorded `kernel_info` and `scheduler_info` with
 //!    today's ([`crate::compat`]) under `warn|strict|off`: `strict` reads
 //!    today's description first and refuses on a blocking difference before
-//!    anything runs; `warn` starts the steps at once and warns when the
-//!    description, read in the background meanwhile (its scheduler probes
-//!    take tens of milliseconds), is compared after the run. For a record made by another user
+//!    anything runs (it is read in the background from the start);
+//!    `warn` starts the steps at once and warns when the description, read
+//!    in the background while the steps run (its sysctl reads and scheduler
+//!    probes take tens of milliseconds of CPU, which the launcher's mostly
+//!    waiting start-up leaves idle, but the replay's own work before the
+//!    step would not), is compared after the run. For a record made by another user
 //!    or on another host, the binds it will mount read-write are announced;
 //! 5. runs the pre-flight checks and the steps through `ch-run`, streaming
 //!    the containers' output;
@@ -385,9 +388,11 @@ impl Plugin for Producer {
     }
 
     fn collect(&mut self, ctx: &Context<'_>) -> Result<Collection> {
-        // Today's system and scheduler context, read while the record is
-        // opened, materialised and its image verified.
-        let system = std::thread::spawn(System::current);
+        // Under --check strict, today's system and scheduler context is read
+        // while the record is opened, materialised and its image verified;
+        // otherwise while the steps run (below).
+        let policy = self.config.policy;
+        let early = (policy == Policy::Strict).then(|| std::thread::spawn(System::current));
         let work = tmp()?;
         let opened = self.open_artifact(ctx, work.path())?;
         tracing::debug!("opened the repository");
@@ -445,13 +450,12 @@ impl Plugin for Producer {
         // its warnings) follow the run, so that the scheduler probes are not
         // on the job's critical path.
         let recorded = opened.parent.as_ref().map(|p| &p.system);
-        let policy = self.config.policy;
         let join = |h: std::thread::JoinHandle<System>| {
             h.join().map_err(|_| {
                 Error::InvalidData("collecting this system's description panicked".into())
             })
         };
-        let described = if policy == Policy::Strict {
+        let described = if let Some(system) = early {
             let now = join(system)?;
             tracing::debug!("described this system");
             let compat = compat::check(recorded, &now, policy);
@@ -463,7 +467,7 @@ impl Plugin for Producer {
             }
             Described::Compared(now, compat)
         } else {
-            Described::Pending(system)
+            Described::Later
         };
         if self.config.announce_binds && !rf.binds().is_empty() {
             let who = opened
@@ -521,12 +525,19 @@ impl Plugin for Producer {
             tracing::warn!("{}", w.render(&file));
         }
         tracing::debug!("pre-flight checks passed");
+        let described = match described {
+            Described::Later => Described::Pending(std::thread::spawn(System::current)),
+            d => d,
+        };
         let outcome = runtime::execute(rf, &opts)
             .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
         let (now, compat) = match described {
             Described::Compared(now, compat) => (now, compat),
-            Described::Pending(h) => {
-                let now = join(h)?;
+            pending => {
+                let now = match pending {
+                    Described::Pending(h) => join(h)?,
+                    _ => System::current(),
+                };
                 let compat = compat::check(recorded, &now, policy);
                 for b in &compat.blocking {
                     tracing::warn!("system differs from the recorded one: {b}");
@@ -634,6 +645,8 @@ impl Plugin for Producer {
 /// Today's system description during a replay: still being read, or read
 /// and compared with the recorded one.
 enum Described {
+    /// To be read while the steps run.
+    Later,
     /// Being read in the background.
     Pending(std::thread::JoinHandle<System>),
     /// Read, and its comparison.
