@@ -525,18 +525,22 @@ impl Plugin for Producer {
             tracing::warn!("{}", w.render(&file));
         }
         tracing::debug!("pre-flight checks passed");
-        let described = match described {
-            Described::Later => Described::Pending(std::thread::spawn(System::current)),
-            d => d,
-        };
-        let outcome = runtime::execute(rf, &opts)
-            .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
+        // Not under strict: today's description is read once the first
+        // step has started (its sysctl reads and probes would otherwise
+        // compete with the step's own start).
+        let mut background = None;
+        let outcome = runtime::execute_with(rf, &opts, || {
+            if matches!(described, Described::Later) {
+                background = Some(std::thread::spawn(System::current));
+            }
+        })
+        .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
         let (now, compat) = match described {
             Described::Compared(now, compat) => (now, compat),
-            pending => {
-                let now = match pending {
-                    Described::Pending(h) => join(h)?,
-                    _ => System::current(),
+            Described::Later => {
+                let now = match background {
+                    Some(h) => join(h)?,
+                    None => System::current(),
                 };
                 let compat = compat::check(recorded, &now, policy);
                 for b in &compat.blocking {
@@ -642,13 +646,11 @@ impl Plugin for Producer {
     }
 }
 
-/// Today's system description during a replay: still being read, or read
+/// Today's system description during a replay: still to be read, or read
 /// and compared with the recorded one.
 enum Described {
-    /// To be read while the steps run.
+    /// To be read while the steps run, and compared after them.
     Later,
-    /// Being read in the background.
-    Pending(std::thread::JoinHandle<System>),
     /// Read, and its comparison.
     Compared(System, compat::CompatResult),
 }
