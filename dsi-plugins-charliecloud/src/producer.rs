@@ -14,12 +14,11 @@
 //! 4. compares the recorded `kernel_info` and `scheduler_info` with
 //!    today's ([`crate::compat`]) under `warn|strict|off`: `strict` reads
 //!    today's description first and refuses on a blocking difference before
-//!    anything runs (it is read in the background from the start);
-//!    `warn` starts the steps at once and warns when the description, read
-//!    in the background while the steps run (its sysctl reads and scheduler
-//!    probes take tens of milliseconds of CPU, which the launcher's mostly
-//!    waiting start-up leaves idle, but the replay's own work before the
-//!    step would not), is compared after the run. For a record made by another user
+//!    anything runs; `warn` compares it after the run and warns then.
+//!    Either way it is read in the background while the record is opened
+//!    and materialised, and finished before the first step starts: its
+//!    sysctl reads and scheduler probes, run beside a starting MPI step,
+//!    slowed the step by more than they add before it. For a record made by another user
 //!    or on another host, the binds it will mount read-write are announced;
 //! 5. runs the pre-flight checks and the steps through `ch-run`, streaming
 //!    the containers' output;
@@ -388,11 +387,13 @@ impl Plugin for Producer {
     }
 
     fn collect(&mut self, ctx: &Context<'_>) -> Result<Collection> {
-        // Under --check strict, today's system and scheduler context is read
-        // while the record is opened, materialised and its image verified;
-        // otherwise while the steps run (below).
+        // Today's system and scheduler context, read while the record is
+        // opened, materialised and its image verified, and finished before
+        // the steps start (read while a step starts, its CPU and the
+        // probes' requests to the controller slowed the step by more than
+        // they cost before it: measured in bench/REPORT.md "HPC").
         let policy = self.config.policy;
-        let early = (policy == Policy::Strict).then(|| std::thread::spawn(System::current));
+        let system = std::thread::spawn(System::current);
         let work = tmp()?;
         let opened = self.open_artifact(ctx, work.path())?;
         tracing::debug!("opened the repository");
@@ -455,7 +456,7 @@ impl Plugin for Producer {
                 Error::InvalidData("collecting this system's description panicked".into())
             })
         };
-        let described = if let Some(system) = early {
+        let described = if policy == Policy::Strict {
             let now = join(system)?;
             tracing::debug!("described this system");
             let compat = compat::check(recorded, &now, policy);
@@ -467,7 +468,7 @@ impl Plugin for Producer {
             }
             Described::Compared(now, compat)
         } else {
-            Described::Later
+            Described::Reading(system)
         };
         if self.config.announce_binds && !rf.binds().is_empty() {
             let who = opened
@@ -525,30 +526,21 @@ impl Plugin for Producer {
             tracing::warn!("{}", w.render(&file));
         }
         tracing::debug!("pre-flight checks passed");
-        // Not under strict: today's description is read once the first
-        // step has started (its sysctl reads and probes would otherwise
-        // compete with the step's own start).
-        let mut background = None;
-        let outcome = runtime::execute_with(rf, &opts, || {
-            if matches!(described, Described::Later) {
-                background = Some(std::thread::spawn(System::current));
-            }
-        })
-        .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
-        let (now, compat) = match described {
-            Described::Compared(now, compat) => (now, compat),
-            Described::Later => {
-                let now = match background {
-                    Some(h) => join(h)?,
-                    None => System::current(),
-                };
-                let compat = compat::check(recorded, &now, policy);
-                for b in &compat.blocking {
-                    tracing::warn!("system differs from the recorded one: {b}");
-                }
-                (now, compat)
-            }
+        // Read before the steps start; not under strict, compared (and
+        // warned about) after the run.
+        let (now, compared) = match described {
+            Described::Compared(now, compat) => (now, Some(compat)),
+            Described::Reading(h) => (join(h)?, None),
         };
+        let outcome = runtime::execute(rf, &opts)
+            .map_err(|d| RunfileError::new(&file, d).into_error(NAME))?;
+        let compat = compared.unwrap_or_else(|| {
+            let compat = compat::check(recorded, &now, policy);
+            for b in &compat.blocking {
+                tracing::warn!("system differs from the recorded one: {b}");
+            }
+            compat
+        });
         let (output_digests, output_warnings) =
             outputs::digests(&outputs::declared(rf.labels()), &context);
         for w in &output_warnings {
@@ -646,11 +638,11 @@ impl Plugin for Producer {
     }
 }
 
-/// Today's system description during a replay: still to be read, or read
-/// and compared with the recorded one.
+/// Today's system description during a replay: being read, or read and
+/// compared with the recorded one.
 enum Described {
-    /// To be read while the steps run, and compared after them.
-    Later,
+    /// Being read in the background (compared after the run).
+    Reading(std::thread::JoinHandle<System>),
     /// Read, and its comparison.
     Compared(System, compat::CompatResult),
 }

@@ -63,9 +63,9 @@ fn option<'a>(argv: &'a [String], short: &[&str], long: &[&str]) -> Option<&'a s
     None
 }
 
-/// Resolves versions once per program: asked for in the background once
-/// the first step has started ([`Launchers::prefetch`]), so that `srun
-/// --version` is neither on a step's critical path nor beside its start.
+/// Resolves versions once per program: asked for in the background before
+/// the first step ([`Launchers::prefetch`]), so that `srun --version` is not
+/// on a step's critical path.
 #[derive(Debug, Default)]
 pub(crate) struct Launchers {
     versions: HashMap<String, Option<String>>,

@@ -187,21 +187,9 @@ fn millis(d: Duration) -> u64 {
 /// Errors (a `Diagnostic`) are only for steps that could not be started at
 /// all; a step that runs and fails is reported in [`RunOutcome::failure`].
 pub fn execute(runfile: &Runfile, opts: &RunOptions) -> Result<RunOutcome, Diagnostic> {
-    execute_with(runfile, opts, || {})
-}
-
-/// Like [`execute`], calling `while_running` once, right after the first
-/// step's process has started: work meant to overlap the steps (a launcher
-/// mostly waits while it starts its tasks) without delaying their start,
-/// as processes spawned beside it would.
-pub fn execute_with(
-    runfile: &Runfile,
-    opts: &RunOptions,
-    while_running: impl FnOnce(),
-) -> Result<RunOutcome, Diagnostic> {
     let ctx = opts.argv_context();
     let armed = Armed::new();
-    run_steps(runfile, opts, &ctx, &armed, while_running)
+    run_steps(runfile, opts, &ctx, &armed)
 }
 
 fn run_steps(
@@ -209,7 +197,6 @@ fn run_steps(
     opts: &RunOptions,
     ctx: &ArgvContext,
     armed: &Armed,
-    while_running: impl FnOnce(),
 ) -> Result<RunOutcome, Diagnostic> {
     let total = runfile.steps().len();
     let start = Instant::now();
@@ -220,7 +207,7 @@ fn run_steps(
     let mut exit_code = 0;
     let mut failure = None;
     let mut launchers = launcher::Launchers::default();
-    let mut while_running = Some(while_running);
+    launchers.prefetch(runfile.steps().iter().filter_map(|s| s.launch.as_ref()));
     for (i, step) in runfile.steps().iter().enumerate() {
         if let Some(sig) = armed.pending() {
             // Interrupted between steps: record it, run nothing more.
@@ -270,11 +257,6 @@ fn run_steps(
         let group = child.id().cast_signed();
         if let Some(i) = armed.interrupts {
             i.add_group(group, armed.since);
-        }
-        if let Some(f) = while_running.take() {
-            // The launchers' versions are asked for while the steps run.
-            launchers.prefetch(runfile.steps().iter().filter_map(|s| s.launch.as_ref()));
-            f();
         }
         let out = child.stdout.take().expect("stdout is piped");
         let err = child.stderr.take().expect("stderr is piped");
