@@ -48,6 +48,7 @@ pub mod conformance;
 pub mod driver;
 pub mod env;
 mod error;
+pub mod file_cache;
 pub mod fsck;
 pub mod ingest;
 pub mod maintenance;

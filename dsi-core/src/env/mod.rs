@@ -22,6 +22,7 @@
 //!
 //! `GitInfo` needs git2 and lives in `dsi-plugins-charliecloud` as `git-info`.
 
+mod answers;
 mod hostname;
 mod kernel_diff;
 mod kernel_info;
@@ -30,6 +31,7 @@ mod scheduler_info;
 mod slurm;
 mod system_kernel;
 
+pub use answers::{find_program, self_answer};
 pub use hostname::Hostname;
 pub use kernel_diff::{
     AvailabilityChange, Changed, Entry, KernelDiff, SectionDiff, diff, diff_sections,

@@ -5,13 +5,14 @@
 //! `scontrol show job -o JOBID` (times, CPUs, batch host) when under Slurm,
 //! `srun --version` and `srun --mpi=list` (both answer without the
 //! controller), and the host's `mpirun --version`. The programs run in
-//! parallel, so collecting costs the slowest of them (about 15 ms here).
+//! parallel, so collecting costs the slowest of them (about 15 ms here);
+//! `srun --version` and `mpirun --version` are asked once per program file
+//! ([`super::self_answer`]).
 //! Nothing here fails: outside Slurm the job sections read `unavailable:
 //! not under Slurm`, and a program that is missing or fails leaves its keys
 //! out or names the reason.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value as J, json};
 
@@ -87,9 +88,9 @@ pub fn collect_scheduler_info() -> SchedulerInfo {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let job_id = env("SLURM_JOB_ID");
     let answers = std::thread::scope(|s| {
-        let srun_version = s.spawn(|| run("srun", &["--version"]));
+        let srun_version = s.spawn(|| super::self_answer("srun", &["--version"], &[]));
         let srun_mpi_list = s.spawn(|| run("srun", &["--mpi=list"]));
-        let mpirun_version = s.spawn(|| run("mpirun", &["--version"]));
+        let mpirun_version = s.spawn(|| super::self_answer("mpirun", &["--version"], &[]));
         let scontrol_job = job_id
             .as_deref()
             .map(|id| run("scontrol", &["show", "job", "-o", id]));
@@ -107,26 +108,10 @@ pub fn collect_scheduler_info() -> SchedulerInfo {
     scheduler_info(&env, &answers)
 }
 
-/// Runs `program args…`; its trimmed output (stdout, then stderr) when it
+/// Runs `program args…` (looked up on `PATH`); its trimmed output when it
 /// exits 0.
 fn run(program: &str, args: &[&str]) -> std::result::Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        Ok(text.trim().to_owned())
-    } else {
-        Err(format!(
-            "{program} {} exited with {}: {}",
-            args.join(" "),
-            out.status,
-            text.trim().lines().next().unwrap_or("")
-        ))
-    }
+    super::answers::run(std::path::Path::new(program), program, args, &[])
 }
 
 /// Builds the document from the environment and the programs' answers.

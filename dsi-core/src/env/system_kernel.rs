@@ -1,7 +1,8 @@
 //! The `system-kernel` plugin and [`collect_kernel_info`], which reads the
 //! sections of a [`KernelInfo`] from `/proc`, `/sys` and `/boot`.
 //!
-//! Only one program is run: `ch-run --version`, for the Charliecloud version.
+//! Only one program is run: `ch-run --version`, for the Charliecloud version,
+//! once per ch-run file ([`super::self_answer`]).
 //! Loaded modules come from `/proc/modules` and `/sys/module/<name>/` (the
 //! `version` and `srcversion` that `modinfo` would print for a loaded module),
 //! so `modinfo` is not needed. Volatile sysctls (counters, random values,
@@ -11,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value as J, json};
 
@@ -445,26 +445,13 @@ fn charliecloud() -> Section {
         .filter(|u| !u.is_empty())
         .or_else(|| super::posix::passwd_name(rustix::process::getuid().as_raw()))
         .unwrap_or_else(|| "nobody".into());
-    let out = Command::new("ch-run")
-        .arg("--version")
-        .env("USER", user)
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout).to_string()
-                + &String::from_utf8_lossy(&o.stderr);
-            let version = text.trim();
+    match super::self_answer("ch-run", &["--version"], &[("USER", &user)]) {
+        Ok(version) => {
             let mut m = BTreeMap::new();
             m.insert("version".into(), json!(version));
             values(m)
         }
-        Ok(o) => Section::unavailable(format!(
-            "ch-run --version exited with {}: {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => Section::unavailable(format!("ch-run: {e}")),
+        Err(why) => Section::unavailable(why),
     }
 }
 

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
@@ -149,13 +148,9 @@ impl Launchers {
 
 /// The first non-empty line of `program --version`.
 fn version_of(program: &Path) -> Option<String> {
-    let out = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
+    // The same answer the system description asks for, kept per file.
+    let answer = dsi_core::env::self_answer(program.to_str()?, &["--version"], &[]).ok()?;
+    answer
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())

@@ -355,22 +355,7 @@ fn run_steps(
     })
 }
 
-/// The program of an argv: an absolute or relative path as given, else the
-/// first executable file of that name on `PATH`.
-pub fn find_program(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        return executable(&p).then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| executable(p))
-}
+pub use dsi_core::env::find_program;
 
 /// E420: the program a step starts is not installed.
 fn not_found(step: &Step, program: &str) -> Diagnostic {
