@@ -3,22 +3,28 @@
 //! release mode and turns its output into a section of bench/REPORT.md.
 //!
 //! ```text
-//! delta_bench local DIR SIZES           e.g. local target/bench-data/delta 1000,10000,100000
+//! delta_bench local DIR SIZES           e.g. local target/bench-data/delta 1000,10000
+//! delta_bench local-auto DIR SIZES      e.g. local-auto target/bench-data/delta-auto 1000,10000,100000
 //! delta_bench s3 URL SIZES              (the s3 driver's environment: AWS_*)
+//! delta_bench s3-read URL SIZE          reads (and compacts) a dataset already at SIZE runs
 //! delta_bench writers local DIR N PUTS  N concurrent writers, PUTS records each
 //! delta_bench writers s3 URL N PUTS
 //! ```
 //!
 //! The store grows to each size by separately recorded runs (one put per
-//! row, as `dsi record` makes them: two writer threads, automatic
-//! compaction off), each a representative `runs` row of 36 columns with a
-//! 30 KB JSON `kernel_info`. At each size it measures, each time in a
-//! freshly opened dataset (nothing cached, as a new `dsi` process): the
-//! "newest 20" listing (ordered by `recorded_at` descending, limit 20), a
-//! filtered count (one host of 100, recorded in the last third) and an
-//! unfiltered count; then compacts a copy (local) or the store itself (S3,
-//! whose sizes are separate prefixes) and measures again. Every result is
-//! one JSON line on standard output.
+//! row, as `dsi record` makes them: two writer threads; automatic
+//! compaction off, or on as in `dsi record` for `local-auto`), each a
+//! representative `runs` row of 36 columns with a 30 KB JSON
+//! `kernel_info`. At each size it measures, each time in a freshly opened
+//! dataset (nothing cached, as a new `dsi` process): the "newest 20"
+//! listing (ordered by `recorded_at` descending, limit 20), a filtered
+//! count (one host of 100, recorded in the last third) and an unfiltered
+//! count; then compacts a copy (local) or the store itself (S3, whose
+//! sizes are separate prefixes) and measures again; locally also once the
+//! compaction's tombstones have expired (phase `expired`: the state an
+//! hour later, made by setting the copy's tombstone retention to zero and
+//! writing a checkpoint). Every result is one JSON line on standard
+//! output.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -287,6 +293,37 @@ fn compact(open: &Opener, location: &str, size: i64) {
     );
 }
 
+/// Makes a local copy's checkpoint what it is once the tombstones of its
+/// compaction have expired (an hour later): tombstone retention zero, then
+/// a checkpoint.
+fn expire_tombstones(dataset: &Path) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let table_dir = std::fs::canonicalize(dataset.join("runs")).expect("table directory");
+        let url = url::Url::from_directory_path(table_dir).expect("table url");
+        let table = deltalake_core::DeltaTable::try_from_url(url)
+            .await
+            .expect("open the table");
+        let table = table
+            .set_tbl_properties()
+            .with_properties(
+                [(
+                    "delta.deletedFileRetentionDuration".to_owned(),
+                    "interval 0 seconds".to_owned(),
+                )]
+                .into(),
+            )
+            .await
+            .expect("set the retention");
+        deltalake_core::checkpoints::create_checkpoint(&table, None)
+            .await
+            .expect("checkpoint");
+    });
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     let status = std::process::Command::new("cp")
         .arg("-a")
@@ -297,15 +334,17 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(status.success(), "copying {}", from.display());
 }
 
-fn local_opener() -> Opener {
-    // As `Dataset::open_local`, with automatic compaction off (the
-    // benchmark compacts).
-    Arc::new(|loc: &str| {
-        Dataset::local_builder(Path::new(loc), dsi_core::Access::ReadWrite)
-            .expect("builder")
-            .with_auto_compact(None)
-            .open()
-            .expect("open")
+/// As `Dataset::open_local`; automatic compaction off unless `auto`.
+fn local_opener(auto: bool) -> Opener {
+    Arc::new(move |loc: &str| {
+        let builder =
+            Dataset::local_builder(Path::new(loc), dsi_core::Access::ReadWrite).expect("builder");
+        let builder = if auto {
+            builder
+        } else {
+            builder.with_auto_compact(None)
+        };
+        builder.open().expect("open")
     })
 }
 
@@ -377,8 +416,8 @@ fn main() {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["local", dir, list] => {
-            let open = local_opener();
+        [mode @ ("local" | "local-auto"), dir, list] => {
+            let open = local_opener(*mode == "local-auto");
             let dir = PathBuf::from(dir);
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).expect("bench dir");
@@ -399,6 +438,8 @@ fn main() {
                 let cloc = copy.display().to_string();
                 compact(&open, &cloc, size);
                 measure(&open, &cloc, size, "after");
+                expire_tombstones(&copy);
+                measure(&open, &cloc, size, "expired");
                 let _ = std::fs::remove_dir_all(&copy);
             }
         }
@@ -416,8 +457,15 @@ fn main() {
                 measure(&open, &loc, size, "after");
             }
         }
+        ["s3-read", url, size] => {
+            let open = s3_opener();
+            let size = size.parse().expect("size");
+            measure(&open, url, size, "before");
+            compact(&open, url, size);
+            measure(&open, url, size, "after");
+        }
         ["writers", "local", dir, n, puts] => {
-            let open = local_opener();
+            let open = local_opener(false);
             let _ = std::fs::remove_dir_all(dir);
             std::fs::create_dir_all(dir).expect("dir");
             writers(
@@ -437,7 +485,8 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: delta_bench (local DIR|s3 URL) SIZES | writers (local DIR|s3 URL) N PUTS"
+                "usage: delta_bench (local DIR|local-auto DIR|s3 URL) SIZES | s3-read URL SIZE \
+                 | writers (local DIR|s3 URL) N PUTS"
             );
             std::process::exit(2);
         }

@@ -16,12 +16,15 @@
 //!   is still there (another compaction may have won), and otherwise gives
 //!   up cleanly: its new files are then unreferenced and a later vacuum
 //!   deletes them.
-//! * **Vacuum** deletes files that the table no longer references and that
-//!   were removed (or, never committed, written) longer than
-//!   [`CompactOptions::retention`] ago: 24 hours by default, far longer than
-//!   any read holds a snapshot or any put takes to commit (a put gives up
-//!   after [`crate::ABANDON_AFTER`] plus ten minutes of back-off). Blobs are
-//!   outside the table roots and never vacuumed.
+//! * **Vacuum** (delta-rs's full mode) deletes files that the table no
+//!   longer references, once their tombstone (kept one hour after the
+//!   removal, `delta.deletedFileRetentionDuration`) has expired and they
+//!   were written longer than [`CompactOptions::retention`] ago: 24 hours
+//!   by default. A file a compaction removed thus stays at least an hour,
+//!   far longer than any read holds a snapshot, and a file never committed
+//!   stays 24 hours, far longer than any put takes to commit (a put gives
+//!   up after [`crate::ABANDON_AFTER`] plus ten minutes of back-off). Blobs
+//!   are outside the table roots and never vacuumed.
 //! * **Checkpoint.** After the swap a checkpoint of the latest version is
 //!   written, so that opening the table reads one small Parquet file and
 //!   not the JSON commits of every put. (Every put also writes one each
@@ -30,7 +33,10 @@
 //!   100th commit) compacts it, without vacuum, if it has more than
 //!   [`CompactOptions::AUTO_COMPACT_FILES`] small files, so that listings
 //!   stay fast between explicit compactions
-//!   ([`crate::DatasetBuilder::with_auto_compact`]).
+//!   ([`crate::DatasetBuilder::with_auto_compact`]). It merges by size
+//!   tiers ([`tiered_bins`]) rather than everything at once: merging every
+//!   small file each time would rewrite all rows so far at every 100th put
+//!   (quadratic; each `runs` row carries tens of KB of system description).
 
 use std::time::Duration;
 
@@ -64,6 +70,9 @@ pub struct CompactOptions {
     pub checkpoint: bool,
     /// Only these tables (default: every table).
     pub tables: Option<Vec<String>>,
+    /// Merge by size tiers of this fan-out instead of everything at once
+    /// (automatic compaction; see [`tiered_bins`]).
+    pub(crate) fanout: Option<u64>,
 }
 
 impl Default for CompactOptions {
@@ -75,6 +84,7 @@ impl Default for CompactOptions {
             retention: Self::DEFAULT_RETENTION,
             checkpoint: true,
             tables: None,
+            fanout: None,
         }
     }
 }
@@ -133,6 +143,8 @@ impl CompactOptions {
 
 /// Small files after which a put compacts its table.
 pub(crate) const AUTO_COMPACT_FILES: usize = 200;
+/// Files of one size tier that automatic compaction merges into one.
+pub(crate) const AUTO_COMPACT_FANOUT: u64 = 10;
 
 /// What compaction did to one table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -196,6 +208,62 @@ fn bins(files: &[FileRef], small: u64, target: u64) -> Vec<Vec<&FileRef>> {
     out
 }
 
+/// The bins of an automatic compaction: size tiers, as in an LSM tree,
+/// so that a row is rewritten about log_fanout(rows) times in all rather
+/// than at every compaction. A file's tier is log_fanout of its rows; in
+/// put order, whenever the newest `fanout` groups are of one tier (and
+/// fit in `target` bytes) they become one group of the next tier, so one
+/// plan cascades. A table stays at most about `fanout - 1` files per tier
+/// plus the puts since the last compaction.
+fn tiered_bins(files: &[FileRef], small: u64, target: u64, fanout: u64) -> Vec<Vec<&FileRef>> {
+    struct Group<'a> {
+        rows: u64,
+        bytes: u64,
+        files: Vec<&'a FileRef>,
+    }
+    let fanout = fanout.max(2);
+    let width = usize::try_from(fanout).unwrap_or(usize::MAX);
+    let tier = |rows: u64| rows.max(1).ilog(fanout);
+    let mut out: Vec<Vec<&FileRef>> = Vec::new();
+    let mut stack: Vec<Group<'_>> = Vec::new();
+    fn flush<'a>(stack: &mut Vec<Group<'a>>, out: &mut Vec<Vec<&'a FileRef>>) {
+        out.extend(
+            stack
+                .drain(..)
+                .filter(|g| g.files.len() > 1)
+                .map(|g| g.files),
+        );
+    }
+    for f in files {
+        if f.size >= small {
+            flush(&mut stack, &mut out);
+            continue;
+        }
+        stack.push(Group {
+            rows: f.stats.records.unwrap_or(1),
+            bytes: f.size,
+            files: vec![f],
+        });
+        while stack.len() >= width {
+            let top = &stack[stack.len() - width..];
+            let t = tier(top[width - 1].rows);
+            if top.iter().any(|g| tier(g.rows) != t)
+                || top.iter().map(|g| g.bytes).sum::<u64>() > target
+            {
+                break;
+            }
+            let merged = stack.split_off(stack.len() - width);
+            stack.push(Group {
+                rows: merged.iter().map(|g| g.rows).sum(),
+                bytes: merged.iter().map(|g| g.bytes).sum(),
+                files: merged.into_iter().flat_map(|g| g.files).collect(),
+            });
+        }
+    }
+    flush(&mut stack, &mut out);
+    out
+}
+
 impl Dataset {
     /// Compacts the dataset's tables (all, or [`CompactOptions::tables`]):
     /// merges small files, vacuums and writes checkpoints (see the crate
@@ -242,11 +310,19 @@ impl Dataset {
             bytes_before: view.files.iter().map(|f| f.size).sum(),
             ..TableCompaction::default()
         };
-        let bins = bins(
-            &view.files,
-            options.small_file_bytes,
-            options.target_file_bytes,
-        );
+        let bins = match options.fanout {
+            None => bins(
+                &view.files,
+                options.small_file_bytes,
+                options.target_file_bytes,
+            ),
+            Some(fanout) => tiered_bins(
+                &view.files,
+                options.small_file_bytes,
+                options.target_file_bytes,
+                fanout,
+            ),
+        };
         if !bins.is_empty() {
             let mut removed: Vec<&FileRef> = Vec::new();
             let mut added: Vec<Add> = Vec::new();
@@ -382,9 +458,11 @@ impl Dataset {
         }
     }
 
-    /// Compacts a table (no vacuum) if it has more than `limit` small files.
+    /// Compacts a table by size tiers ([`tiered_bins`], no vacuum) if it
+    /// has more than `limit` small files.
     pub(crate) async fn auto_compact_async(&self, table: &str, limit: usize) -> Result<()> {
-        let options = CompactOptions::default().with_vacuum(false);
+        let mut options = CompactOptions::default().with_vacuum(false);
+        options.fanout = Some(AUTO_COMPACT_FANOUT);
         let Some(view) = self.view(table).await? else {
             return Ok(());
         };
@@ -444,6 +522,58 @@ mod tests {
             size,
             stats: Stats::default(),
         }
+    }
+
+    fn rows(n: u64) -> FileRef {
+        let mut f = file(n);
+        f.stats.records = Some(n);
+        f
+    }
+
+    /// Row counts of the files after merging each bin into one.
+    fn after_tiers(files: &[FileRef], fanout: u64) -> Vec<u64> {
+        let bins = tiered_bins(files, 1 << 20, 1 << 30, fanout);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < files.len() {
+            match bins.iter().find(|b| std::ptr::eq(b[0], &files[i])) {
+                Some(b) => {
+                    out.push(b.iter().map(|f| f.stats.records.unwrap_or(1)).sum());
+                    i += b.len();
+                }
+                None => {
+                    out.push(files[i].stats.records.unwrap_or(1));
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tiers_cascade_and_stay_few() {
+        // 1,234 one-row puts: the digits of 1234, largest tier first.
+        let files: Vec<FileRef> = (0..1234).map(|_| rows(1)).collect();
+        assert_eq!(
+            after_tiers(&files, 10),
+            [vec![1000], vec![100; 2], vec![10; 3], vec![1; 4]].concat()
+        );
+        // An earlier tiered table plus new puts: only the new tier merges.
+        let mut files: Vec<FileRef> = vec![rows(1000), rows(100), rows(10)];
+        files.extend((0..10).map(|_| rows(1)));
+        assert_eq!(after_tiers(&files, 10), vec![1000, 100, 10, 10]);
+        // A large file breaks the run; it is never merged.
+        let mut files: Vec<FileRef> = (0..9).map(|_| rows(1)).collect();
+        files.push(file(2 << 20));
+        files.extend((0..3).map(|_| rows(1)));
+        assert!(tiered_bins(&files, 1 << 20, 1 << 30, 10).is_empty());
+    }
+
+    #[test]
+    fn tiers_respect_the_target_size() {
+        let files: Vec<FileRef> = (0..10).map(|_| rows(100)).collect();
+        assert!(tiered_bins(&files, 1 << 20, 999, 10).is_empty());
+        assert_eq!(tiered_bins(&files, 1 << 20, 1000, 10).len(), 1);
     }
 
     #[test]

@@ -33,9 +33,10 @@
 //! * **No table features** that older readers reject: protocol reader 1 /
 //!   writer 2, no deletion vectors, no column mapping, classic checkpoints.
 //!   Table properties: statistics on every column, a checkpoint every 100
-//!   commits, and `delta.deletedFileRetentionDuration` of one day (dsi's
-//!   vacuum retention), so that the tombstones a compaction leaves drop out
-//!   of checkpoints after a day instead of Delta's seven.
+//!   commits, and `delta.deletedFileRetentionDuration` of one hour (dsi's
+//!   shortest vacuum retention), so that the tombstones compactions leave
+//!   drop out of checkpoints after an hour instead of Delta's seven days
+//!   and reads of a busy table do not slow down with them.
 //! * **Opening a table** reads `_last_checkpoint`, the checkpoint and the
 //!   commits after it. On a local disk the `_delta_log` directory is listed
 //!   from the checkpoint on by comparing file names, without looking at
@@ -97,10 +98,17 @@
 //! vacuum then deletes files unreferenced for longer than the retention —
 //! [`CompactOptions::DEFAULT_RETENTION`], 24 hours, far longer than any read
 //! or put takes; blobs are outside the tables and never vacuumed — and a
-//! checkpoint makes the next open read one small file. The put that writes
+//! checkpoint makes the next open read one small file. A file removed by a
+//! compaction keeps its tombstone for an hour and is vacuumed once it is
+//! also older than the retention, so it stays at least an hour after its
+//! removal. The put that writes
 //! a checkpoint also compacts its table (without vacuum) once it has more
 //! than [`CompactOptions::AUTO_COMPACT_FILES`] (200) small files
-//! ([`DatasetBuilder::with_auto_compact`]).
+//! ([`DatasetBuilder::with_auto_compact`]), by size tiers: groups of ten
+//! files of about the same number of rows become one, as in an LSM tree, so
+//! a row is rewritten about log10(rows) times in all and a table written
+//! only by puts keeps at most about nine files per tier plus the puts since
+//! the last compaction.
 //!
 //! ## Migration ([`migrate_local`], [`migrate`], `dsi migrate`)
 //!

@@ -149,8 +149,8 @@ fn one_delta_table_per_table_one_file_and_one_commit_per_put() {
     let meta = v0.iter().find_map(|a| a.get("metaData")).unwrap();
     assert_eq!(meta["partitionColumns"], serde_json::json!([]));
     assert_eq!(
-        meta["configuration"]["delta.deletedFileRetentionDuration"], "interval 1 days",
-        "tombstones kept as long as dsi's vacuum keeps files"
+        meta["configuration"]["delta.deletedFileRetentionDuration"], "interval 1 hours",
+        "tombstones kept an hour, the shortest vacuum retention dsi accepts"
     );
     let schema: serde_json::Value =
         serde_json::from_str(meta["schemaString"].as_str().unwrap()).unwrap();

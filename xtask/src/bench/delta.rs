@@ -4,7 +4,9 @@
 //! limit 20), a filtered count and an unfiltered count over 1k, 10k and
 //! 100k separately recorded runs (one put per run, 36 columns with a 30 KB
 //! `kernel_info`), before and after `compact`, each in a freshly opened
-//! dataset; and the record rate of 64 concurrent writers.
+//! dataset; and the record rate of 64 concurrent writers. Locally the table
+//! grows twice: with the automatic compaction `dsi record` does (size
+//! tiers; to 100k) and without it (to 10k; growing further is quadratic).
 //!
 //! Local datasets grow under `target/bench-data/delta/`; S3 datasets are
 //! prefixes of the moto test bucket (loopback; its create-if-absent is
@@ -84,6 +86,7 @@ fn reads(store: &str, lines: &[Value], out: &mut Vec<Vec<String>>) {
             "before" => grow
                 .get(&size)
                 .map_or_else(String::new, |s| format!("{:.1} ms/put to grow", s * 1000.0)),
+            "expired" => "the same, its tombstones expired".to_owned(),
             _ => compact.get(&size).map_or_else(String::new, |c| {
                 format!(
                     "compact {:.1} s, {} → {} files, {:.1} → {:.1} MiB",
@@ -110,10 +113,10 @@ fn reads(store: &str, lines: &[Value], out: &mut Vec<Vec<String>>) {
 
 /// The section's Markdown.
 pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<String> {
-    let local_sizes = if plan.quick {
-        "1000,10000"
+    let (local_sizes, auto_sizes) = if plan.quick {
+        ("1000", "1000,10000")
     } else {
-        "1000,10000,100000"
+        ("1000,10000", "1000,10000,100000")
     };
     let s3_sizes = if plan.quick { "1000" } else { "1000,10000" };
     let dir = bench_data().join("delta");
@@ -122,6 +125,17 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
             "local",
             &dir.join("sizes").display().to_string(),
             local_sizes,
+        ],
+        &[],
+    )?;
+    // As `dsi record` writes a table: automatic compaction by size tiers.
+    // (Without it, growing to 100k separate puts is quadratic: every
+    // checkpoint rewrites every file's entry.)
+    let auto = run(
+        &[
+            "local-auto",
+            &dir.join("auto").display().to_string(),
+            auto_sizes,
         ],
         &[],
     )?;
@@ -179,17 +193,21 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
     )?);
 
     let mut rows = Vec::new();
-    reads("local", &local, &mut rows);
+    reads("local, automatic compaction", &auto, &mut rows);
+    reads("local, no automatic compaction", &local, &mut rows);
     reads("S3 (moto, loopback)", &s3, &mut rows);
     let mut out =
         String::from("## Delta tables: listing, counts, compaction, concurrent writers\n\n");
     out.push_str(
         "Driver level (`delta_bench` example, release build): each figure is the median of 5 \
          runs, each opening the dataset afresh (its log read from the store, as a new `dsi` \
-         process does). Runs are recorded one put each (two writers, automatic compaction \
-         off), 36 columns with a 30 KB `kernel_info`. *newest 20*: ordered by `recorded_at` \
-         descending, limit 20; *filtered count*: one host of 100 in the last third; *count*: \
-         all rows, from the log. \"after\": `compact` (bin-packing, vacuum, checkpoint).\n\n",
+         process does). Runs are recorded one put each (two writers; automatic compaction \
+         by size tiers as `dsi record` does, or off), 36 columns with a 30 KB `kernel_info`. \
+         *newest 20*: ordered by `recorded_at` descending, limit 20; *filtered count*: one \
+         host of 100 in the last third; *count*: all rows, from the log. \"before\": as \
+         written; \"after\": `compact` (bin-packing, vacuum, checkpoint); \"expired\": the \
+         same once the compaction's tombstones have expired (an hour later; simulated by a \
+         zero tombstone retention and a new checkpoint).\n\n",
     );
     out.push_str(&table(
         &[
