@@ -34,7 +34,8 @@
 //!   [`CompactOptions::AUTO_COMPACT_FILES`] small files, so that listings
 //!   stay fast between explicit compactions
 //!   ([`crate::DatasetBuilder::with_auto_compact`]). It merges by size
-//!   tiers ([`tiered_bins`]) rather than everything at once: merging every
+//!   tiers ([`tiered_bins`]), without a second checkpoint (the put has just
+//!   written one), rather than everything at once: merging every
 //!   small file each time would rewrite all rows so far at every 100th put
 //!   (quadratic; each `runs` row carries tens of KB of system description).
 
@@ -338,33 +339,40 @@ impl Dataset {
                 Some(why) => report.skipped = Some(why),
             }
         }
-        let mut delta = DeltaTable::new(self.log_store(table)?);
-        delta
-            .load()
-            .await
-            .map_err(|e| self.delta_err(&format!("reading the log of table '{table}'"), &e))?;
-        if options.vacuum {
-            let retention = chrono::Duration::from_std(options.retention)
-                .map_err(|e| Error::config("compact", e.to_string()))?;
-            let (vacuumed, metrics) = delta
-                .vacuum()
-                .with_retention_period(retention)
-                .with_enforce_retention_duration(false)
-                .with_mode(VacuumMode::Full)
+        // The automatic compaction (no vacuum, no checkpoint: the put has
+        // just written one) loads nothing more: with many tombstones in
+        // the checkpoint each load costs.
+        if options.vacuum || options.checkpoint {
+            let mut delta = DeltaTable::new(self.log_store(table)?);
+            delta
+                .load()
                 .await
-                .map_err(|e| self.delta_err(&format!("vacuuming table '{table}'"), &e))?;
-            report.files_vacuumed = metrics.files_deleted.len() as u64;
-            delta = vacuumed;
+                .map_err(|e| self.delta_err(&format!("reading the log of table '{table}'"), &e))?;
+            if options.vacuum {
+                let retention = chrono::Duration::from_std(options.retention)
+                    .map_err(|e| Error::config("compact", e.to_string()))?;
+                let (vacuumed, metrics) = delta
+                    .vacuum()
+                    .with_retention_period(retention)
+                    .with_enforce_retention_duration(false)
+                    .with_mode(VacuumMode::Full)
+                    .await
+                    .map_err(|e| self.delta_err(&format!("vacuuming table '{table}'"), &e))?;
+                report.files_vacuumed = metrics.files_deleted.len() as u64;
+                delta = vacuumed;
+            }
+            if options.checkpoint {
+                deltalake_core::checkpoints::create_checkpoint(&delta, None)
+                    .await
+                    .map_err(|e| {
+                        self.delta_err(&format!("writing a checkpoint of table '{table}'"), &e)
+                    })?;
+                report.checkpoint_version = delta.version();
+            }
         }
-        if options.checkpoint {
-            deltalake_core::checkpoints::create_checkpoint(&delta, None)
-                .await
-                .map_err(|e| {
-                    self.delta_err(&format!("writing a checkpoint of table '{table}'"), &e)
-                })?;
-            report.checkpoint_version = delta.version();
-        }
-        if let Some(after) = self.view(table).await? {
+        if options.fanout.is_none()
+            && let Some(after) = self.view(table).await?
+        {
             report.files_after = after.files.len() as u64;
             report.bytes_after = after.files.iter().map(|f| f.size).sum();
         }
@@ -463,6 +471,7 @@ impl Dataset {
     pub(crate) async fn auto_compact_async(&self, table: &str, limit: usize) -> Result<()> {
         let mut options = CompactOptions::default().with_vacuum(false);
         options.fanout = Some(AUTO_COMPACT_FANOUT);
+        options.checkpoint = false;
         let Some(view) = self.view(table).await? else {
             return Ok(());
         };
