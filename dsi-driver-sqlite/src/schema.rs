@@ -102,7 +102,11 @@ pub(crate) fn initialise(conn: &Connection) -> Result<(), InitError> {
         // Writing into a database another program made would add columns
         // to its tables and tables to its schema: refuse.
         let foreign = user_tables(conn)?;
-        if !foreign.is_empty() {
+        // Each statement reads its own snapshot: a dsi writer that
+        // initialised the store and put a record between the two reads
+        // makes its tables look foreign. `_dsi_meta` commits before any
+        // user table, so reading it again after them settles it.
+        if !foreign.is_empty() && recorded_version(conn)?.is_none() {
             let shown: Vec<&str> = foreign.iter().take(4).map(String::as_str).collect();
             return Err(InitError::Incompatible(format!(
                 "not a dsi store (it has tables {}{} but no _dsi_meta); dsi reads it but never writes to it",
