@@ -7,7 +7,8 @@
 //! warning is `warning: …`, an error `error: …`, what dsi does (`-v`) a
 //! plain line. Every message is escaped for the terminal (it may quote a
 //! record). When stderr is a terminal, a live progress display shows the
-//! running spans (`tracing-indicatif`). On a pipe or file there is no
+//! running spans (`tracing-indicatif`); an operation that reports bytes
+//! leaves its last line (bytes, rate, time) when it ends. On a pipe or file there is no
 //! progress display and no colour; `NO_COLOR` turns colour off on a
 //! terminal too.
 
@@ -245,6 +246,12 @@ where
         let span = tracing::Span::current();
         if first || bytes.total.is_some() {
             span.pb_set_style(&bytes_style(bytes.total.is_some()));
+        }
+        if first {
+            // The bar is redrawn on a tick (every 100 ms), so an operation
+            // shorter than that would never show its bytes: when the span
+            // closes, its last state (bytes, rate, time) stays on screen.
+            span.pb_set_finish_message("");
         }
         if let Some(total) = bytes.total {
             span.pb_set_length(total);
