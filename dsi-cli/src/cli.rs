@@ -151,6 +151,136 @@ pub enum Command {
         #[command(subcommand)]
         command: RunfileCommand,
     },
+    /// Replay many records at once (after a system upgrade, on a new cluster)
+    /// as one Slurm job array or local processes, and report what still reproduces.
+    Campaign {
+        /// What to do.
+        #[command(subcommand)]
+        command: CampaignCommand,
+    },
+}
+
+/// The `dsi campaign` commands.
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Plan a campaign from the selected records and run it (--slurm: submit
+    /// it as one job array and return).
+    Start(CampaignStartArgs),
+    /// Where a campaign stands: tasks pending, running, done by verdict,
+    /// failed to start.
+    Status(CampaignStatusArgs),
+    /// One row per record (verdict, first differing layer, metric changes) and a summary.
+    Report(CampaignReportArgs),
+    /// Run one task of a campaign (what the job array and local runner start).
+    Task(CampaignTaskArgs),
+}
+
+/// Which records: the filters of `dsi list`.
+#[derive(Debug, Args)]
+pub struct RecordFilterArgs {
+    /// Only runs whose image reference starts with this.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Only runs recorded on this host.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Only runs of commits starting with this.
+    #[arg(long, value_name = "HASH")]
+    pub commit: Option<String>,
+    /// Only runs since a date (2026-11-29), a time (RFC 3339) or an age (90m, 12h, 7d).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only runs where a column compares so (`exit_code!=0`, `kernel_release^=6.1`;
+    /// = != < <= > >= ^=); repeatable.
+    #[arg(long = "where", value_name = "COLUMN OP VALUE")]
+    pub conditions: Vec<String>,
+}
+
+/// Arguments of `dsi campaign start`.
+#[derive(Debug, Args)]
+pub struct CampaignStartArgs {
+    /// Records to replay (run ids or commits) instead of filters.
+    #[arg(value_name = "RUN|COMMIT", add = ArgValueCompleter::new(complete::run_refs))]
+    pub refs: Vec<String>,
+    /// Which records (all records when none is given).
+    #[command(flatten)]
+    pub filter: RecordFilterArgs,
+    /// Replays per record.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// What to do when this system differs from the recorded one.
+    #[arg(long, value_name = "POLICY", value_parser = ["warn", "strict", "off"], default_value = "warn")]
+    pub check: String,
+    /// Local replays at once (without --slurm).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: u32,
+    /// Submit the replays as one Slurm job array (sbatch options after `--`).
+    #[arg(long)]
+    pub slurm: bool,
+    /// At most this many array tasks at once (`--array=…%N`).
+    #[arg(long, value_name = "N", requires = "slurm", value_parser = clap::value_parser!(u32).range(1..))]
+    pub throttle: Option<u32>,
+    /// Replay only the tasks of this campaign that have no replay (or failed to start).
+    #[arg(long, value_name = "CAMPAIGN", conflicts_with_all = ["refs", "image", "host", "commit", "since", "conditions", "repeat"])]
+    pub resume: Option<String>,
+    /// Largest content of a compared output kept per item, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = dsi_plugins_charliecloud::verify::DEFAULT_CONTENT_LIMIT)]
+    pub content_limit: u64,
+    /// Image options.
+    #[command(flatten)]
+    pub image_args: ImageArgs,
+    /// Options for sbatch (after `--`, with --slurm).
+    #[arg(last = true, value_name = "SBATCH_ARGS", requires = "slurm")]
+    pub sbatch_args: Vec<String>,
+}
+
+/// Arguments of `dsi campaign status`.
+#[derive(Debug, Args)]
+pub struct CampaignStatusArgs {
+    /// The campaign (its id or a unique prefix).
+    #[arg(value_name = "CAMPAIGN")]
+    pub campaign: String,
+    /// Refresh every SECS seconds until every task has ended.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
+    pub watch: Option<u64>,
+}
+
+/// Arguments of `dsi campaign report`.
+#[derive(Debug, Args)]
+pub struct CampaignReportArgs {
+    /// The campaign (its id or a unique prefix).
+    #[arg(value_name = "CAMPAIGN")]
+    pub campaign: String,
+    /// The format (json is also what --json gives).
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Text, value_name = "FORMAT")]
+    pub format: ReportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(value_parser = Utf8PathParser, long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// The formats of `dsi campaign report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned text.
+    Text,
+    /// A Markdown document.
+    Markdown,
+    /// The report as JSON.
+    Json,
+    /// One self-contained HTML page.
+    Html,
+}
+
+/// Arguments of `dsi campaign task`.
+#[derive(Debug, Args)]
+pub struct CampaignTaskArgs {
+    /// The campaign.
+    #[arg(value_name = "CAMPAIGN")]
+    pub campaign: String,
+    /// The task's index in the plan.
+    #[arg(value_name = "INDEX")]
+    pub index: u32,
 }
 
 /// How images are found and checked.
@@ -362,21 +492,12 @@ impl ExportFormat {
 /// Arguments of `dsi list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only runs whose image reference starts with this.
-    #[arg(long, value_name = "REF")]
-    pub image: Option<String>,
-    /// Only runs recorded on this host.
-    #[arg(long, value_name = "HOST")]
-    pub host: Option<String>,
-    /// Only runs of commits starting with this.
-    #[arg(long, value_name = "HASH")]
-    pub commit: Option<String>,
+    /// Which runs.
+    #[command(flatten)]
+    pub filter: RecordFilterArgs,
     /// Only records (consumer) or replays (producer).
     #[arg(long, value_name = "FUNCTION", value_parser = ["consumer", "producer"])]
     pub function: Option<String>,
-    /// Only runs since a date (2026-11-29), a time (RFC 3339) or an age (90m, 12h, 7d).
-    #[arg(long, value_name = "WHEN")]
-    pub since: Option<String>,
     /// Only replays with this verdict (RUNFILE-1.1 §7).
     #[arg(long, value_name = "VERDICT", value_parser = ["reproduced", "reproduced-within-tolerance", "unverifiable", "not-reproduced", "failed"])]
     pub verdict: Option<String>,

@@ -3,6 +3,9 @@
 
 mod common;
 
+#[path = "replay/campaign.rs"]
+mod campaign;
+
 use std::path::Path;
 
 use common::*;

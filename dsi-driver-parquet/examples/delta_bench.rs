@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! delta_bench local DIR SIZES           e.g. local target/bench-data/delta 1000,10000
-//! delta_bench local-auto DIR SIZES      e.g. local-auto target/bench-data/delta-auto 1000,10000,100000
+//! delta_bench local-auto DIR SIZES      e.g. local-auto target/bench-data/delta-auto 1000,10000
+//! delta_bench local-paced DIR SIZES     e.g. local-paced target/bench-data/delta-paced 1000,10000,100000
+//! delta_bench s3-upload DIR URL         copies a local dataset's current state to S3
 //! delta_bench s3 URL SIZES              (the s3 driver's environment: AWS_*)
 //! delta_bench s3-read URL SIZE          reads (and compacts) a dataset already at SIZE runs
 //! delta_bench writers local DIR N PUTS  N concurrent writers, PUTS records each
@@ -25,6 +27,17 @@
 //! hour later, made by setting the copy's tombstone retention to zero and
 //! writing a checkpoint). Every result is one JSON line on standard
 //! output.
+//!
+//! `local-paced` grows as `local-auto` does, but with the table's
+//! tombstone retention set to zero after its first put: the table a site
+//! has when its records arrive slower than the automatic compaction's
+//! tombstones expire (one hour), so that each checkpoint carries only the
+//! recent ones. Growing 100,000 runs in an hour instead puts every
+//! tombstone of the hour into every checkpoint (see bench/REPORT.md).
+//! `s3-upload` copies what a reader of a local dataset needs (the dataset
+//! record, each table's live data files, its last checkpoint and the
+//! commits after it) to an S3 prefix, so that `s3-read` can measure reads
+//! of a large S3 dataset without recording it there one put at a time.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -293,21 +306,28 @@ fn compact(open: &Opener, location: &str, size: i64) {
     );
 }
 
-/// Makes a local copy's checkpoint what it is once the tombstones of its
-/// compaction have expired (an hour later): tombstone retention zero, then
-/// a checkpoint.
-fn expire_tombstones(dataset: &Path) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let table_dir = std::fs::canonicalize(dataset.join("runs")).expect("table directory");
-        let url = url::Url::from_directory_path(table_dir).expect("table url");
-        let table = deltalake_core::DeltaTable::try_from_url(url)
+        .expect("runtime")
+}
+
+/// The `runs` Delta table of a local dataset.
+async fn runs_table(dataset: &Path) -> deltalake_core::DeltaTable {
+    let table_dir = std::fs::canonicalize(dataset.join("runs")).expect("table directory");
+    let url = url::Url::from_directory_path(table_dir).expect("table url");
+    deltalake_core::DeltaTable::try_from_url(url)
+        .await
+        .expect("open the table")
+}
+
+/// Sets a local dataset's tombstone retention to zero; with `checkpoint`,
+/// also writes a checkpoint (which then carries no tombstones).
+fn zero_tombstone_retention(dataset: &Path, checkpoint: bool) {
+    runtime().block_on(async {
+        let table = runs_table(dataset)
             .await
-            .expect("open the table");
-        let table = table
             .set_tbl_properties()
             .with_properties(
                 [(
@@ -318,9 +338,83 @@ fn expire_tombstones(dataset: &Path) {
             )
             .await
             .expect("set the retention");
-        deltalake_core::checkpoints::create_checkpoint(&table, None)
-            .await
-            .expect("checkpoint");
+        if checkpoint {
+            deltalake_core::checkpoints::create_checkpoint(&table, None)
+                .await
+                .expect("checkpoint");
+        }
+    });
+}
+
+/// Copies a local dataset's current state to the S3 prefix `url`: the
+/// dataset record, the live data files of `runs`, its last checkpoint and
+/// the commits after it (what a reader opens; removed files and older
+/// commits are left behind).
+fn s3_upload(dir: &Path, url: &str) {
+    use dsi_driver_parquet::object_store::{ObjectStoreExt, PutPayload, path::Path as StorePath};
+    let rest = url.strip_prefix("s3://").expect("s3://bucket/prefix");
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let store = dsi_driver_parquet::object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_allow_http(true)
+        .build()
+        .expect("S3 client from AWS_* variables");
+    let dir = std::fs::canonicalize(dir).expect("dataset directory");
+    let started = Instant::now();
+    runtime().block_on(async {
+        let table = runs_table(&dir).await;
+        let table_url = table.table_url().to_string();
+        let mut files: Vec<PathBuf> = table
+            .get_file_uris()
+            .expect("live files")
+            .map(|uri| {
+                let rel = uri.strip_prefix(&table_url).expect("a file of the table");
+                Path::new("runs").join(rel)
+            })
+            .collect();
+        files.push(PathBuf::from("_dsi/dataset.json"));
+        let log = dir.join("runs/_delta_log");
+        let last: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(log.join("_last_checkpoint")).expect("_last_checkpoint"),
+        )
+        .expect("_last_checkpoint is JSON");
+        let checkpoint = last["version"].as_u64().expect("checkpoint version");
+        files.push(PathBuf::from("runs/_delta_log/_last_checkpoint"));
+        for entry in std::fs::read_dir(&log).expect("log directory") {
+            let name = entry.expect("log entry").file_name();
+            let name = name.to_string_lossy();
+            let version = name
+                .split('.')
+                .next()
+                .and_then(|v| v.parse::<u64>().ok());
+            let wanted = match version {
+                Some(v) if name.ends_with(".json") => v > checkpoint,
+                Some(v) => v == checkpoint && name.contains(".checkpoint"),
+                None => false,
+            };
+            if wanted {
+                files.push(Path::new("runs/_delta_log").join(name.as_ref()));
+            }
+        }
+        let mut bytes = 0;
+        for rel in &files {
+            let data = std::fs::read(dir.join(rel)).expect("read a file to upload");
+            bytes += data.len();
+            let key = StorePath::from(format!(
+                "{}/{}",
+                prefix.trim_end_matches('/'),
+                rel.display()
+            ));
+            store
+                .put(&key, PutPayload::from(data))
+                .await
+                .expect("upload");
+        }
+        println!(
+            "{}",
+            json!({"kind": "upload", "files": files.len(), "bytes": bytes,
+                   "checkpoint": checkpoint, "secs": started.elapsed().as_secs_f64()})
+        );
     });
 }
 
@@ -416,8 +510,8 @@ fn main() {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        [mode @ ("local" | "local-auto"), dir, list] => {
-            let open = local_opener(*mode == "local-auto");
+        [mode @ ("local" | "local-auto" | "local-paced"), dir, list] => {
+            let open = local_opener(*mode != "local");
             let dir = PathBuf::from(dir);
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).expect("bench dir");
@@ -425,6 +519,11 @@ fn main() {
             let loc = store.display().to_string();
             std::fs::create_dir_all(&store).expect("store");
             let mut have = 0;
+            if *mode == "local-paced" {
+                grow(&open, &loc, 0, 1);
+                zero_tombstone_retention(&store, false);
+                have = 1;
+            }
             for size in sizes(list) {
                 let secs = grow(&open, &loc, have, size);
                 println!(
@@ -438,7 +537,7 @@ fn main() {
                 let cloc = copy.display().to_string();
                 compact(&open, &cloc, size);
                 measure(&open, &cloc, size, "after");
-                expire_tombstones(&copy);
+                zero_tombstone_retention(&copy, true);
                 measure(&open, &cloc, size, "expired");
                 let _ = std::fs::remove_dir_all(&copy);
             }
@@ -457,6 +556,7 @@ fn main() {
                 measure(&open, &loc, size, "after");
             }
         }
+        ["s3-upload", dir, url] => s3_upload(Path::new(dir), url),
         ["s3-read", url, size] => {
             let open = s3_opener();
             let size = size.parse().expect("size");
@@ -485,7 +585,8 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: delta_bench (local DIR|local-auto DIR|s3 URL) SIZES | s3-read URL SIZE \
+                "usage: delta_bench (local|local-auto|local-paced DIR|s3 URL) SIZES \
+                 | s3-upload DIR URL | s3-read URL SIZE \
                  | writers (local DIR|s3 URL) N PUTS"
             );
             std::process::exit(2);

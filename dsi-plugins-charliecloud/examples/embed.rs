@@ -95,6 +95,7 @@ fn run(a: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         verify: true,
         against: None,
         content_limit: verify::DEFAULT_CONTENT_LIMIT,
+        campaign: None,
     };
     replaying::replay(sqlite(&a.store)?, request.clone())?;
     let replayed = replaying::replay(sqlite(&a.store)?, request)?;

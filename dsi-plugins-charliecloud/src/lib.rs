@@ -19,6 +19,7 @@
 //! Among the workspace crates it depends only on `dsi-core`.
 
 pub mod artifact;
+pub mod campaign;
 pub mod compat;
 pub mod consumer;
 pub mod describe;

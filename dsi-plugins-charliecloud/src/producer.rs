@@ -100,6 +100,8 @@ pub struct ReplayConfig {
     pub against: Option<String>,
     /// Largest content of a compared target kept as a blob (bytes).
     pub content_limit: u64,
+    /// The campaign task this replay runs as, stored in its row.
+    pub campaign: Option<crate::records::CampaignTask>,
 }
 
 /// The producer plugin.
@@ -252,6 +254,7 @@ impl Producer {
             content_limit: options
                 .parse::<u64>(NAME, "content_limit")?
                 .unwrap_or(verify::DEFAULT_CONTENT_LIMIT),
+            campaign: None,
         })
     }
 
@@ -567,6 +570,7 @@ impl Plugin for Producer {
         };
         let mut record = RunRecord::new(Function::Producer);
         record.parent_run_id = opened.parent.as_ref().map(|p| p.run_id.clone());
+        record.campaign.clone_from(&self.config.campaign);
         record.image = resolved.identity(&images.storage);
         record.commit = Some(commit.to_string());
         record.commit_tree = opened

@@ -68,6 +68,8 @@ pub struct ReplayRequest {
     pub against: Option<String>,
     /// Largest content of a compared target kept per item, in bytes.
     pub content_limit: u64,
+    /// The campaign task this replay runs as ([`crate::campaign`]).
+    pub campaign: Option<crate::records::CampaignTask>,
 }
 
 /// How a failed step ended the replay.
@@ -216,6 +218,7 @@ pub fn replay(drivers: Vec<Box<dyn Driver>>, request: ReplayRequest) -> Result<R
         announce_binds: parent.as_ref().is_some_and(is_foreign),
         against,
         content_limit: request.content_limit,
+        campaign: request.campaign.clone(),
     };
     let mut terminal = Terminal::new();
     terminal.load_plugin(Box::new(Producer::new(config)?))?;

@@ -8,7 +8,9 @@
 //!    Runfile diff between the commits (git's unified diff);
 //! 2. **image** — manifest, config, tree and file digests;
 //! 3. **inputs** — the INPUT digests;
-//! 4. **environment** — PASSENV names and the values recorded;
+//! 4. **environment** — PASSENV names and the values recorded (not the
+//!    variables the scheduler sets, `SLURM_*` and `PMIX_*`: the launcher
+//!    layer compares the allocation);
 //! 5. **launcher** — each step's launcher (argv, version, tasks, nodes)
 //!    and the `scheduler` and `mpi` sections of the scheduler context;
 //! 6. **system** — the `kernel_info` sections that differ;
@@ -220,10 +222,15 @@ fn keyed_changes<V: PartialEq + std::fmt::Debug>(
     d
 }
 
+/// PASSENV names and values, leaving out those the scheduler sets
+/// (`SLURM_*`, `PMIX_*`: they differ in every job, and the allocation's
+/// shape is compared in the launcher layer,
+/// [`dsi_core::env::is_scheduler_variable`]).
 fn environment_details(a: &RunRecord, b: &RunRecord) -> Vec<String> {
     let map = |r: &RunRecord| -> BTreeMap<String, Option<String>> {
         r.passenv
             .iter()
+            .filter(|p| !dsi_core::env::is_scheduler_variable(&p.name))
             .map(|p| (p.name.clone(), p.value.clone()))
             .collect()
     };

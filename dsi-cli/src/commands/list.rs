@@ -3,31 +3,43 @@
 
 use dsi_core::{Access, Stores, Timestamp};
 use dsi_plugins_charliecloud::listing::{self, ListPage, RunSummary};
-use dsi_plugins_charliecloud::records::query::{ListFilter, parse_since};
+use dsi_plugins_charliecloud::records::query::{Condition, ListFilter, parse_since};
 
-use crate::cli::{GlobalArgs, ListArgs};
+use crate::cli::{GlobalArgs, ListArgs, RecordFilterArgs};
 use crate::exit::ExitStatus;
 use crate::output::{outln, print_json, print_table};
 use crate::stores;
 
-/// The filter of `dsi list`'s options.
-fn filter(args: &ListArgs) -> anyhow::Result<ListFilter> {
+/// The filter of the record filter options (`dsi list`, `dsi campaign start`).
+pub(crate) fn record_filter(args: &RecordFilterArgs) -> anyhow::Result<ListFilter> {
     Ok(ListFilter {
         image: args.image.clone(),
         host: args.host.clone(),
         commit: args.commit.clone(),
-        function: args.function.as_deref().and_then(|f| f.parse().ok()),
         since: match &args.since {
             Some(s) => Some(parse_since(s, Timestamp::now())?),
             None => None,
         },
+        conditions: args
+            .conditions
+            .iter()
+            .map(|c| Condition::parse(c))
+            .collect::<Result<_, _>>()?,
+        ..ListFilter::default()
+    })
+}
+
+/// The filter of `dsi list`'s options.
+fn filter(args: &ListArgs) -> anyhow::Result<ListFilter> {
+    Ok(ListFilter {
+        function: args.function.as_deref().and_then(|f| f.parse().ok()),
         verdict: args
             .verdict
             .as_deref()
             .map(str::parse)
             .transpose()
             .map_err(anyhow::Error::msg)?,
-        ..ListFilter::default()
+        ..record_filter(&args.filter)?
     })
 }
 

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 mod artifact;
+mod campaign;
 mod collect;
 mod diff;
 mod export;
@@ -8,7 +9,7 @@ mod fsck;
 mod generate;
 mod ingest;
 mod inspect;
-mod list;
+pub(crate) mod list;
 mod log;
 mod maintain;
 mod modules;
@@ -70,5 +71,6 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Runfile {
             command: RunfileCommand::Pin(args),
         } => runfile::pin(g, args),
+        Command::Campaign { command } => campaign::run(g, command),
     }
 }

@@ -45,6 +45,7 @@ fn request(
         verify: false,
         against: None,
         content_limit: dsi_plugins_charliecloud::verify::DEFAULT_CONTENT_LIMIT,
+        campaign: None,
     })
 }
 

@@ -39,5 +39,5 @@ pub use kernel_diff::{
 pub use kernel_info::{KERNEL_INFO_SCHEMA, KernelInfo, Section};
 pub use posix::PosixIdentity;
 pub use scheduler_info::{COMPARED_SCHEDULER_SECTIONS, SCHEDULER_INFO_SCHEMA, SchedulerInfo};
-pub use slurm::{NOT_UNDER_SLURM, Slurm, collect_scheduler_info};
+pub use slurm::{NOT_UNDER_SLURM, Slurm, collect_scheduler_info, is_scheduler_variable};
 pub use system_kernel::{SystemKernel, collect_kernel_info};

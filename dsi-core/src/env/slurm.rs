@@ -30,6 +30,17 @@ use super::scheduler_info::SchedulerInfo;
 /// The reason recorded for the job sections outside an allocation.
 pub const NOT_UNDER_SLURM: &str = "not under Slurm";
 
+/// Whether a variable is one the scheduler sets for a job, its steps and
+/// tasks (`SLURM_*`, `SLURMD_*`, `PMIX_*`): ids, ports and the job's
+/// shape, which differ between any two jobs and between a batch step and
+/// an `salloc` shell. What of them describes how a run ran (nodes, tasks,
+/// CPUs, MPI plugins) is in the `scheduler` and `mpi` sections.
+pub fn is_scheduler_variable(name: &str) -> bool {
+    ["SLURM_", "SLURMD_", "PMIX_"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
 /// Records the POSIX identity, the Slurm job id and the scheduler context
 /// (`scheduler_info`).
 #[derive(Debug, Default)]
@@ -348,6 +359,16 @@ mod tests {
         let (plugins, pmix) = parse_mpi_list(MPI_LIST);
         assert_eq!(plugins, ["cray_shasta", "none", "pmi2", "pmix"]);
         assert_eq!(pmix, ["pmix_v4"]);
+    }
+
+    #[test]
+    fn scheduler_variables_are_recognised() {
+        for v in ["SLURM_JOB_ID", "SLURMD_NODENAME", "PMIX_NAMESPACE", "SLURM_NTASKS"] {
+            assert!(is_scheduler_variable(v), "{v}");
+        }
+        for v in ["OMP_NUM_THREADS", "SITE_LEVEL", "SLURMX", "PMI_RANK"] {
+            assert!(!is_scheduler_variable(v), "{v}");
+        }
     }
 
     #[test]

@@ -21,6 +21,22 @@ pub(crate) const IMAGE_REF: &str = "image_ref";
 pub(crate) const HOSTNAME: &str = "hostname";
 pub(crate) const REPOSITORY: &str = "container_run_commands";
 pub(crate) const VERDICT: &str = "verdict";
+pub(crate) const CAMPAIGN_ID: &str = "campaign_id";
+pub(crate) const CAMPAIGN_TASK: &str = "campaign_task";
+
+/// The columns that hold JSON documents (nested fields).
+pub(crate) const JSON_COLUMNS: &[&str] = &[
+    "steps",
+    "outputs",
+    "passenv",
+    "compat_result",
+    "gid_list",
+    "kernel_info",
+    "scheduler_info",
+    "verification",
+    "texts",
+    "inputs",
+];
 
 /// The columns of `runs`, in order.
 pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
@@ -77,4 +93,7 @@ pub const RUNS_SCHEMA: &[(&str, DataType)] = &[
     ("texts", DataType::Text),
     // INPUT digests (RUNFILE-1.1 §5.1).
     ("inputs", DataType::Text),
+    // The campaign a replay belongs to, and its task there (`RUN_ID#K`).
+    (CAMPAIGN_ID, DataType::Text),
+    (CAMPAIGN_TASK, DataType::Text),
 ];

@@ -378,9 +378,22 @@ pub struct RunRecord {
     /// again before a replay ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<crate::runtime::inputs::InputDigest>,
+    /// The campaign task a replay ran as ([`crate::campaign`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignTask>,
     /// Columns this version does not know, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Cell>,
+}
+
+/// The campaign and task a replay ran as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CampaignTask {
+    /// The campaign's id.
+    pub id: String,
+    /// The task's key in it: the record's run id and the repeat
+    /// (`RUN_ID#K`, K from 1).
+    pub task: String,
 }
 
 /// The JSON form of a blob reference.
@@ -418,6 +431,7 @@ impl RunRecord {
             verification: None,
             texts: Vec::new(),
             inputs: Vec::new(),
+            campaign: None,
             extra: BTreeMap::new(),
         }
     }

@@ -4,8 +4,8 @@ use dsi_core::{Error, Filter, FilterOp, Result, TableQuery, Timestamp};
 
 use super::Function;
 use super::columns::{
-    COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, PARENT_RUN_ID, RECORDED_AT, RUN_ID, RUNFILE_SHA256,
-    RUNS, VERDICT,
+    CAMPAIGN_ID, CAMPAIGN_TASK, COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, JSON_COLUMNS, PARENT_RUN_ID, RECORDED_AT,
+    RUN_ID, RUNFILE_SHA256, RUNS, RUNS_SCHEMA, VERDICT,
 };
 
 /// The column that identifies a row (for [`dsi_core::Stores`]' de-duplication).
@@ -150,14 +150,109 @@ pub fn replays_of(parent_id: &str) -> TableQuery {
         .order_by(RECORDED_AT, false)
 }
 
+/// The replays of a campaign ([`crate::campaign`]), oldest first.
+pub fn replays_of_campaign(campaign_id: &str) -> TableQuery {
+    TableQuery::new(RUNS)
+        .filter(Filter::new(CAMPAIGN_ID, FilterOp::Eq, campaign_id))
+        .filter(Filter::new(
+            FUNCTION,
+            FilterOp::Eq,
+            Function::Producer.as_str(),
+        ))
+        .order_by(RECORDED_AT, false)
+}
+
+/// The replays of one task of a campaign (normally none or one).
+pub fn replays_of_campaign_task(campaign_id: &str, task: &str) -> TableQuery {
+    replays_of_campaign(campaign_id).filter(Filter::new(CAMPAIGN_TASK, FilterOp::Eq, task))
+}
+
 /// Every row of the table, in stored order.
 pub fn all() -> TableQuery {
     TableQuery::new(RUNS)
 }
 
+/// A condition on one typed column (`--where exit_code!=0`,
+/// `--where kernel_release^=6.1`): the column's name, an operator (`=`,
+/// `!=`, `<`, `<=`, `>`, `>=`, `^=` for "starts with") and a value of the
+/// column's type. Columns holding JSON documents and blobs cannot be
+/// compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The column.
+    pub column: String,
+    /// The comparison.
+    pub op: FilterOp,
+    /// The value, of the column's type.
+    pub value: dsi_core::Value,
+}
+
+impl Condition {
+    /// Parses `COLUMN OP VALUE` (no spaces needed), typing the value by
+    /// the column; an unknown column, a JSON column or a value that is not
+    /// of the column's type is an error naming it.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = |why: String| Error::InvalidData(format!("--where '{s}': {why}"));
+        let end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .ok_or_else(|| {
+                bad("expected COLUMN OP VALUE, e.g. exit_code!=0 (operators = != < <= > >= ^=)".into())
+            })?;
+        let (column, rest) = s.split_at(end);
+        let (op, value) = [
+            ("!=", FilterOp::Ne),
+            ("<=", FilterOp::Le),
+            (">=", FilterOp::Ge),
+            ("^=", FilterOp::StartsWith),
+            ("=", FilterOp::Eq),
+            ("<", FilterOp::Lt),
+            (">", FilterOp::Gt),
+        ]
+        .into_iter()
+        .find_map(|(t, op)| rest.strip_prefix(t).map(|v| (op, v)))
+        .ok_or_else(|| bad("expected an operator: = != < <= > >= ^=".into()))?;
+        let column = column.to_ascii_lowercase();
+        let Some((_, data_type)) = RUNS_SCHEMA.iter().find(|(c, _)| *c == column) else {
+            let names: Vec<&str> = RUNS_SCHEMA
+                .iter()
+                .filter(|(c, t)| comparable(c, *t))
+                .map(|(c, _)| *c)
+                .collect();
+            return Err(bad(format!(
+                "no column '{column}' (columns: {})",
+                names.join(", ")
+            )));
+        };
+        if !comparable(&column, *data_type) {
+            return Err(bad(format!(
+                "column '{column}' holds JSON or a blob and cannot be compared"
+            )));
+        }
+        let value = match data_type {
+            dsi_core::DataType::Int => value
+                .parse::<i64>()
+                .map(dsi_core::Value::Int)
+                .map_err(|_| bad(format!("'{value}' is not an integer")))?,
+            dsi_core::DataType::Timestamp => parse_since(value, Timestamp::now())
+                .map(dsi_core::Value::Timestamp)
+                .map_err(|_| bad(format!("'{value}' is not a date, time or age")))?,
+            _ => dsi_core::Value::Text(value.to_owned()),
+        };
+        if op == FilterOp::StartsWith && !matches!(value, dsi_core::Value::Text(_)) {
+            return Err(bad(format!("^= compares text, and '{column}' is not text")));
+        }
+        Ok(Condition { column, op, value })
+    }
+}
+
+/// Whether `--where` can compare a column.
+fn comparable(column: &str, t: dsi_core::DataType) -> bool {
+    !JSON_COLUMNS.contains(&column) && t != dsi_core::DataType::Blob
+}
+
 /// The filters of a listing (`dsi list`, the web page): all optional, all
 /// must hold; newest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListFilter {
     /// Image reference starts with this.
     pub image: Option<String>,
@@ -175,6 +270,8 @@ pub struct ListFilter {
     pub parent: Option<String>,
     /// Replays with this verdict.
     pub verdict: Option<crate::verify::Verdict>,
+    /// Conditions on typed columns (`--where`).
+    pub conditions: Vec<Condition>,
 }
 
 impl ListFilter {
@@ -208,6 +305,9 @@ impl ListFilter {
         }
         if let Some(v) = self.verdict {
             q = q.filter(Filter::new(VERDICT, FilterOp::Eq, v.as_str()));
+        }
+        for c in &self.conditions {
+            q = q.filter(Filter::new(c.column.as_str(), c.op, c.value.clone()));
         }
         if let Some(n) = limit {
             q = q.limit(n);

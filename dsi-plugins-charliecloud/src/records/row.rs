@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::columns::{RUNS, RUNS_SCHEMA};
 use super::{
-    Cell, Compat, Function, Identity, ImageIdentity, Outcome, OutputDigest, PassedVariable,
+    CampaignTask,     Cell, Compat, Function, Identity, ImageIdentity, Outcome, OutputDigest, PassedVariable,
     RunRecord, RunfileIdentity, StepRecord, System,
 };
 
@@ -130,6 +130,8 @@ impl RunRecord {
             } else {
                 json_text(&self.inputs)
             },
+            text(&self.campaign.as_ref().map(|c| c.id.clone())),
+            text(&self.campaign.as_ref().map(|c| c.task.clone())),
         ]
     }
 
@@ -256,6 +258,16 @@ impl RunRecord {
             verification: r.json("verification")?,
             texts: r.json("texts")?.unwrap_or_default(),
             inputs: r.json("inputs")?.unwrap_or_default(),
+            campaign: match (r.text("campaign_id")?, r.text("campaign_task")?) {
+                (Some(id), Some(task)) => Some(CampaignTask { id, task }),
+                (None, None) => None,
+                _ => {
+                    return Err(r.bad(
+                        "campaign_task",
+                        "campaign_id and campaign_task are set together",
+                    ));
+                }
+            },
             extra: r.extra(),
         })
     }
