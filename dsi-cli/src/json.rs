@@ -127,3 +127,34 @@ pub struct ErrorBody {
     /// What to do about it, when dsi knows.
     pub hint: Option<String>,
 }
+
+/// `dsi campaign start --json`: what was submitted; for a local campaign
+/// (which runs in the foreground) also the summary once it ended.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CampaignStarted {
+    /// The campaign's id.
+    pub campaign: String,
+    /// `slurm` or `local`.
+    pub launcher: String,
+    /// The task indices submitted (none: nothing left to resume).
+    pub submitted: Vec<u32>,
+    /// The Slurm job arrays.
+    pub arrays: Vec<dsi_plugins_charliecloud::campaign::SlurmArray>,
+    /// A local campaign's summary once its tasks ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<dsi_plugins_charliecloud::campaign::report::Summary>,
+}
+
+/// `dsi campaign task --json`: the task's replay.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CampaignTaskDone {
+    /// The task's index.
+    pub task: u32,
+    /// The replay's run id.
+    pub replay: String,
+    /// Whether it was already stored (nothing was run).
+    pub already_replayed: bool,
+    /// The replay's verdict (when it ran now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<dsi_plugins_charliecloud::verify::Verdict>,
+}

@@ -72,6 +72,16 @@ pub fn all() -> Vec<Document> {
         doc::<dsi_core::collect::Collected>("collect", "dsi collect --json"),
         doc::<cc::runfile::Report>("runfile-check", "dsi runfile check --json"),
         doc::<json::Pinned>("runfile-pin", "dsi runfile pin --json"),
+        doc::<json::CampaignStarted>("campaign-start", "dsi campaign start --json"),
+        doc::<cc::campaign::status::CampaignStatus>(
+            "campaign-status",
+            "dsi campaign status --json",
+        ),
+        doc::<cc::campaign::report::Report>(
+            "campaign-report",
+            "dsi campaign report --json, dsi campaign report --format json",
+        ),
+        doc::<json::CampaignTaskDone>("campaign-task", "dsi campaign task --json"),
         doc::<json::ErrorDoc>("error", "any command with --json, on stderr"),
     ]
 }

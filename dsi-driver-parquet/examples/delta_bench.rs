@@ -383,10 +383,7 @@ fn s3_upload(dir: &Path, url: &str) {
         for entry in std::fs::read_dir(&log).expect("log directory") {
             let name = entry.expect("log entry").file_name();
             let name = name.to_string_lossy();
-            let version = name
-                .split('.')
-                .next()
-                .and_then(|v| v.parse::<u64>().ok());
+            let version = name.split('.').next().and_then(|v| v.parse::<u64>().ok());
             let wanted = match version {
                 Some(v) if name.ends_with(".json") => v > checkpoint,
                 Some(v) => v == checkpoint && name.contains(".checkpoint"),

@@ -12,6 +12,7 @@ use dsi_plugins_charliecloud::campaign::report::{self, Report};
 use dsi_plugins_charliecloud::campaign::status::{self, CampaignStatus};
 use dsi_plugins_charliecloud::campaign::task::{self, TaskOutcome};
 use dsi_plugins_charliecloud::campaign::{self, Campaign, Launcher, Options, Selection};
+use dsi_plugins_charliecloud::verify::Verdict;
 
 use crate::cli::{
     CampaignCommand, CampaignReportArgs, CampaignStartArgs, CampaignStatusArgs, CampaignTaskArgs,
@@ -19,6 +20,7 @@ use crate::cli::{
 };
 use crate::commands::{image_settings, list};
 use crate::exit::{Diagnosed, ExitStatus};
+use crate::json::{CampaignStarted, CampaignTaskDone};
 use crate::output::{outln, print_json};
 use crate::stores;
 
@@ -117,13 +119,19 @@ fn start(global: &GlobalArgs, args: &CampaignStartArgs) -> anyhow::Result<ExitSt
         }
     };
     if tasks.is_empty() {
-        if !global.json {
+        if global.json {
+            print_json(&CampaignStarted {
+                campaign: campaign.id.clone(),
+                launcher: launcher_name(&campaign).into(),
+                submitted: Vec::new(),
+                arrays: Vec::new(),
+                summary: None,
+            })?;
+        } else {
             outln!(
                 "campaign {}: every task has a replay or is queued; nothing to resume",
                 campaign.id
             )?;
-        } else {
-            print_json(&serde_json::json!({"campaign": campaign.id, "submitted": []}))?;
         }
         return Ok(ExitStatus::Ok);
     }
@@ -135,16 +143,16 @@ fn start(global: &GlobalArgs, args: &CampaignStartArgs) -> anyhow::Result<ExitSt
         } => {
             let submission =
                 launch::slurm(&campaign, &tasks, &sbatch_args, throttle, &command, resume)?;
-            let jobs: Vec<String> = submission
-                .arrays
-                .iter()
-                .map(|a| a.job_id.clone())
-                .collect();
+            let jobs: Vec<String> = submission.arrays.iter().map(|a| a.job_id.clone()).collect();
             campaign::submitted(&drivers, &mut campaign, submission.clone())?;
             if global.json {
-                print_json(&serde_json::json!({
-                    "campaign": campaign.id, "submitted": tasks, "arrays": submission.arrays,
-                }))?;
+                print_json(&CampaignStarted {
+                    campaign: campaign.id.clone(),
+                    launcher: "slurm".into(),
+                    submitted: tasks,
+                    arrays: submission.arrays,
+                    summary: None,
+                })?;
             } else {
                 outln!(
                     "campaign {}: {} tasks submitted as Slurm array job {} (dsi campaign status {})",
@@ -178,8 +186,15 @@ fn start(global: &GlobalArgs, args: &CampaignStartArgs) -> anyhow::Result<ExitSt
                 )?;
             }
             let ran = launch::local(&campaign, &tasks, jobs, &command)?;
-            finish_local(global, &campaign, &ran)
+            finish_local(global, &campaign, tasks, &ran)
         }
+    }
+}
+
+fn launcher_name(c: &Campaign) -> &'static str {
+    match c.plan.options.launcher {
+        Launcher::Slurm { .. } => "slurm",
+        Launcher::Local { .. } => "local",
     }
 }
 
@@ -188,12 +203,19 @@ fn start(global: &GlobalArgs, args: &CampaignStartArgs) -> anyhow::Result<ExitSt
 fn finish_local(
     global: &GlobalArgs,
     campaign: &Campaign,
+    tasks: Vec<u32>,
     ran: &launch::LocalRun,
 ) -> anyhow::Result<ExitStatus> {
     let drivers = stores::open(global, Access::ReadOnly)?;
     let r = report::report(Stores::new(&drivers), &campaign.id)?;
     if global.json {
-        print_json(&r)?;
+        print_json(&CampaignStarted {
+            campaign: campaign.id.clone(),
+            launcher: "local".into(),
+            submitted: tasks,
+            arrays: Vec::new(),
+            summary: Some(r.summary),
+        })?;
     } else {
         outln!("{}", report::summary_line(&r.summary))?;
         outln!("dsi campaign report {} shows each record", campaign.id)?;
@@ -235,7 +257,12 @@ fn print_status(s: &CampaignStatus) -> std::io::Result<()> {
     }
     for t in &s.task_states {
         if let Some(e) = &t.error {
-            outln!("  task {} ({}) failed to start: {}", t.index, t.key, Shown(e))?;
+            outln!(
+                "  task {} ({}) failed to start: {}",
+                t.index,
+                t.key,
+                Shown(e)
+            )?;
         }
     }
     Ok(())
@@ -285,9 +312,8 @@ fn show_report(global: &GlobalArgs, args: &CampaignReportArgs) -> anyhow::Result
     let text = rendered(&r, format)?;
     match &args.output {
         Some(path) => {
-            std::fs::write(path, text.as_bytes()).map_err(|e| {
-                dsi_core::Error::io(format!("writing {}", path.display()), e)
-            })?;
+            std::fs::write(path, text.as_bytes())
+                .map_err(|e| dsi_core::Error::io(format!("writing {}", path.display()), e))?;
             if !global.json {
                 outln!("wrote {}", path.display())?;
             }
@@ -316,30 +342,40 @@ fn run_task(global: &GlobalArgs, args: &CampaignTaskArgs) -> anyhow::Result<Exit
         })
         .map_err(|e| dsi_core::Error::InvalidData(format!("{e:#}")))
     };
-    match task::run(open, &args.campaign, args.index, images)? {
-        TaskOutcome::AlreadyDone(run) => {
-            if global.json {
-                print_json(&serde_json::json!({"already_replayed": run}))?;
-            } else {
-                outln!("task {} was already replayed as run {run}", args.index)?;
-            }
-        }
-        TaskOutcome::Replayed(r) => {
-            if global.json {
-                print_json(&r)?;
-            } else {
-                let v = r
-                    .record
+    let done = match task::run(open, &args.campaign, args.index, images)? {
+        TaskOutcome::AlreadyDone(run) => CampaignTaskDone {
+            task: args.index,
+            replay: run,
+            already_replayed: true,
+            verdict: None,
+        },
+        TaskOutcome::Replayed(r) => CampaignTaskDone {
+            task: args.index,
+            replay: r.record.run_id.clone(),
+            already_replayed: false,
+            verdict: Some(
+                r.record
                     .verification
                     .as_ref()
-                    .map_or("unverifiable", |v| v.verdict.as_str());
-                outln!(
-                    "task {} replayed as run {}: {v}",
-                    args.index,
-                    r.record.run_id
-                )?;
-            }
-        }
+                    .map_or(Verdict::Unverifiable, |v| v.verdict),
+            ),
+        },
+    };
+    if global.json {
+        print_json(&done)?;
+    } else if done.already_replayed {
+        outln!(
+            "task {} was already replayed as run {}",
+            done.task,
+            done.replay
+        )?;
+    } else {
+        outln!(
+            "task {} replayed as run {}: {}",
+            done.task,
+            done.replay,
+            done.verdict.map_or("unverifiable", Verdict::as_str)
+        )?;
     }
     Ok(ExitStatus::Ok)
 }

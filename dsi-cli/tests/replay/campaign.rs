@@ -35,11 +35,7 @@ fn record(dir: &Path, from: &str, body: &str) -> String {
 fn started(out: &std::process::Output) -> String {
     assert!(out.status.success(), "{}", stderr(out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    v["campaign"]["id"]
-        .as_str()
-        .or(v["campaign"].as_str())
-        .expect("a campaign id")
-        .to_owned()
+    v["campaign"].as_str().expect("a campaign id").to_owned()
 }
 
 fn status(dir: &Path, id: &str) -> serde_json::Value {
@@ -99,9 +95,7 @@ fn replay_rows(dir: &Path, id: &str) -> u64 {
             &format!("SELECT count(*) AS n FROM runs WHERE campaign_id = '{id}'"),
         ],
     ));
-    v[0]["n"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("a count: {v}"))
+    v[0]["n"].as_u64().unwrap_or_else(|| panic!("a count: {v}"))
 }
 
 /// Each record's outcome and first differing layer, by record.
@@ -169,7 +163,12 @@ fn a_campaign_of_twenty_records_as_a_job_array_resumed_and_locally() {
          METRIC sum --regex=\"allreduce (\\\\d+)\" --match=first\nEXPECT --regex=\"^rank 1/2 on \"\n\
          CMD [\"/opt/hello/mpi_hello\"]\n",
     );
-    records.extend([expect.clone(), moved.clone(), within.clone(), mpi_run.clone()]);
+    records.extend([
+        expect.clone(),
+        moved.clone(),
+        within.clone(),
+        mpi_run.clone(),
+    ]);
     assert_eq!(records.len(), 20);
     let sbatch = |extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
@@ -218,11 +217,13 @@ fn a_campaign_of_twenty_records_as_a_job_array_resumed_and_locally() {
     assert!(cancelled.success());
     let seen = wait(d, &id);
     assert!(
-        seen.iter().any(|s| s["counts"]["pending"].as_u64() > Some(0)),
+        seen.iter()
+            .any(|s| s["counts"]["pending"].as_u64() > Some(0)),
         "pending seen"
     );
     assert!(
-        seen.iter().any(|s| s["counts"]["running"].as_u64() > Some(0)),
+        seen.iter()
+            .any(|s| s["counts"]["running"].as_u64() > Some(0)),
         "running seen"
     );
     let dones: Vec<u64> = seen.iter().map(done).collect();
@@ -288,7 +289,10 @@ fn a_campaign_of_twenty_records_as_a_job_array_resumed_and_locally() {
     assert_eq!(row(&mpi_run).1, "reproduced");
     for (rec, outcome, layer) in &rows {
         if outcome == "reproduced" {
-            assert_eq!(layer, "none", "{rec}: nothing differs on the same node: {shown}");
+            assert_eq!(
+                layer, "none",
+                "{rec}: nothing differs on the same node: {shown}"
+            );
         }
     }
     let moved_row = r["rows"]
@@ -298,7 +302,10 @@ fn a_campaign_of_twenty_records_as_a_job_array_resumed_and_locally() {
         .find(|x| x["record"] == moved.as_str())
         .unwrap();
     let rel = moved_row["metrics"][0]["relative"].as_f64().unwrap();
-    assert!((rel - 0.5).abs() < 1e-9, "|1.5 − 1.0| / 1.0 (the reference): {rel}");
+    assert!(
+        (rel - 0.5).abs() < 1e-9,
+        "|1.5 − 1.0| / 1.0 (the reference): {rel}"
+    );
     assert!(
         moved_row["first_summary"]
             .as_str()
@@ -312,7 +319,10 @@ fn a_campaign_of_twenty_records_as_a_job_array_resumed_and_locally() {
     assert_eq!(groups[0]["records"], 2);
     // The other formats say the same.
     for (format, needle) in [
-        ("text", "20 records: 17 reproduced, 1 reproduced within tolerance, 1 not reproduced, 1 failed"),
+        (
+            "text",
+            "20 records: 17 reproduced, 1 reproduced within tolerance, 1 not reproduced, 1 failed",
+        ),
         ("markdown", "| record | commit | outcome |"),
         ("html", "<td>not reproduced</td>"),
     ] {
@@ -345,4 +355,129 @@ fn a_campaign_of_twenty_records_as_a_job_array_resumed_and_locally() {
     assert_eq!(local_report["by_layer"], r["by_layer"]);
     assert_eq!(outcomes(&local_report), outcomes(&r));
     assert_eq!(replay_rows(d, &local), 20);
+}
+
+/// The first line of stderr.
+fn first_line(out: &std::process::Output) -> String {
+    stderr(out).lines().next().unwrap_or_default().to_owned()
+}
+
+/// Bad selections, unknown campaigns and tasks, a missing sbatch, a task
+/// refused before it runs, and a corrupt `campaigns` row: one line each,
+/// and nothing half-stored.
+#[test]
+fn bad_campaign_input_is_named_and_a_refused_task_is_failed_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_runfile(d, "CMD [\"true\"]\n");
+    let v = json(&run(d, &["record", "Runfile", "--json"]));
+    let id = v["record"]["run_id"].as_str().unwrap().to_owned();
+    for (args, expected) in [
+        (
+            vec!["campaign", "start", "--where", "nonsense"],
+            "error: --where 'nonsense': expected COLUMN OP VALUE",
+        ),
+        (
+            vec!["campaign", "start", "--where", "exit_code=abc"],
+            "error: --where 'exit_code=abc': 'abc' is not an integer",
+        ),
+        (
+            vec!["campaign", "start", "--where", "kernel_info=x"],
+            "error: --where 'kernel_info=x': column 'kernel_info' holds JSON or a blob",
+        ),
+        (
+            vec!["campaign", "start", "--where", "colour=red"],
+            "error: --where 'colour=red': no column 'colour' (columns: run_id, function,",
+        ),
+        (
+            vec!["campaign", "start", "--image", "nothing-like-this"],
+            "error: no records match the selection: nothing to replay",
+        ),
+        (
+            vec!["campaign", "start", &id, "--host", "h"],
+            "error: campaign: select records by filters or by runs and commits, not both",
+        ),
+        (
+            vec!["campaign", "status", "01NOSUCH"],
+            "error: no campaign '01NOSUCH' in the store",
+        ),
+    ] {
+        let out = run(d, &args);
+        assert!(!out.status.success(), "{args:?}");
+        let line = first_line(&out);
+        assert!(line.starts_with(expected), "{args:?}: {line}");
+    }
+    let (rows, _) = store_counts(d);
+    assert_eq!(rows, 1, "a refused start stores nothing");
+    // `dsi list --where` takes the same conditions.
+    let v = json(&run(d, &["--json", "list", "--where", "function=consumer"]));
+    assert_eq!(v["total"], 1, "{v}");
+    let v = json(&run(d, &["--json", "list", "--where", "exit_code!=0"]));
+    assert_eq!(
+        v["total"], 0,
+        "a record has no exit code (null never matches)"
+    );
+
+    // Without sbatch on PATH a Slurm campaign is refused after its plan is
+    // stored; nothing is submitted.
+    let out = dsi(d)
+        .env("PATH", "/nonexistent")
+        .args(["campaign", "start", "--slurm"])
+        .output()
+        .unwrap();
+    assert!(
+        first_line(&out).starts_with("error: sbatch not found on PATH"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A replay refused before it runs (strict check, another kernel
+    // recorded): the task failed to start, with the refusal as its error,
+    // and the local campaign exits 1.
+    super::edit_kernel_release(d, &id);
+    let out = run(d, &["--json", "campaign", "start", "--check", "strict"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 of 1 tasks failed to start"),
+        "{}",
+        stderr(&out)
+    );
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let campaign = c["campaign"].as_str().unwrap().to_owned();
+    assert_eq!(c["summary"]["failed_to_start"], 1, "{c}");
+    let s = json(&run(d, &["--json", "campaign", "status", &campaign]));
+    assert_eq!(s["counts"]["failed_to_start"], 1, "{s}");
+    let error = s["task_states"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("this system differs from the recorded one (check=strict)"),
+        "{error}"
+    );
+    let out = run(d, &["campaign", "task", &campaign, "7"]);
+    assert!(
+        first_line(&out).contains("has 1 tasks; there is no task 7"),
+        "{}",
+        stderr(&out)
+    );
+    // The campaigns table is dsi's: ingest refuses it.
+    std::fs::write(d.join("c.csv"), "a\n1\n").unwrap();
+    let out = run(d, &["ingest", "csv", "c.csv", "--table", "campaigns"]);
+    assert!(
+        first_line(&out).contains("table 'campaigns' holds dsi's campaigns"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A corrupt event is named, not half-read.
+    let c = rusqlite::Connection::open(d.join("dsi.db")).unwrap();
+    c.execute(
+        "UPDATE campaigns SET detail = '{' WHERE event = 'planned' AND campaign_id = ?1",
+        [&campaign],
+    )
+    .unwrap();
+    let out = run(d, &["campaign", "report", &campaign]);
+    let line = first_line(&out);
+    assert!(
+        line.starts_with("error: table campaigns: event ") && line.contains("column detail: "),
+        "{line}"
+    );
 }

@@ -363,7 +363,12 @@ mod tests {
 
     #[test]
     fn scheduler_variables_are_recognised() {
-        for v in ["SLURM_JOB_ID", "SLURMD_NODENAME", "PMIX_NAMESPACE", "SLURM_NTASKS"] {
+        for v in [
+            "SLURM_JOB_ID",
+            "SLURMD_NODENAME",
+            "PMIX_NAMESPACE",
+            "SLURM_NTASKS",
+        ] {
             assert!(is_scheduler_variable(v), "{v}");
         }
         for v in ["OMP_NUM_THREADS", "SITE_LEVEL", "SLURMX", "PMI_RANK"] {

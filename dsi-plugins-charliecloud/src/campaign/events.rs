@@ -190,9 +190,9 @@ impl Event {
             _ => return Err(bad(RECORDED_AT, "missing or not a time".into())),
         };
         let task = match t.get(r, TASK) {
-            Some(Value::Int(i)) => Some(
-                u32::try_from(*i).map_err(|_| bad(TASK, format!("{i} is not a task index")))?,
-            ),
+            Some(Value::Int(i)) => {
+                Some(u32::try_from(*i).map_err(|_| bad(TASK, format!("{i} is not a task index")))?)
+            }
             None | Some(Value::Null) => None,
             Some(other) => return Err(bad(TASK, format!("{other:?} is not an integer"))),
         };

@@ -345,11 +345,7 @@ pub fn submitted(
     campaign: &mut Campaign,
     submission: Submission,
 ) -> Result<()> {
-    let event = Event::new(
-        &campaign.id,
-        None,
-        EventKind::Submitted(submission.clone()),
-    );
+    let event = Event::new(&campaign.id, None, EventKind::Submitted(submission.clone()));
     events::put(drivers, &event)?;
     campaign.submissions.push(submission);
     Ok(())

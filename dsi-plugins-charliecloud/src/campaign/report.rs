@@ -240,13 +240,7 @@ fn metrics(r: &RunRecord) -> Vec<MetricChange> {
 /// The report of campaign `id` (or a unique prefix), from the store (and
 /// Slurm, for what is queued).
 pub fn report(stores: Stores<'_>, id: &str) -> Result<Report> {
-    let campaign = super::load(stores, id)?;
-    let replays = super::task::replays(stores, &campaign.id)?;
-    let view = campaign
-        .uses_slurm()
-        .then(|| status::SlurmView::query(&campaign))
-        .flatten();
-    let st = status::status_with(&campaign, &replays, view.as_ref());
+    let (campaign, replays, st) = status::snapshot(stores, id)?;
     let by_id: BTreeMap<&str, &RunRecord> =
         replays.iter().map(|r| (r.run_id.as_str(), r)).collect();
     let mut rows: Vec<ReportRow> = Vec::new();
@@ -461,7 +455,11 @@ pub fn render_text(r: &Report) -> String {
         let _ = writeln!(o, "  {}", group_line(g, t));
     }
     if r.duplicates > 0 {
-        let _ = writeln!(o, "duplicates: {} replays stored twice for a task", r.duplicates);
+        let _ = writeln!(
+            o,
+            "duplicates: {} replays stored twice for a task",
+            r.duplicates
+        );
     }
     let _ = writeln!(o);
     let _ = writeln!(
@@ -720,7 +718,9 @@ mod tests {
         let t = render_text(&r);
         assert!(t.contains("1 records: 1 not reproduced"), "{t}");
         assert!(
-            t.contains("1 not reproduced, after a change in the launcher layer (e.g. mpi: 4.1.4 → 5.0.0)"),
+            t.contains(
+                "1 not reproduced, after a change in the launcher layer (e.g. mpi: 4.1.4 → 5.0.0)"
+            ),
             "{t}"
         );
         assert!(t.contains("metric t: +50.000%"), "{t}");

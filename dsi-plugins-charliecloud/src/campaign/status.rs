@@ -143,7 +143,8 @@ impl SlurmView {
         {
             for line in String::from_utf8_lossy(&o.stdout).lines() {
                 if let Some((job, state)) = line.split_once('|') {
-                    view.ended.insert(job.trim().to_owned(), state.trim().to_owned());
+                    view.ended
+                        .insert(job.trim().to_owned(), state.trim().to_owned());
                 }
             }
         }
@@ -253,16 +254,31 @@ fn submitted(campaign: &Campaign, index: u32) -> bool {
         .any(|s| s.launcher == "slurm" && s.tasks.contains(&index))
 }
 
+/// A campaign, its replays and its status, read consistently: Slurm is
+/// asked first and the store after, so a task that stored its replay and
+/// ended in between is seen done, not ended without a replay.
+pub fn snapshot(
+    stores: Stores<'_>,
+    id: &str,
+) -> Result<(Campaign, Vec<RunRecord>, CampaignStatus)> {
+    let first = super::load(stores, id)?;
+    let view = first
+        .uses_slurm()
+        .then(|| SlurmView::query(&first))
+        .flatten();
+    let campaign = match view {
+        Some(_) => super::load(stores, &first.id)?,
+        None => first,
+    };
+    let replays = super::task::replays(stores, &campaign.id)?;
+    let status = status_with(&campaign, &replays, view.as_ref());
+    Ok((campaign, replays, status))
+}
+
 /// The status of campaign `id` (or a unique prefix): the store, and Slurm
 /// when the campaign was submitted there.
 pub fn status(stores: Stores<'_>, id: &str) -> Result<CampaignStatus> {
-    let campaign = super::load(stores, id)?;
-    let replays = super::task::replays(stores, &campaign.id)?;
-    let view = campaign
-        .uses_slurm()
-        .then(|| SlurmView::query(&campaign))
-        .flatten();
-    Ok(status_with(&campaign, &replays, view.as_ref()))
+    Ok(snapshot(stores, id)?.2)
 }
 
 /// The tasks a `--resume` runs: those without a stored replay that Slurm

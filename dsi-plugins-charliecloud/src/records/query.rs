@@ -4,8 +4,8 @@ use dsi_core::{Error, Filter, FilterOp, Result, TableQuery, Timestamp};
 
 use super::Function;
 use super::columns::{
-    CAMPAIGN_ID, CAMPAIGN_TASK, COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, JSON_COLUMNS, PARENT_RUN_ID, RECORDED_AT,
-    RUN_ID, RUNFILE_SHA256, RUNS, RUNS_SCHEMA, VERDICT,
+    CAMPAIGN_ID, CAMPAIGN_TASK, COMMIT, FUNCTION, HOSTNAME, IMAGE_REF, JSON_COLUMNS, PARENT_RUN_ID,
+    RECORDED_AT, RUN_ID, RUNFILE_SHA256, RUNS, RUNS_SCHEMA, VERDICT,
 };
 
 /// The column that identifies a row (for [`dsi_core::Stores`]' de-duplication).
@@ -196,7 +196,10 @@ impl Condition {
         let end = s
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .ok_or_else(|| {
-                bad("expected COLUMN OP VALUE, e.g. exit_code!=0 (operators = != < <= > >= ^=)".into())
+                bad(
+                    "expected COLUMN OP VALUE, e.g. exit_code!=0 (operators = != < <= > >= ^=)"
+                        .into(),
+                )
             })?;
         let (column, rest) = s.split_at(end);
         let (op, value) = [

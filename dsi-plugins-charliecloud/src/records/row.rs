@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 
 use super::columns::{RUNS, RUNS_SCHEMA};
 use super::{
-    CampaignTask,     Cell, Compat, Function, Identity, ImageIdentity, Outcome, OutputDigest, PassedVariable,
-    RunRecord, RunfileIdentity, StepRecord, System,
+    CampaignTask, Cell, Compat, Function, Identity, ImageIdentity, Outcome, OutputDigest,
+    PassedVariable, RunRecord, RunfileIdentity, StepRecord, System,
 };
 
 fn text(v: &Option<String>) -> Value {
