@@ -165,7 +165,7 @@ pub enum Command {
 pub enum CampaignCommand {
     /// Plan a campaign from the selected records and run it (--slurm: submit
     /// it as one job array and return).
-    Start(CampaignStartArgs),
+    Start(Box<CampaignStartArgs>),
     /// Where a campaign stands: tasks pending, running, done by verdict,
     /// failed to start.
     Status(CampaignStatusArgs),
@@ -237,9 +237,9 @@ pub struct CampaignStartArgs {
 /// Arguments of `dsi campaign status`.
 #[derive(Debug, Args)]
 pub struct CampaignStatusArgs {
-    /// The campaign (its id or a unique prefix).
+    /// The campaign (its id or a unique prefix; default: the newest).
     #[arg(value_name = "CAMPAIGN")]
-    pub campaign: String,
+    pub campaign: Option<String>,
     /// Refresh every SECS seconds until every task has ended.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
     pub watch: Option<u64>,
@@ -248,9 +248,9 @@ pub struct CampaignStatusArgs {
 /// Arguments of `dsi campaign report`.
 #[derive(Debug, Args)]
 pub struct CampaignReportArgs {
-    /// The campaign (its id or a unique prefix).
+    /// The campaign (its id or a unique prefix; default: the newest).
     #[arg(value_name = "CAMPAIGN")]
-    pub campaign: String,
+    pub campaign: Option<String>,
     /// The format (json is also what --json gives).
     #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Text, value_name = "FORMAT")]
     pub format: ReportFormat,

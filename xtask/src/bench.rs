@@ -49,6 +49,7 @@
 
 mod artifact;
 mod bulk;
+mod campaign;
 mod capture;
 mod datalad;
 mod delta;
@@ -104,12 +105,14 @@ pub(crate) enum Section {
     Delta,
     /// SquashFS digests; L-1 replayed under Slurm versus the raw srun argv.
     Hpc,
+    /// 100 one-second replays as a job array versus a shell loop of srun.
+    Campaign,
     /// The OUTPUT comparisons on a 1 GiB text versus `cmp`.
     Verify,
 }
 
 impl Section {
-    const ALL: [Section; 13] = [
+    const ALL: [Section; 14] = [
         Section::Runfile,
         Section::Rftree,
         Section::Runtime,
@@ -122,6 +125,7 @@ impl Section {
         Section::Scaling,
         Section::Delta,
         Section::Hpc,
+        Section::Campaign,
         Section::Verify,
     ];
 
@@ -140,6 +144,7 @@ impl Section {
             Section::Scaling => "Scaling with store size",
             Section::Delta => "Delta tables: listing, counts, compaction, concurrent writers",
             Section::Hpc => "HPC: SquashFS digests and MPI replays under Slurm",
+            Section::Campaign => "Campaigns: replays as one job array",
             Section::Verify => "Verification: comparing texts",
         }
     }
@@ -333,6 +338,15 @@ pub(crate) fn run(opts: &Options) -> anyhow::Result<()> {
             let (t0, load) = (Some(Instant::now()), loadavg());
             stamped(Section::Hpc, t0, load, hpc::section(plan, &mut services)?);
         }
+        if wanted(Section::Campaign) {
+            let (t0, load) = (Some(Instant::now()), loadavg());
+            stamped(
+                Section::Campaign,
+                t0,
+                load,
+                campaign::section(plan, &mut services)?,
+            );
+        }
         if wanted(Section::Verify) {
             let (t0, load) = (Some(Instant::now()), loadavg());
             stamped(Section::Verify, t0, load, verify::section(plan)?);
@@ -480,6 +494,7 @@ fn build(wanted: &dyn Fn(Section) -> bool) -> anyhow::Result<()> {
         Section::Bulk,
         Section::Scaling,
         Section::Hpc,
+        Section::Campaign,
     ]
     .into_iter()
     .any(wanted);

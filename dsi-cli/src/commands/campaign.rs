@@ -272,7 +272,9 @@ fn print_status(s: &CampaignStatus) -> std::io::Result<()> {
 fn show_status(global: &GlobalArgs, args: &CampaignStatusArgs) -> anyhow::Result<ExitStatus> {
     loop {
         let drivers = stores::open(global, Access::ReadOnly)?;
-        let s = status::status(Stores::new(&drivers), &args.campaign)?;
+        let stores = Stores::new(&drivers);
+        let id = campaign::resolve(stores, args.campaign.as_deref())?;
+        let s = status::status(stores, &id)?;
         if global.json {
             print_json(&s)?;
         } else {
@@ -303,7 +305,9 @@ fn rendered(r: &Report, format: ReportFormat) -> anyhow::Result<String> {
 /// `dsi campaign report`.
 fn show_report(global: &GlobalArgs, args: &CampaignReportArgs) -> anyhow::Result<ExitStatus> {
     let drivers = stores::open(global, Access::ReadOnly)?;
-    let r = report::report(Stores::new(&drivers), &args.campaign)?;
+    let stores = Stores::new(&drivers);
+    let id = campaign::resolve(stores, args.campaign.as_deref())?;
+    let r = report::report(stores, &id)?;
     let format = if global.json {
         ReportFormat::Json
     } else {

@@ -294,3 +294,20 @@ pub fn resolve(stores: Stores<'_>, prefix: &str) -> Result<String> {
         ))),
     }
 }
+
+/// The newest campaign's id (by when it was planned), if any.
+pub fn newest(stores: Stores<'_>) -> Result<Option<String>> {
+    let q = TableQuery::new(CAMPAIGNS)
+        .filter(Filter::new(EVENT, FilterOp::Eq, "planned"))
+        .select([CAMPAIGN_ID, EVENT_ID, RECORDED_AT])
+        .order_by(RECORDED_AT, true);
+    let found = match stores.first(&q, EVENT_ID) {
+        Ok(f) => f,
+        Err(Error::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(found.and_then(|f| match f.row.get(0, CAMPAIGN_ID) {
+        Some(Value::Text(s)) => Some(s.clone()),
+        _ => None,
+    }))
+}

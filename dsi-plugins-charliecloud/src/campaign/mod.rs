@@ -192,6 +192,19 @@ pub fn job_name(id: &str) -> String {
     format!("dsi-campaign-{id}")
 }
 
+/// The id of campaign `id` (a unique prefix), or of the newest campaign
+/// when `None`; no campaign is an error.
+pub fn resolve(stores: Stores<'_>, id: Option<&str>) -> Result<String> {
+    match id {
+        Some(id) => events::resolve(stores, id),
+        None => events::newest(stores)?.ok_or_else(|| {
+            Error::InvalidData(
+                "no campaign in the store (dsi campaign start makes one)".into(),
+            )
+        }),
+    }
+}
+
 /// Loads a campaign by id or unique id prefix.
 pub fn load(stores: Stores<'_>, id: &str) -> Result<Campaign> {
     let id = events::resolve(stores, id)?;
