@@ -198,9 +198,7 @@ pub fn resolve(stores: Stores<'_>, id: Option<&str>) -> Result<String> {
     match id {
         Some(id) => events::resolve(stores, id),
         None => events::newest(stores)?.ok_or_else(|| {
-            Error::InvalidData(
-                "no campaign in the store (dsi campaign start makes one)".into(),
-            )
+            Error::InvalidData("no campaign in the store (dsi campaign start makes one)".into())
         }),
     }
 }

@@ -79,7 +79,10 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
     fresh_dir(&work)?;
     let proj = work.join("proj");
     fs::create_dir_all(&proj)?;
-    measure(Command::new("git").args(["init", "-q"]).current_dir(&proj), false)?;
+    measure(
+        Command::new("git").args(["init", "-q"]).current_dir(&proj),
+        false,
+    )?;
     let logs = work.join("logs");
     fs::create_dir_all(&logs)?;
     let pin = measure(&env.dsi(&work, &["runfile", "pin", "dsi-test"]), false)?;
