@@ -196,6 +196,17 @@ pub struct RecordFilterArgs {
     pub conditions: Vec<String>,
 }
 
+/// The options `--resume` does not take (the campaign's plan has them).
+const NOT_WITH_RESUME: [&str; 7] = [
+    "refs",
+    "image",
+    "host",
+    "commit", // not a runs column
+    "since",
+    "conditions",
+    "repeat",
+];
+
 /// Arguments of `dsi campaign start`.
 #[derive(Debug, Args)]
 pub struct CampaignStartArgs {
@@ -221,7 +232,7 @@ pub struct CampaignStartArgs {
     #[arg(long, value_name = "N", requires = "slurm", value_parser = clap::value_parser!(u32).range(1..))]
     pub throttle: Option<u32>,
     /// Replay only the tasks of this campaign that have no replay (or failed to start).
-    #[arg(long, value_name = "CAMPAIGN", conflicts_with_all = ["refs", "image", "host", "commit", "since", "conditions", "repeat"])]
+    #[arg(long, value_name = "CAMPAIGN", conflicts_with_all = NOT_WITH_RESUME)]
     pub resume: Option<String>,
     /// Largest content of a compared output kept per item, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = dsi_plugins_charliecloud::verify::DEFAULT_CONTENT_LIMIT)]

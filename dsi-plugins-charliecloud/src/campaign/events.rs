@@ -25,10 +25,12 @@ use crate::records::Identity;
 pub const CAMPAIGNS: &str = "campaigns";
 
 const EVENT_ID: &str = "event_id";
-const CAMPAIGN_ID: &str = "campaign_id";
+const CAMPAIGN_ID: &str = "campaign_id"; // not a runs column
 const EVENT: &str = "event";
-const RECORDED_AT: &str = "recorded_at";
+const RECORDED_AT: &str = "recorded_at"; // not a runs column
 const TASK: &str = "task";
+const MONIKER: &str = "moniker"; // not a runs column
+const HOSTNAME: &str = "hostname"; // not a runs column
 const DETAIL: &str = "detail";
 
 const SCHEMA: &[(&str, DataType)] = &[
@@ -36,8 +38,8 @@ const SCHEMA: &[(&str, DataType)] = &[
     (CAMPAIGN_ID, DataType::Text),
     (EVENT, DataType::Text),
     (RECORDED_AT, DataType::Timestamp),
-    ("moniker", DataType::Text),
-    ("hostname", DataType::Text),
+    (MONIKER, DataType::Text),
+    (HOSTNAME, DataType::Text),
     (TASK, DataType::Int),
     (DETAIL, DataType::Text),
 ];
@@ -216,7 +218,7 @@ impl Event {
                 ));
             }
         };
-        let who = match (text("moniker"), text("hostname")) {
+        let who = match (text(MONIKER), text(HOSTNAME)) {
             (Some(m), Some(h)) => Some(format!("{m}@{h}")),
             (m, _) => m,
         };
