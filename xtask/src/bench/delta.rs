@@ -6,13 +6,19 @@
 //! `kernel_info`), before and after `compact`, each in a freshly opened
 //! dataset; and the record rate of 64 concurrent writers. Locally the table
 //! grows twice: with the automatic compaction `dsi record` does (size
-//! tiers; to 100k) and without it (to 10k; growing further is quadratic).
+//! tiers) and without it (to 10k; growing further is quadratic); with it,
+//! once as records arriving over months do (`local-paced`: tombstones
+//! expire between checkpoints; to 100k) and once as fast as the machine
+//! records (within the hour every checkpoint carries every tombstone; to
+//! 10k).
 //!
 //! Local datasets grow under `target/bench-data/delta/`; S3 datasets are
 //! prefixes of the moto test bucket (loopback; its create-if-absent is
 //! atomic, s3s-fs's is not), which stop at 10k (growing by 100k separate
-//! puts there would take hours: moto is one Python process). The
-//! concurrent writers on S3 use moto too.
+//! puts there would take hours: moto is one Python process); the 100k S3
+//! figures read the paced local table uploaded to moto (`s3-upload`: the
+//! dataset record, the live files, the last checkpoint and later commits).
+//! The concurrent writers on S3 use moto too.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -113,11 +119,12 @@ fn reads(store: &str, lines: &[Value], out: &mut Vec<Vec<String>>) {
 
 /// The section's Markdown.
 pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<String> {
-    let (local_sizes, auto_sizes) = if plan.quick {
-        ("1000", "1000,10000")
+    let (local_sizes, auto_sizes, paced_sizes) = if plan.quick {
+        ("1000", "1000", "1000,10000")
     } else {
-        ("1000,10000", "1000,10000,100000")
+        ("1000,10000", "1000,10000", "1000,10000,100000")
     };
+    let largest = paced_sizes.rsplit(',').next().unwrap_or("1000");
     let s3_sizes = if plan.quick { "1000" } else { "1000,10000" };
     let dir = bench_data().join("delta");
     let local = run(
@@ -136,6 +143,18 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
             "local-auto",
             &dir.join("auto").display().to_string(),
             auto_sizes,
+        ],
+        &[],
+    )?;
+    // Records arriving slower than tombstones expire (an hour), so that a
+    // checkpoint carries only the recent ones: how a site's table grows
+    // over months, grown here in minutes.
+    let paced_dir = dir.join("paced");
+    let paced = run(
+        &[
+            "local-paced",
+            &paced_dir.display().to_string(),
+            paced_sizes,
         ],
         &[],
     )?;
@@ -170,6 +189,20 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
         &moto_env,
     )?;
 
+    // The largest paced table as an S3 dataset: its current state
+    // uploaded (recording it there one put at a time would take hours on
+    // moto, one Python process), then read and compacted there.
+    let uploaded = format!("s3://{moto_bucket}/bench-delta-paced-{stamp}");
+    run(
+        &[
+            "s3-upload",
+            &paced_dir.join("grow").display().to_string(),
+            &uploaded,
+        ],
+        &moto_env,
+    )?;
+    let s3_large = run(&["s3-read", &uploaded, largest], &moto_env)?;
+
     let (writers, puts) = if plan.quick { ("64", "1") } else { ("64", "4") };
     let mut writer_lines = run(
         &[
@@ -193,9 +226,23 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
     )?);
 
     let mut rows = Vec::new();
-    reads("local, automatic compaction", &auto, &mut rows);
+    reads(
+        "local, automatic compaction, records over time",
+        &paced,
+        &mut rows,
+    );
+    reads(
+        "local, automatic compaction, records within the hour",
+        &auto,
+        &mut rows,
+    );
     reads("local, no automatic compaction", &local, &mut rows);
     reads("S3 (moto, loopback)", &s3, &mut rows);
+    reads(
+        "S3 (moto), the paced local table uploaded",
+        &s3_large,
+        &mut rows,
+    );
     let mut out =
         String::from("## Delta tables: listing, counts, compaction, concurrent writers\n\n");
     out.push_str(
