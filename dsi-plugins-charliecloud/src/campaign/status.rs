@@ -299,3 +299,150 @@ pub fn to_resume(status: &CampaignStatus) -> Vec<u32> {
         .map(|t| t.index)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use dsi_core::Timestamp;
+
+    use super::*;
+    use crate::campaign::{
+        Failure, Launcher, Options, Plan, SlurmArray, Started, Submission, Task,
+    };
+    use crate::records::{CampaignTask, Function};
+
+    fn campaign(n: u32, slurm: bool) -> Campaign {
+        let tasks = (0..n)
+            .map(|i| Task {
+                index: i,
+                key: format!("R{i}#1"),
+                record: format!("R{i}"),
+                commit: "c".into(),
+                image: None,
+                repeat: 1,
+            })
+            .collect();
+        Campaign {
+            id: "C".into(),
+            created_at: Timestamp::now(),
+            created_by: None,
+            plan: Plan {
+                selection: Vec::new(),
+                options: Options {
+                    repeat: 1,
+                    check: "warn".into(),
+                    ch_storage: None,
+                    offline: false,
+                    full: false,
+                    content_limit: 0,
+                    launcher: Launcher::Local { jobs: 1 },
+                },
+                tasks,
+            },
+            submissions: if slurm {
+                vec![Submission {
+                    launcher: "slurm".into(),
+                    tasks: (0..n).collect(),
+                    arrays: vec![SlurmArray {
+                        job_id: "7".into(),
+                        cluster: None,
+                        offset: 0,
+                    }],
+                    resume: false,
+                }]
+            } else {
+                Vec::new()
+            },
+            started: BTreeMap::new(),
+            failed: BTreeMap::new(),
+        }
+    }
+
+    fn started(job: &str) -> Started {
+        Started {
+            host: "h".into(),
+            pid: 1,
+            slurm_job_id: Some(job.into()),
+            slurm_array_job_id: None,
+            slurm_restart_count: None,
+        }
+    }
+
+    fn replay(task: &str) -> RunRecord {
+        let mut r = RunRecord::new(Function::Producer);
+        r.campaign = Some(CampaignTask {
+            id: "C".into(),
+            task: task.into(),
+        });
+        r
+    }
+
+    fn at(micros: i64) -> Timestamp {
+        Timestamp::from_micros(micros)
+    }
+
+    #[test]
+    fn slurm_tasks_are_pending_running_done_or_failed_to_start() {
+        let mut c = campaign(6, true);
+        // 0: done; 1: queued; 2: running; 3: started, its job ended without a
+        // replay; 4: never started and gone from the queue; 5: failed after
+        // it started.
+        c.started.insert(3, (at(1), started("13")));
+        c.started.insert(5, (at(1), started("15")));
+        c.failed.insert(
+            5,
+            (
+                at(2),
+                Failure {
+                    error: "E405".into(),
+                },
+            ),
+        );
+        let view = SlurmView {
+            queued: [(1, "PENDING".to_owned()), (2, "RUNNING".to_owned())].into(),
+            ended: [("13".to_owned(), "CANCELLED".to_owned())].into(),
+        };
+        let s = status_with(&c, &[replay("R0#1"), replay("R0#1")], Some(&view));
+        let states: Vec<TaskState> = s.task_states.iter().map(|t| t.state).collect();
+        assert_eq!(
+            states,
+            [
+                TaskState::Done,
+                TaskState::Pending,
+                TaskState::Running,
+                TaskState::FailedToStart,
+                TaskState::FailedToStart,
+                TaskState::FailedToStart,
+            ]
+        );
+        assert_eq!(s.duplicates, 1);
+        assert_eq!(s.counts.done["unverifiable"], 1);
+        assert_eq!(s.task_states[5].error.as_deref(), Some("E405"));
+        assert!(
+            s.task_states[3]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("CANCELLED")
+        );
+        assert!(!s.finished());
+        // Resume: what failed to start and what was never queued; not
+        // what Slurm still holds, nor what is done.
+        assert_eq!(to_resume(&s), [3, 4, 5]);
+    }
+
+    #[test]
+    fn a_restart_after_a_failure_is_running_again() {
+        let mut c = campaign(1, false);
+        c.failed.insert(0, (at(1), Failure { error: "x".into() }));
+        c.started.insert(0, (at(2), started("1")));
+        let s = status_with(&c, &[], None);
+        assert_eq!(s.task_states[0].state, TaskState::Running);
+        // A local campaign's runner is gone when it is resumed.
+        assert_eq!(to_resume(&s), [0]);
+        let s = status_with(&campaign(2, false), &[], None);
+        assert_eq!(s.counts.pending, 2);
+        assert_eq!(to_resume(&s), [0, 1]);
+    }
+}

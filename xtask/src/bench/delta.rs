@@ -151,11 +151,7 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
     // over months, grown here in minutes.
     let paced_dir = dir.join("paced");
     let paced = run(
-        &[
-            "local-paced",
-            &paced_dir.display().to_string(),
-            paced_sizes,
-        ],
+        &["local-paced", &paced_dir.display().to_string(), paced_sizes],
         &[],
     )?;
     let env = services.env(false)?.clone();
