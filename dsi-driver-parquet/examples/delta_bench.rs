@@ -6,6 +6,7 @@
 //! delta_bench local DIR SIZES           e.g. local target/bench-data/delta 1000,10000
 //! delta_bench local-auto DIR SIZES      e.g. local-auto target/bench-data/delta-auto 1000,10000
 //! delta_bench local-paced DIR SIZES     e.g. local-paced target/bench-data/delta-paced 1000,10000,100000
+//! delta_bench local-read DIR SIZE       reads (and compacts a copy of) DIR/grow, already at SIZE runs
 //! delta_bench s3-upload DIR URL         copies a local dataset's current state to S3
 //! delta_bench s3 URL SIZES              (the s3 driver's environment: AWS_*)
 //! delta_bench s3-read URL SIZE          reads (and compacts) a dataset already at SIZE runs
@@ -415,6 +416,22 @@ fn s3_upload(dir: &Path, url: &str) {
     });
 }
 
+/// Reads `store` as recorded, then a copy of it compacted, then the copy
+/// once its tombstones have expired.
+fn read_local(open: &Opener, dir: &Path, store: &Path, size: i64) {
+    let loc = store.display().to_string();
+    measure(open, &loc, size, "before");
+    let copy = dir.join(format!("compacted-{size}"));
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_dir(store, &copy);
+    let cloc = copy.display().to_string();
+    compact(open, &cloc, size);
+    measure(open, &cloc, size, "after");
+    zero_tombstone_retention(&copy, true);
+    measure(open, &cloc, size, "expired");
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     let status = std::process::Command::new("cp")
         .arg("-a")
@@ -528,16 +545,17 @@ fn main() {
                     json!({"kind": "grow", "size": size, "puts": size - have, "secs": secs})
                 );
                 have = size;
-                measure(&open, &loc, size, "before");
-                let copy = dir.join(format!("compacted-{size}"));
-                copy_dir(&store, &copy);
-                let cloc = copy.display().to_string();
-                compact(&open, &cloc, size);
-                measure(&open, &cloc, size, "after");
-                zero_tombstone_retention(&copy, true);
-                measure(&open, &cloc, size, "expired");
-                let _ = std::fs::remove_dir_all(&copy);
+                read_local(&open, &dir, &store, size);
             }
+        }
+        ["local-read", dir, size] => {
+            let dir = PathBuf::from(dir);
+            read_local(
+                &local_opener(true),
+                &dir,
+                &dir.join("grow"),
+                size.parse().expect("size"),
+            );
         }
         ["s3", url, list] => {
             let open = s3_opener();
@@ -583,7 +601,7 @@ fn main() {
         _ => {
             eprintln!(
                 "usage: delta_bench (local|local-auto|local-paced DIR|s3 URL) SIZES \
-                 | s3-upload DIR URL | s3-read URL SIZE \
+                 | local-read DIR SIZE | s3-upload DIR URL | s3-read URL SIZE \
                  | writers (local DIR|s3 URL) N PUTS"
             );
             std::process::exit(2);

@@ -1,8 +1,9 @@
 //! Section "Campaigns: replays as one job array":
 //!
 //! * dsi's own time per replay inside a campaign (outside the container):
-//!   a local campaign (`-j 1`) of one-second replays, its wall time minus
-//!   the steps' durations stored in the replays' rows, per replay;
+//!   tasks of a campaign submitted held, each run by hand as its array task
+//!   runs it (`dsi campaign task ID I`), wall time minus the step's
+//!   duration stored in its row;
 //! * the end-to-end time of 100 one-second replays as one Slurm job array
 //!   on the test cluster (`dsi campaign start --slurm`, until the array
 //!   has left the queue, every replay stored) against the same 100 `srun`
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::fmt::{fmt_secs, table};
-use super::measure::measure;
+use super::measure::{Stats, measure};
 use super::{Plan, Services, bench_data, dsi_binary, fresh_dir};
 use crate::json::{self, Json};
 
@@ -116,7 +117,9 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
         .map(str::to_owned)
         .collect();
 
-    // dsi's own time per replay in a local campaign.
+    // dsi's own time per replay: a campaign of `local_n` records planned
+    // and submitted held (never run by Slurm, then cancelled), its tasks
+    // run one after another by hand exactly as an array task runs them.
     let listed = env.json(
         &work,
         &[
@@ -135,37 +138,72 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
         .iter()
         .filter_map(|r| r.get("run_id").and_then(Json::as_str).map(str::to_owned))
         .collect();
-    let mut args = vec!["--json", "campaign", "start", "-j", "1"];
+    let mut args = vec!["--json", "campaign", "start", "--slurm"];
     args.extend(refs.iter().map(String::as_str));
-    let t0 = Instant::now();
-    let started = measure(&env.dsi(&work, &args), false)?;
-    let local_wall = t0.elapsed().as_secs_f64();
-    let local_id = json::parse(String::from_utf8_lossy(&started.stdout).trim())?
+    args.extend(["--", "--hold", "--output=/dev/null"]);
+    let held = env.json(&work, &args)?;
+    let held_id = held
         .get("campaign")
         .and_then(Json::as_str)
         .context("campaign start --json: campaign")?
         .to_owned();
-    let sum = env.json(
+    let held_job = held
+        .get("arrays")
+        .and_then(Json::as_array)
+        .and_then(|a| a.first())
+        .and_then(|a| a.get("job_id"))
+        .and_then(Json::as_str)
+        .context("campaign start --json: arrays")?
+        .to_owned();
+    measure(
+        Command::new("scancel")
+            .arg(&held_job)
+            .env("SLURM_CONF", &env.conf),
+        false,
+    )?;
+    let mut walls = Vec::new();
+    for i in 0..local_n {
+        walls.push(
+            measure(
+                &env.dsi(&work, &["campaign", "task", &held_id, &i.to_string()]),
+                false,
+            )?
+            .secs,
+        );
+    }
+    let rows = env.json(
         &work,
         &[
             "--json",
             "query",
             &format!(
-                "SELECT sum(duration_ms) AS ms, count(*) AS n FROM runs WHERE campaign_id = '{local_id}'"
+                "SELECT campaign_task AS task, duration_ms AS ms FROM runs WHERE campaign_id = '{held_id}'"
             ),
         ],
     )?;
-    let row = sum
-        .as_array()
-        .and_then(|a| a.first())
-        .context("query: a row")?;
-    let steps_ms = num(row, &["ms"]).context("sum(duration_ms)")?;
-    let stored = num(row, &["n"]).context("count")?;
-    if stored as usize != local_n {
-        bail!("the local campaign stored {stored} replays, not {local_n}");
+    let st = env.json(&work, &["--json", "campaign", "status", &held_id])?;
+    let keys: Vec<String> = st
+        .get("task_states")
+        .and_then(Json::as_array)
+        .context("campaign status --json: task_states")?
+        .iter()
+        .filter_map(|t| t.get("key").and_then(Json::as_str).map(str::to_owned))
+        .collect();
+    let step_ms = |key: &str| -> Option<f64> {
+        rows.as_array()?
+            .iter()
+            .find(|r| r.get("task").and_then(Json::as_str) == Some(key))
+            .and_then(|r| num(r, &["ms"]))
+    };
+    let mut own = Vec::new();
+    let mut steps = Vec::new();
+    for (wall, key) in walls.iter().zip(&keys) {
+        let ms = step_ms(key).with_context(|| format!("no replay stored for task {key}"))?;
+        own.push(wall - ms / 1000.0);
+        steps.push(ms / 1000.0);
     }
-    let own = (local_wall - steps_ms / 1000.0) / local_n as f64;
-    let step_mean = steps_ms / 1000.0 / local_n as f64;
+    let own_stats = Stats::of(&own);
+    let step_mean = steps.iter().sum::<f64>() / steps.len() as f64;
 
     // The job array, until it has left the queue.
     let log_arg = format!("--output={}/%A_%a.out", logs.display());
@@ -230,19 +268,22 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
         out,
         "{n} records of one-second replays (`CMD [\"sh\", \"-c\", \"sleep 1; echo task K\"]` on \
          the test image, one commit each), release binary. **dsi's own time per replay** \
-         in a local campaign (`dsi campaign start RUN… -j 1` of {local_n} of them: wall time \
-         minus the steps' stored durations, per replay — dsi starting, reading the plan, \
-         checking the task was not done, finding the record, unpacking the commit, \
-         verifying the image, collecting the system, verifying, storing the row and two \
-         events): **{}** (step mean {}). **End to end** on the test cluster (two nodes of \
-         2 CPUs, one CPU per task: a floor of {floor:.0} s): `dsi campaign start --slurm` \
-         until the array has left the queue, every replay stored, against the same {n} \
-         `srun -n 1 ch-run …` commands (the replay's own argv, no dsi) started by a shell \
-         loop and waited for.\n",
-        fmt_secs(own),
+         inside a campaign: {local_n} tasks of a campaign submitted held (then cancelled), \
+         each run by hand as its array task would run it (`dsi campaign task ID I`), its \
+         wall time minus the step's duration stored in its row — dsi starting, reading the \
+         plan, checking the task was not done, storing the start, finding the record, \
+         unpacking the commit, verifying the image, collecting the system, verifying, \
+         storing the row: **{}** median ({} – {}; step mean {}). **End to end** on the test \
+         cluster (two nodes of 2 CPUs, one CPU per task: a floor of {floor:.0} s): `dsi \
+         campaign start --slurm` until the array has left the queue, every replay stored, \
+         against the same {n} `srun -n 1 ch-run …` commands (the replay's own argv, no dsi) \
+         started by a shell loop and waited for.\n",
+        fmt_secs(own_stats.median),
+        fmt_secs(own_stats.min),
+        fmt_secs(own_stats.max),
         fmt_secs(step_mean),
     );
-    let rows = vec![
+    let table_rows = vec![
         vec![
             format!("`dsi campaign start --slurm` ({n} array tasks, one replay each)"),
             fmt_secs(array_secs),
@@ -259,7 +300,7 @@ pub(super) fn section(plan: Plan, services: &mut Services) -> anyhow::Result<Str
     out.push_str(&table(
         &["Variant", "End to end", "Per replay", "× floor"],
         1,
-        &rows,
+        &table_rows,
     ));
     let _ = writeln!(
         out,
