@@ -364,12 +364,19 @@ fn s3_upload(dir: &Path, url: &str) {
     let started = Instant::now();
     runtime().block_on(async {
         let table = runs_table(&dir).await;
-        let table_url = table.table_url().to_string();
+        let table_dir = dir.join("runs");
         let mut files: Vec<PathBuf> = table
             .get_file_uris()
             .expect("live files")
             .map(|uri| {
-                let rel = uri.strip_prefix(&table_url).expect("a file of the table");
+                // A path, or a file:// URL.
+                let path = url::Url::parse(&uri)
+                    .ok()
+                    .and_then(|u| u.to_file_path().ok())
+                    .unwrap_or_else(|| PathBuf::from(&uri));
+                let rel = path
+                    .strip_prefix(&table_dir)
+                    .unwrap_or_else(|_| panic!("{uri}: a file of the table"));
                 Path::new("runs").join(rel)
             })
             .collect();

@@ -159,6 +159,8 @@ pub(crate) struct Options {
     pub(crate) only: Vec<Section>,
     /// Where the report goes (default `bench/REPORT.md`).
     pub(crate) out: Option<PathBuf>,
+    /// Time the release binaries already built.
+    pub(crate) no_build: bool,
 }
 
 /// How many times things run, by mode.
@@ -239,7 +241,9 @@ pub(crate) fn run(opts: &Options) -> anyhow::Result<()> {
     let wanted = |s: Section| opts.only.is_empty() || opts.only.contains(&s);
     let started = Instant::now();
     let load_start = loadavg();
-    build(&wanted)?;
+    if !opts.no_build {
+        build(&wanted)?;
+    }
     let commit = git_describe();
 
     let mut services = Services::default();

@@ -80,6 +80,9 @@ enum Task {
         /// Write the report here instead of bench/REPORT.md.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Time the release binaries already built (no `cargo build`).
+        #[arg(long)]
+        no_build: bool,
     },
     /// Crash safety, concurrency, hostile input and fuzzing; writes bench/RELIABILITY.md.
     Reliability {
@@ -137,7 +140,17 @@ fn main() -> std::process::ExitCode {
         Task::Services {
             action: ServicesAction::Stop,
         } => services::stop(),
-        Task::Bench { quick, only, out } => bench::run(&bench::Options { quick, only, out }),
+        Task::Bench {
+            quick,
+            only,
+            out,
+            no_build,
+        } => bench::run(&bench::Options {
+            quick,
+            only,
+            out,
+            no_build,
+        }),
         Task::Reliability { quick, only, out } => {
             reliability::run(&reliability::Options { quick, only, out })
         }
