@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use dsi_core::text::Shown;
 use dsi_core::{Access, Stores};
-use dsi_plugins_charliecloud::campaign::launch::{self, TaskCommand};
+use dsi_plugins_charliecloud::campaign::launch::{self, Launched, TaskCommand};
 use dsi_plugins_charliecloud::campaign::report::{self, Report};
 use dsi_plugins_charliecloud::campaign::status::{self, CampaignStatus};
 use dsi_plugins_charliecloud::campaign::task::{self, TaskOutcome};
@@ -101,9 +101,7 @@ fn start(global: &GlobalArgs, args: &CampaignStartArgs) -> anyhow::Result<ExitSt
     let stores = Stores::new(&drivers);
     let (mut campaign, tasks, resume) = match &args.resume {
         Some(id) => {
-            let c = campaign::load(stores, id)?;
-            let st = status::status(stores, &c.id)?;
-            let tasks = status::to_resume(&st);
+            let (c, tasks) = campaign::resume(stores, id)?;
             (c, tasks, true)
         }
         None => {
@@ -136,15 +134,20 @@ fn start(global: &GlobalArgs, args: &CampaignStartArgs) -> anyhow::Result<ExitSt
         return Ok(ExitStatus::Ok);
     }
     let command = task_command(global)?;
-    match campaign.plan.options.launcher.clone() {
-        Launcher::Slurm {
-            sbatch_args,
-            throttle,
-        } => {
-            let submission =
-                launch::slurm(&campaign, &tasks, &sbatch_args, throttle, &command, resume)?;
+    let jobs = (args.resume.is_some() && args.jobs > 1).then_some(args.jobs);
+    if !global.json
+        && let Launcher::Local { jobs: planned } = campaign.plan.options.launcher
+    {
+        outln!(
+            "campaign {}: replaying {} tasks, {} at a time",
+            campaign.id,
+            tasks.len(),
+            jobs.unwrap_or(planned)
+        )?;
+    }
+    match launch::submit(drivers, &mut campaign, &tasks, jobs, &command, resume)? {
+        Launched::Slurm(submission) => {
             let jobs: Vec<String> = submission.arrays.iter().map(|a| a.job_id.clone()).collect();
-            campaign::submitted(&drivers, &mut campaign, submission.clone())?;
             if global.json {
                 print_json(&CampaignStarted {
                     campaign: campaign.id.clone(),
@@ -164,30 +167,7 @@ fn start(global: &GlobalArgs, args: &CampaignStartArgs) -> anyhow::Result<ExitSt
             }
             Ok(ExitStatus::Ok)
         }
-        Launcher::Local { jobs } => {
-            let jobs = if args.resume.is_some() && args.jobs > 1 {
-                args.jobs
-            } else {
-                jobs
-            };
-            let submission = campaign::Submission {
-                launcher: "local".into(),
-                tasks: tasks.clone(),
-                arrays: Vec::new(),
-                resume,
-            };
-            campaign::submitted(&drivers, &mut campaign, submission)?;
-            drop(drivers);
-            if !global.json {
-                outln!(
-                    "campaign {}: replaying {} tasks, {jobs} at a time",
-                    campaign.id,
-                    tasks.len()
-                )?;
-            }
-            let ran = launch::local(&campaign, &tasks, jobs, &command)?;
-            finish_local(global, &campaign, tasks, &ran)
-        }
+        Launched::Local(ran) => finish_local(global, &campaign, tasks, &ran),
     }
 }
 

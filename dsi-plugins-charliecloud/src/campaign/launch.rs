@@ -12,9 +12,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use dsi_core::{Error, Result};
+use dsi_core::{Driver, Error, Result};
 
-use super::{Campaign, SlurmArray, Submission};
+use super::{Campaign, Launcher, SlurmArray, Submission};
 
 /// The most tasks one Slurm array holds (Slurm's default `MaxArraySize`
 /// is 1001, so array task ids 0–1000); more tasks are split into arrays.
@@ -91,6 +91,56 @@ pub fn local(
         let (n, status) = ended.expect("a child ended");
         let (i, _) = running.swap_remove(n);
         out.exits.insert(i, status.code());
+    }
+}
+
+/// What [`submit`] did.
+#[derive(Debug, Clone)]
+pub enum Launched {
+    /// Slurm queued the tasks in these arrays.
+    Slurm(Submission),
+    /// The local tasks ended so.
+    Local(LocalRun),
+}
+
+/// Hands `tasks` of `campaign` to the launcher of its plan (`jobs`
+/// overrides a local campaign's parallelism) and stores the submission:
+/// a Slurm campaign returns once its arrays are queued, a local one once
+/// its tasks have ended. The stores are closed before local tasks start
+/// (each opens them itself).
+pub fn submit(
+    drivers: Vec<Box<dyn Driver>>,
+    campaign: &mut Campaign,
+    tasks: &[u32],
+    jobs: Option<u32>,
+    command: &TaskCommand,
+    resume: bool,
+) -> Result<Launched> {
+    match campaign.plan.options.launcher.clone() {
+        Launcher::Slurm {
+            sbatch_args,
+            throttle,
+        } => {
+            let submission = slurm(campaign, tasks, &sbatch_args, throttle, command, resume)?;
+            super::submitted(&drivers, campaign, submission.clone())?;
+            Ok(Launched::Slurm(submission))
+        }
+        Launcher::Local { jobs: planned } => {
+            let submission = Submission {
+                launcher: "local".into(),
+                tasks: tasks.to_vec(),
+                arrays: Vec::new(),
+                resume,
+            };
+            super::submitted(&drivers, campaign, submission)?;
+            drop(drivers);
+            Ok(Launched::Local(local(
+                campaign,
+                tasks,
+                jobs.unwrap_or(planned),
+                command,
+            )?))
+        }
     }
 }
 

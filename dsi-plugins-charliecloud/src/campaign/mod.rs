@@ -254,6 +254,14 @@ pub fn load(stores: Stores<'_>, id: &str) -> Result<Campaign> {
     })
 }
 
+/// Campaign `id` (or a unique prefix) and the tasks a `--resume` runs:
+/// those without a stored replay that Slurm does not hold queued
+/// ([`status::to_resume`]).
+pub fn resume(stores: Stores<'_>, id: &str) -> Result<(Campaign, Vec<u32>)> {
+    let (campaign, _, st) = status::snapshot(stores, id)?;
+    Ok((campaign, status::to_resume(&st)))
+}
+
 /// The records a selection names, oldest first, each once.
 fn selected(stores: Stores<'_>, selection: &Selection) -> Result<Vec<RunRecord>> {
     let filtered = selection.filter != ListFilter::default();
